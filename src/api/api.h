@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Types shared by every API surface: the parsed request, the API error, the injected environment. */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli/request.h"
+
+typedef enum ApiKind {
+        API_ANTHROPIC,
+        API_OPENAI,
+        _API_KIND_MAX,
+        _API_KIND_INVALID = -EINVAL,
+} ApiKind;
+
+const char *api_kind_to_string(ApiKind k);
+
+/*
+ * An error as the client will see it. `type` is the Anthropic error type ("invalid_request_error",
+ * "authentication_error", "permission_error", "not_found_error", "request_too_large",
+ * "rate_limit_error", "api_error", "timeout_error", "overloaded_error"); the OpenAI surface maps
+ * it. `headers` holds extra response headers (retry-after, anthropic-ratelimit-unified-*).
+ */
+typedef struct ApiError {
+        int status;
+        const char *type;       /* static string */
+        char message[1024];
+        char param[64];         /* offending field, "" when none */
+        json_t *headers;        /* owned, NULL or object: header name -> string */
+        const char *error_class;/* static short tag for logs/metrics: "auth", "rate_limit", ... */
+} ApiError;
+
+#define API_ERROR_NULL ((ApiError) { .status = 0 })
+
+int api_error_set(ApiError *e, int r, int status, const char *type, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+int api_error_set_header(ApiError *e, const char *name, const char *value);
+void api_error_done(ApiError *e);
+/* {"type":"error","error":{...}} for Anthropic, {"error":{message,type,code,param}} for OpenAI. */
+int api_error_to_json(ApiKind kind, const ApiError *e, json_t **ret);
+
+/* Everything non-deterministic or host-supplied a translation may need. No getenv()/time() in api/. */
+typedef struct ApiEnv {
+        const char *message_id;         /* "msg_…" / "chatcmpl-…" */
+        int64_t created;                /* unix seconds */
+        const char *default_model;      /* DEFAULT_MODEL */
+        const char *default_effort;     /* DEFAULT_EFFORT, may be NULL */
+        const char *effort_header;      /* x-effort request header, may be NULL */
+        bool enable_thinking;           /* ENABLE_THINKING */
+        SystemPromptMode system_prompt_mode;
+} ApiEnv;
+
+/* One parsed API request, independent of the surface it came from. */
+typedef struct ApiRequest {
+        ApiKind kind;
+        bool stream;
+        char *client_model;     /* the model name exactly as the client sent it: echoed back */
+        char *unsupported;      /* comma-separated names accepted without effect, NULL if none */
+        CliRequest cli;
+} ApiRequest;
+
+void api_request_done(ApiRequest *r);

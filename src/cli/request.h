@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* PURE: a conversation for the CLI -> its argv and its stream-json stdin lines. */
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum SystemPromptMode {
+        SYSTEM_PROMPT_USER,     /* client system text goes into the first user turn (default) */
+        SYSTEM_PROMPT_APPEND,   /* --append-system-prompt-file */
+        SYSTEM_PROMPT_REPLACE,  /* --system-prompt-file */
+        _SYSTEM_PROMPT_MODE_MAX,
+        _SYSTEM_PROMPT_MODE_INVALID = -EINVAL,
+} SystemPromptMode;
+
+const char *system_prompt_mode_to_string(SystemPromptMode m);
+SystemPromptMode system_prompt_mode_from_string(const char *s);
+
+/*
+ * The conversation as the CLI will get it. `messages` is an owned JSON array of
+ * {"role":"user"|"assistant","content":[Anthropic content blocks]} with at least one element,
+ * alternating roles merged already, the last one a user turn.
+ */
+typedef struct CliRequest {
+        char *model;            /* --model value (alias resolved) */
+        char *effort;           /* --effort value, NULL: none */
+        bool thinking;          /* false: --thinking disabled */
+        int64_t thinking_budget;/* > 0: --max-thinking-tokens N */
+        char *system_prompt;    /* client system text, NULL: none */
+        SystemPromptMode system_prompt_mode;
+        json_t *messages;
+} CliRequest;
+
+void cli_request_done(CliRequest *r);
+
+/*
+ * argv for one run, NULL-terminated, owned. `system_prompt_path` is where the I/O side put the
+ * system prompt for APPEND/REPLACE modes (ignored otherwise; NULL when there is none).
+ */
+int cli_request_build_argv(const CliRequest *r, const char *claude_path, const char *system_prompt_path,
+                           char ***ret_argv);
+
+/*
+ * The stdin lines, in order, as a new JSON array of line objects. A `user` line with
+ * "shouldQuery":false must be followed by waiting for one `result` line before the next line is
+ * written (cli/README §10); the writer checks cli_input_line_awaits_result(). After the last line
+ * the writer keeps stdin open until the run's final `result` (room for the control channel) and
+ * then closes it.
+ */
+int cli_request_build_input(const CliRequest *r, json_t **ret_lines);
+bool cli_input_line_awaits_result(const json_t *line);
