@@ -1,4 +1,248 @@
 /* SPDX-License-Identifier: MIT */
-int main(void) {
+
+/*
+ * claude-proxy: command line, configuration layering, logging set-up, the event loop and the
+ * readiness handshake with systemd. Everything else lives in http/ and session.c.
+ */
+
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "build-config.h"
+#include "config.h"
+#include "http/server.h"
+#include "util/log.h"
+#include "util/macro.h"
+#include "util/message-ids.h"
+
+extern char **environ;
+
+static const char *arg_config_path = NULL;
+static bool arg_check_config = false;
+static LogTarget arg_log_target = LOG_TARGET_AUTO;
+
+static void help(void) {
+        printf("%s [OPTIONS...]\n\n"
+               "Serve the Anthropic Messages API over the Claude Code CLI.\n\n"
+               "  -h --help                 Show this help\n"
+               "     --version              Show the version\n"
+               "     --check-config         Validate the configuration, print it (secrets masked), exit\n"
+               "  -c --config=PATH          Configuration file (default %s)\n"
+               "     --host=ADDR            Address to bind when not socket-activated (HOST)\n"
+               "  -p --port=PORT            Port to bind when not socket-activated (PORT)\n"
+               "     --log-level=LEVEL      debug, info, notice, warning, error (LOG_LEVEL)\n"
+               "     --log-target=TARGET    auto, journal, console\n"
+               "  -o --set=KEY=VALUE        Set any configuration key (see claude-proxy(8))\n\n"
+               "Configuration: built-in defaults < config file < environment < command line.\n",
+               program_invocation_short_name, DEFAULT_CONFIG_PATH);
+}
+
+/* Command-line settings are applied last, so they are collected first. */
+static int parse_argv(int argc, char *argv[], char ***ret_sets) {
+        enum { ARG_VERSION = 0x100, ARG_CHECK, ARG_HOST, ARG_LOG_LEVEL, ARG_LOG_TARGET };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "check-config", no_argument, NULL, ARG_CHECK },
+                { "config", required_argument, NULL, 'c' },
+                { "host", required_argument, NULL, ARG_HOST },
+                { "port", required_argument, NULL, 'p' },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "log-target", required_argument, NULL, ARG_LOG_TARGET },
+                { "set", required_argument, NULL, 'o' },
+                {}
+        };
+        _cleanup_strv_free_ char **sets = calloc(1, sizeof(char *));
+        char *kv = NULL;
+        int c;
+
+        if (!sets)
+                return -ENOMEM;
+        while ((c = getopt_long(argc, argv, "hc:p:o:", options, NULL)) >= 0) {
+                kv = NULL;
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("claude-proxy %s\n", PACKAGE_VERSION);
+                        return 0;
+                case ARG_CHECK:
+                        arg_check_config = true;
+                        break;
+                case 'c':
+                        arg_config_path = optarg;
+                        break;
+                case ARG_HOST:
+                        (void) asprintf(&kv, "HOST=%s", optarg);
+                        break;
+                case 'p':
+                        (void) asprintf(&kv, "PORT=%s", optarg);
+                        break;
+                case ARG_LOG_LEVEL:
+                        (void) asprintf(&kv, "LOG_LEVEL=%s", optarg);
+                        break;
+                case ARG_LOG_TARGET:
+                        if (streq(optarg, "journal"))
+                                arg_log_target = LOG_TARGET_JOURNAL;
+                        else if (streq(optarg, "console"))
+                                arg_log_target = LOG_TARGET_CONSOLE;
+                        else if (streq(optarg, "auto"))
+                                arg_log_target = LOG_TARGET_AUTO;
+                        else {
+                                fprintf(stderr, "Invalid --log-target '%s' (expected auto, journal, console)\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        break;
+                case 'o':
+                        if (!strchr(optarg, '=')) {
+                                fprintf(stderr, "--set takes KEY=VALUE, got '%s'\n", optarg);
+                                return -EINVAL;
+                        }
+                        kv = strdup(optarg);
+                        break;
+                default:
+                        return -EINVAL;
+                }
+                if (kv) {
+                        size_t n = 0;
+                        while (sets[n])
+                                n++;
+                        char **nl = realloc(sets, sizeof(char *) * (n + 2));
+                        if (!nl) {
+                                free(kv);
+                                return -ENOMEM;
+                        }
+                        sets = nl;
+                        sets[n] = kv;
+                        sets[n + 1] = NULL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "%s takes no positional arguments.\n", program_invocation_short_name);
+                return -EINVAL;
+        }
+        *ret_sets = TAKE_PTR(sets);
+        return 1;
+}
+
+static int load_config(Config *c, char **sets) {
+        char err[512] = "";
+        int r;
+
+        r = config_load_file(c, arg_config_path ?: DEFAULT_CONFIG_PATH, /* optional= */ !arg_config_path, err,
+                             sizeof(err));
+        if (r < 0)
+                goto fail;
+        r = config_load_env(c, environ, err, sizeof(err));
+        if (r < 0)
+                goto fail;
+        const char *creds = getenv("CREDENTIALS_DIRECTORY");
+        if (creds && *creds) {
+                _cleanup_free_ char *p = NULL;
+                if (asprintf(&p, "%s/api-keys", creds) < 0)
+                        return -ENOMEM;
+                if (access(p, F_OK) == 0) {
+                        r = config_load_keys_file(c, p, err, sizeof(err));
+                        if (r < 0)
+                                goto fail;
+                }
+        }
+        for (char **s = sets; s && *s; s++) {
+                char *eq = strchr(*s, '=');
+                *eq = 0;
+                r = config_set(c, *s, eq + 1, err, sizeof(err));
+                if (r == -ENOENT)
+                        snprintf(err, sizeof(err), "Unknown configuration key '%s'", *s);
+                *eq = '=';
+                if (r < 0)
+                        goto fail;
+        }
+        r = config_validate(c, err, sizeof(err));
+        if (r < 0)
+                goto fail;
         return 0;
+fail:
+        fprintf(stderr, "claude-proxy: %s\n", err[0] ? err : strerror(-r));
+        return r;
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_strv_free_ char **sets = NULL;
+        Config config;
+        struct event_base *base = NULL;
+        Server *server = NULL;
+        int r;
+
+        r = parse_argv(argc, argv, &sets);
+        if (r <= 0)
+                return r;
+
+        config_init(&config);
+        r = load_config(&config, sets);
+        if (r < 0) {
+                config_done(&config);
+                return r;
+        }
+        if (arg_check_config) {
+                _cleanup_free_ char *s = config_format(&config);
+                fputs(s ?: "", stdout);
+                config_done(&config);
+                return 0;
+        }
+
+        log_setup(arg_log_target, config.log_level);
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        /* EV_FEATURE_EARLY_CLOSE: sessions watch their client's socket for EPOLLRDHUP. */
+        struct event_config *ec = event_config_new();
+        if (ec)
+                (void) event_config_require_features(ec, EV_FEATURE_EARLY_CLOSE);
+        base = ec ? event_base_new_with_config(ec) : NULL;
+        if (ec)
+                event_config_free(ec);
+        if (!base)
+                base = event_base_new();
+        if (!base) {
+                r = log_error_errno(-ENOMEM, "Cannot create the event loop.");
+                goto finish;
+        }
+
+        r = server_new(&server, base, &config);
+        if (r < 0)
+                goto finish;
+        r = server_listen(server);
+        if (r < 0)
+                goto finish;
+
+        {
+                char *f[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_READY, NULL };
+                log_full_errno_fields(LOG_INFO, 0, f, "claude-proxy %s ready (CLI: %s)", PACKAGE_VERSION,
+                                      server->claude_version ?: "unavailable");
+        }
+        (void) sd_notifyf(0, "READY=1\nSTATUS=listening, CLI %s", server->claude_version ?: "unavailable");
+
+        if (event_base_dispatch(base) < 0)
+                r = log_error_errno(-EIO, "The event loop failed.");
+        else
+                r = 0;
+        log_info("stopped");
+
+finish:
+        server_free(server);
+        if (base)
+                event_base_free(base);
+        config_done(&config);
+        return r;
+}
+
+int main(int argc, char *argv[]) {
+        int r = run(argc, argv);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -30,7 +30,9 @@ typedef struct ApiError {
         char message[1024];
         char param[64];         /* offending field, "" when none */
         json_t *headers;        /* owned, NULL or object: header name -> string */
-        const char *error_class;/* static short tag for logs/metrics: "auth", "rate_limit", ... */
+        const char *error_class;/* static short tag for logs/metrics: "cli_auth", "rate_limit", ... */
+        int64_t retry_at;       /* unix seconds the client may retry at (rate limits), 0: unknown;
+                                 * the I/O side turns it into retry-after */
 } ApiError;
 
 #define API_ERROR_NULL ((ApiError) { .status = 0 })

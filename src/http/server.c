@@ -1,2 +1,528 @@
 /* SPDX-License-Identifier: MIT */
-/* stub: being written */
+
+/*
+ * The HTTP front: listening sockets (inherited from systemd or bound by hand), evhttp's limits,
+ * the route table, authentication, /health and /v1/models. API requests are handed to
+ * session.c; this file only decides which one and whether the client may ask at all. It also
+ * owns the CLI slot accounting that sessions use and the graceful stop.
+ */
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "api/models.h"
+#include "api/ops.h"
+#include "build-config.h"
+#include "cli/env.h"
+#include "cli/spawn.h"
+#include "http/reply.h"
+#include "http/server.h"
+#include "session.h"
+#include "util/auth.h"
+#include "util/log.h"
+#include "util/macro.h"
+#include "util/strv.h"
+
+extern char **environ;
+
+uint64_t now_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
+}
+
+int64_t now_unix(void) {
+        return (int64_t) time(NULL);
+}
+
+/* ---- the CLI, checked once at start --------------------------------------------------------- */
+
+static char *find_executable(const char *name) {
+        char *p = NULL;
+
+        if (strchr(name, '/'))
+                return access(name, X_OK) == 0 ? realpath(name, NULL) : NULL;
+        const char *path = getenv("PATH") ?: "/usr/local/bin:/usr/bin:/bin";
+        while (*path) {
+                size_t n = strcspn(path, ":");
+                if (n > 0 && asprintf(&p, "%.*s/%s", (int) n, path, name) >= 0) {
+                        struct stat st;
+                        if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0)
+                                return p;
+                        free(p);
+                        p = NULL;
+                }
+                path += n;
+                if (*path)
+                        path++;
+        }
+        return NULL;
+}
+
+/* `claude --version`, with a deadline: a broken CLI must not stop the proxy from starting. */
+static char *cli_version(const char *path, char **envp, const char *cwd) {
+        char *argv[] = { (char *) path, (char *) "--version", NULL };
+        CliSpawnOptions o = { .argv = argv, .envp = envp, .cwd = cwd, .pass_fd = -1 };
+        CliChild c;
+        char buf[256];
+        size_t n = 0;
+        uint64_t deadline = now_usec() + 10 * 1000000ULL;
+
+        if (cli_spawn(&o, &c) < 0)
+                return NULL;
+        c.stdin_fd = safe_close(c.stdin_fd);
+        while (n < sizeof(buf) - 1 && now_usec() < deadline) {
+                struct pollfd p = { .fd = c.stdout_fd, .events = POLLIN };
+                int timeout = (int) ((deadline - now_usec()) / 1000);
+                if (poll(&p, 1, timeout > 0 ? timeout : 1) <= 0)
+                        break;
+                ssize_t k = read(c.stdout_fd, buf + n, sizeof(buf) - 1 - n);
+                if (k <= 0)
+                        break;
+                n += (size_t) k;
+        }
+        cli_child_done(&c);
+        buf[n] = 0;
+        buf[strcspn(buf, "\r\n")] = 0;
+        return n > 0 ? strdup(buf) : NULL;
+}
+
+static void server_check_cli(Server *s) {
+        s->claude_path = find_executable(s->config->claude_path);
+        if (!s->claude_path) {
+                (void) asprintf(&s->claude_problem,
+                                "The Claude CLI '%s' was not found or is not executable. Install it "
+                                "(npm install -g @anthropic-ai/claude-code), log in with `claude login` as the "
+                                "user the proxy runs as, or point CLAUDE_PATH at the binary.",
+                                s->config->claude_path);
+                log_warning("%s", s->claude_problem);
+                return;
+        }
+        s->claude_version = cli_version(s->claude_path, s->child_envp, s->work_dir);
+        if (s->claude_version)
+                log_info("using Claude CLI %s (%s)", s->claude_path, s->claude_version);
+        else
+                log_warning("the Claude CLI %s did not report a version; requests may fail", s->claude_path);
+}
+
+/* ---- helpers for handlers ------------------------------------------------------------------- */
+
+static const char *method_name(enum evhttp_cmd_type m) {
+        switch (m) {
+        case EVHTTP_REQ_GET: return "GET";
+        case EVHTTP_REQ_POST: return "POST";
+        case EVHTTP_REQ_HEAD: return "HEAD";
+        case EVHTTP_REQ_PUT: return "PUT";
+        case EVHTTP_REQ_DELETE: return "DELETE";
+        case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+        case EVHTTP_REQ_TRACE: return "TRACE";
+        case EVHTTP_REQ_CONNECT: return "CONNECT";
+        case EVHTTP_REQ_PATCH: return "PATCH";
+        default: return "UNKNOWN";
+        }
+}
+
+/* Keep a client's x-request-id if it is sane; otherwise make one. */
+static void request_id_for(struct evhttp_request *req, char *buf, size_t size) {
+        const char *in = evhttp_find_header(evhttp_request_get_input_headers(req), "x-request-id");
+        static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+        uint8_t raw[20];
+
+        if (in && strlen(in) > 0 && strlen(in) < size && strlen(in) <= 128) {
+                bool ok = true;
+                for (const char *c = in; *c; c++)
+                        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                              strchr("-_.:", *c)))
+                                ok = false;
+                if (ok) {
+                        snprintf(buf, size, "%s", in);
+                        return;
+                }
+        }
+        if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != (ssize_t) sizeof(raw))
+                for (size_t i = 0; i < sizeof(raw); i++)
+                        raw[i] = (uint8_t) (now_usec() >> (i % 8)) ^ (uint8_t) (i * 71);
+        size_t n = (size_t) snprintf(buf, size, "req_");
+        for (size_t i = 0; i < sizeof(raw) && n < size - 1; i++)
+                buf[n++] = alphabet[raw[i] % (sizeof(alphabet) - 1)];
+        buf[n] = 0;
+}
+
+static void reply_error_with_id(struct evhttp_request *req, const char *request_id, int status, const char *type,
+                                const char *message) {
+        ApiError e = { .status = status, .type = type };
+
+        snprintf(e.message, sizeof(e.message), "%s", message);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "request-id", request_id);
+        http_reply_error(req, API_ANTHROPIC, &e, now_unix());
+}
+
+static bool check_auth(Server *s, struct evhttp_request *req, const char *request_id) {
+        const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+        size_t n = 0;
+        const char *key;
+
+        if (!s->config->require_auth)
+                return true;
+        key = auth_key_from_headers(evhttp_find_header(h, "x-api-key"), evhttp_find_header(h, "authorization"), &n);
+        if (key && auth_key_matches(s->config->api_keys, key, n))
+                return true;
+        log_info("%s: rejected a request with %s API key", request_id, key ? "a wrong" : "no");
+        reply_error_with_id(req, request_id, 401, "authentication_error", "Invalid API key");
+        return false;
+}
+
+/* ---- handlers ------------------------------------------------------------------------------- */
+
+static void handle_health(Server *s, struct evhttp_request *req, const char *request_id) {
+        json_auto_t *j = json_pack(
+                "{s:s,s:s,s:{s:s?,s:s?,s:b,s:s?},s:I,s:I,s:I,s:I,s:I,s:I}", "status",
+                s->stopping ? "stopping" : (s->claude_path ? "ok" : "degraded"), "version", PACKAGE_VERSION, "cli",
+                "path", s->claude_path ?: s->config->claude_path, "version", s->claude_version, "available",
+                s->claude_path != NULL, "problem", s->claude_problem, "requests_in_flight", (json_int_t) s->children,
+                "queued", (json_int_t) s->queued.n, "max_concurrent", (json_int_t) s->config->max_concurrent,
+                "max_queue", (json_int_t) s->config->max_queue, "requests_total", (json_int_t) s->requests_total,
+                "uptime_seconds", (json_int_t) ((now_usec() - s->started_usec) / 1000000ULL));
+
+        evhttp_add_header(evhttp_request_get_output_headers(req), "request-id", request_id);
+        if (!j) {
+                evhttp_send_error(req, 500, NULL);
+                return;
+        }
+        http_reply_json(req, 200, j);
+}
+
+static void handle_models(Server *s, struct evhttp_request *req, const char *request_id, const char *id) {
+        json_auto_t *list = NULL;
+
+        evhttp_add_header(evhttp_request_get_output_headers(req), "request-id", request_id);
+        if (models_list_to_json(&list) < 0) {
+                evhttp_send_error(req, 500, NULL);
+                return;
+        }
+        if (!id) {
+                http_reply_json(req, 200, list);
+                return;
+        }
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(list, "data"), i, m)
+                if (streq_ptr(json_string_value(json_object_get(m, "id")), id)) {
+                        http_reply_json(req, 200, m);
+                        return;
+                }
+        char msg[512];
+        snprintf(msg, sizeof(msg), "model: %s", id);
+        http_reply_errorf(req, API_ANTHROPIC, 404, "not_found_error", "%s", msg);
+}
+
+typedef enum Route {
+        ROUTE_NONE,
+        ROUTE_HEALTH,
+        ROUTE_MODELS,
+        ROUTE_MODEL,
+        ROUTE_MESSAGES,
+} Route;
+
+static Route route_for(const char *path, const char **ret_arg) {
+        *ret_arg = NULL;
+        if (streq(path, "/health") || streq(path, "/healthz"))
+                return ROUTE_HEALTH;
+        if (streq(path, "/v1/models"))
+                return ROUTE_MODELS;
+        if (strneq(path, "/v1/models/", 11) && path[11] && !strchr(path + 11, '/')) {
+                *ret_arg = path + 11;
+                return ROUTE_MODEL;
+        }
+        if (streq(path, "/v1/messages"))
+                return ROUTE_MESSAGES;
+        return ROUTE_NONE;
+}
+
+static void on_request(struct evhttp_request *req, void *userdata) {
+        Server *s = userdata;
+        enum evhttp_cmd_type m = evhttp_request_get_command(req);
+        const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+        const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
+        _cleanup_free_ char *path = raw_path ? evhttp_uridecode(raw_path, 0, NULL) : NULL;
+        char request_id[160], msg[640];
+        const char *arg;
+        Route r;
+
+        request_id_for(req, request_id, sizeof(request_id));
+        if (!path || !*path) {
+                reply_error_with_id(req, request_id, 400, "invalid_request_error", "Malformed request URI");
+                return;
+        }
+        r = route_for(path, &arg);
+        bool get = m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
+
+        switch (r) {
+        case ROUTE_HEALTH:
+                if (!get)
+                        break;
+                handle_health(s, req, request_id);
+                return;
+        case ROUTE_MODELS:
+        case ROUTE_MODEL:
+                if (!get)
+                        break;
+                if (check_auth(s, req, request_id))
+                        handle_models(s, req, request_id, arg);
+                return;
+        case ROUTE_MESSAGES:
+                if (m != EVHTTP_REQ_POST)
+                        break;
+                if (!check_auth(s, req, request_id))
+                        return;
+                s->requests_total++;
+                session_handle(s, req, &api_ops_anthropic, request_id);
+                return;
+        case ROUTE_NONE:
+                snprintf(msg, sizeof(msg), "No route for %s %.512s", method_name(m), path);
+                reply_error_with_id(req, request_id, 404, "not_found_error", msg);
+                return;
+        }
+        snprintf(msg, sizeof(msg), "Method %s is not allowed for %.512s", method_name(m), path);
+        reply_error_with_id(req, request_id, 405, "invalid_request_error", msg);
+}
+
+/* ---- signals, stop -------------------------------------------------------------------------- */
+
+void server_maybe_exit(Server *s) {
+        if (s->stopping && s->active.n == 0 && s->queued.n == 0)
+                event_base_loopexit(s->base, NULL);
+}
+
+static void on_stop_deadline(evutil_socket_t fd, short what, void *userdata) {
+        Server *s = userdata;
+
+        log_notice("shutdown grace over, ending %u running CLI children", s->children);
+        for (Session *i = s->active.head; i; i = session_next(i))
+                session_abort(i, CLI_KILL_SHUTDOWN);
+}
+
+void server_stop(Server *s) {
+        if (s->stopping)
+                return;
+        s->stopping = true;
+        (void) sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+        log_info("stopping: %u requests running, %u queued", s->children, s->queued.n);
+        for (unsigned i = 0; i < s->n_sockets; i++)
+                evhttp_del_accept_socket(s->http, s->sockets[i]);
+        s->n_sockets = 0;
+        while (s->queued.head)
+                session_abort(s->queued.head, CLI_KILL_SHUTDOWN);
+        s->ev_stop_deadline = evtimer_new(s->base, on_stop_deadline, s);
+        if (s->ev_stop_deadline) {
+                struct timeval tv = { .tv_sec = 10 };
+                (void) event_add(s->ev_stop_deadline, &tv);
+        }
+        server_maybe_exit(s);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *userdata) {
+        Server *s = userdata;
+
+        if (s->stopping) {
+                /* A second signal: do not wait for the grace. */
+                on_stop_deadline(-1, 0, s);
+                return;
+        }
+        server_stop(s);
+}
+
+/* ---- setup ---------------------------------------------------------------------------------- */
+
+void server_kick_queue(Server *s) {
+        while (s->queued.head && s->children < s->config->max_concurrent && !s->stopping)
+                session_start(s->queued.head);
+}
+
+static int work_dir_setup(Server *s) {
+        const char *rt = getenv("RUNTIME_DIRECTORY");
+        char tmpl[] = "/tmp/claude-proxy-XXXXXX";
+
+        if (s->config->work_dir) {
+                s->work_dir = strdup(s->config->work_dir);
+                return s->work_dir ? 0 : -ENOMEM;
+        }
+        if (rt && *rt) {
+                /* RuntimeDirectory= may list several, separated by ':'. */
+                s->work_dir = strndup(rt, strcspn(rt, ":"));
+                return s->work_dir ? 0 : -ENOMEM;
+        }
+        /* A private, empty directory: no CLAUDE.md or project settings of ours leak into the CLI. */
+        if (!mkdtemp(tmpl))
+                return negative_errno();
+        s->work_dir = strdup(tmpl);
+        return s->work_dir ? 0 : -ENOMEM;
+}
+
+/**
+ * server_new() - set up the HTTP server (not listening yet)
+ * @ret: the server
+ * @base: the event loop
+ * @config: configuration, borrowed for the server's life
+ *
+ * Return: 0, or a negative errno.
+ */
+int server_new(Server **ret, struct event_base *base, const Config *config) {
+        Server *s;
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->base = base;
+        s->config = config;
+        s->started_usec = now_usec();
+
+        r = work_dir_setup(s);
+        if (r < 0) {
+                server_free(s);
+                return log_error_errno(r, "Cannot create a working directory for the CLI: %m");
+        }
+        r = cli_env_build(environ, config->child_env, config->cli_max_retries, &s->child_envp);
+        if (r < 0) {
+                server_free(s);
+                return r;
+        }
+        server_check_cli(s);
+
+        s->http = evhttp_new(base);
+        if (!s->http) {
+                server_free(s);
+                return -ENOMEM;
+        }
+        /* Bodies up to MAX_BODY_BYTES are ours to judge; past that the session answers 413 in the
+         * API's envelope. evhttp's own hard cap sits above it to bound memory; with lingering
+         * close even that case is answered rather than reset. */
+        uint64_t hard = config->max_body_bytes > INT64_MAX / 4 ? INT64_MAX / 2 : config->max_body_bytes * 2 + (1 << 20);
+        evhttp_set_max_body_size(s->http, (ev_ssize_t) hard);
+        evhttp_set_max_headers_size(s->http, 64 * 1024);
+        (void) evhttp_set_flags(s->http, EVHTTP_SERVER_LINGERING_CLOSE);
+        evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                                    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+        evhttp_set_default_content_type(s->http, "application/json");
+        /* Applies to reading requests and to a stalled client's pending writes. evhttp stops
+         * reading while a request is handled, so a long, quiet stream is never cut by this. */
+        evhttp_set_timeout(s->http, 120);
+        evhttp_set_gencb(s->http, on_request, s);
+
+        s->ev_sigterm = evsignal_new(base, SIGTERM, on_signal, s);
+        s->ev_sigint = evsignal_new(base, SIGINT, on_signal, s);
+        if (!s->ev_sigterm || !s->ev_sigint) {
+                server_free(s);
+                return -ENOMEM;
+        }
+        (void) event_add(s->ev_sigterm, NULL);
+        (void) event_add(s->ev_sigint, NULL);
+        *ret = s;
+        return 0;
+}
+
+static void log_bound(int fd) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        char host[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+
+        if (getsockname(fd, (struct sockaddr *) &ss, &len) < 0)
+                return;
+        if (ss.ss_family == AF_INET) {
+                struct sockaddr_in *a = (struct sockaddr_in *) &ss;
+                inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+                port = ntohs(a->sin_port);
+                log_info("listening on %s:%d", host, port);
+        } else if (ss.ss_family == AF_INET6) {
+                struct sockaddr_in6 *a = (struct sockaddr_in6 *) &ss;
+                inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+                port = ntohs(a->sin6_port);
+                log_info("listening on [%s]:%d", host, port);
+        } else
+                log_info("listening on an inherited socket (fd %d)", fd);
+}
+
+/**
+ * server_listen() - start accepting
+ *
+ * Sockets passed by systemd (LISTEN_FDS) win; otherwise HOST:PORT is bound.
+ *
+ * Return: 0, or a negative errno (nothing to listen on).
+ */
+int server_listen(Server *s) {
+        int n = sd_listen_fds(1);
+
+        if (n < 0)
+                return log_error_errno(n, "Failed to read the sockets passed by systemd: %m");
+        for (int i = 0; i < n && s->n_sockets < ELEMENTSOF(s->sockets); i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+                if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+                        log_warning("inherited fd %d is not a listening stream socket, ignoring", fd);
+                        continue;
+                }
+                /* systemd passes the socket blocking: libevent's accept loop would then hang. */
+                (void) evutil_make_socket_nonblocking(fd);
+                (void) evutil_make_socket_closeonexec(fd);
+                struct evhttp_bound_socket *b = evhttp_accept_socket_with_handle(s->http, fd);
+                if (!b)
+                        return log_error_errno(-EIO, "Cannot accept on inherited fd %d", fd);
+                s->sockets[s->n_sockets++] = b;
+                log_bound(fd);
+        }
+        if (s->n_sockets > 0)
+                return 0;
+        if (n > 0)
+                return log_error_errno(-EBADF, "None of the sockets passed by systemd is usable");
+
+        struct evhttp_bound_socket *b = evhttp_bind_socket_with_handle(s->http, s->config->host, s->config->port);
+        if (!b)
+                return log_error_errno(-EADDRINUSE, "Cannot listen on %s:%u: %m", s->config->host,
+                                       (unsigned) s->config->port);
+        s->sockets[s->n_sockets++] = b;
+        log_bound(evhttp_bound_socket_get_fd(b));
+        return 0;
+}
+
+Server *server_free(Server *s) {
+        if (!s)
+                return NULL;
+        /* Sessions still alive here (second signal, loop broken) are freed by their owner: kill their
+         * children synchronously so nothing outlives the proxy. */
+        while (s->queued.head)
+                session_abort(s->queued.head, CLI_KILL_SHUTDOWN);
+        if (s->ev_stop_deadline)
+                event_free(s->ev_stop_deadline);
+        if (s->ev_sigterm)
+                event_free(s->ev_sigterm);
+        if (s->ev_sigint)
+                event_free(s->ev_sigint);
+        if (s->http)
+                evhttp_free(s->http);
+        if (s->work_dir && !s->config->work_dir && !getenv("RUNTIME_DIRECTORY"))
+                (void) rmdir(s->work_dir);
+        free(s->work_dir);
+        free(s->claude_path);
+        free(s->claude_version);
+        free(s->claude_problem);
+        strv_free(s->child_envp);
+        free(s);
+        return NULL;
+}

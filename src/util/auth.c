@@ -28,15 +28,14 @@ static void digest(const char *s, size_t n, uint64_t out[DIGEST_WORDS]) {
         }
 }
 
-/* Compare `a` (length an) against `b` (length bn) touching max(an, bn) bytes either way. */
-static int ct_equal(const char *a, size_t an, const char *b, size_t bn) {
-        size_t n = an > bn ? an : bn;
-        unsigned diff = (unsigned) (an ^ bn) | (unsigned) ((an ^ bn) >> 32);
+/* Compare the presented key against a configured one, looping over the presented length only (the
+ * client knows it anyway): nothing about the configured key's length shows in the timing. */
+static int ct_equal(const char *given, size_t n, const char *key, size_t kn) {
+        unsigned diff = (unsigned) ((n ^ kn) | ((n ^ kn) >> 32));
 
         for (size_t i = 0; i < n; i++) {
-                unsigned char x = i < an ? (unsigned char) a[i] : 0;
-                unsigned char y = i < bn ? (unsigned char) b[i] : 0;
-                diff |= (unsigned) (x ^ y);
+                unsigned char y = i < kn ? (unsigned char) key[i] : 0;
+                diff |= (unsigned) ((unsigned char) given[i] ^ y);
         }
         return diff == 0;
 }
@@ -45,7 +44,7 @@ bool auth_key_matches(char *const *keys, const char *given, size_t n) {
         uint64_t dg[DIGEST_WORDS];
         int found = 0;
 
-        if (!given)
+        if (!given || n == 0)
                 return false;
         digest(given, n, dg);
         for (; keys && *keys; keys++) {
@@ -63,12 +62,19 @@ bool auth_key_matches(char *const *keys, const char *given, size_t n) {
 
 const char *auth_key_from_headers(const char *x_api_key, const char *authorization, size_t *ret_len) {
         if (x_api_key && *x_api_key) {
-                *ret_len = strlen(x_api_key);
+                size_t n = strlen(x_api_key);
+                while (*x_api_key == ' ' || *x_api_key == '\t')
+                        x_api_key++, n--;
+                while (n > 0 && (x_api_key[n - 1] == ' ' || x_api_key[n - 1] == '\t'))
+                        n--;
+                if (n == 0)
+                        return NULL;
+                *ret_len = n;
                 return x_api_key;
         }
         if (authorization && strncasecmp(authorization, "Bearer ", 7) == 0) {
                 const char *k = authorization + 7;
-                while (*k == ' ')
+                while (*k == ' ' || *k == '\t')
                         k++;
                 size_t n = strlen(k);
                 while (n > 0 && (k[n - 1] == ' ' || k[n - 1] == '\t'))

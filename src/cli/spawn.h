@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* I/O: start one CLI child in its own process group, with pipes, a start gate and a pidfd. */
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "cli/outcome.h"
+
+typedef struct CliSpawnOptions {
+        char *const *argv;
+        char *const *envp;
+        const char *cwd;
+        int pass_fd;            /* becomes fd 3 in the child (system prompt memfd), -1: none */
+        bool gated;             /* the child waits for cli_child_release() before exec */
+} CliSpawnOptions;
+
+typedef struct CliChild {
+        pid_t pid;              /* also the process group id */
+        int pidfd;
+        int stdin_fd;           /* parent ends, O_NONBLOCK|O_CLOEXEC */
+        int stdout_fd;
+        int stderr_fd;
+        int gate_fd;            /* write end of the start gate, -EBADF when released/ungated */
+        bool reaped;
+} CliChild;
+
+#define CLI_CHILD_NULL                                                                              \
+        ((CliChild) { .pid = 0, .pidfd = -EBADF, .stdin_fd = -EBADF, .stdout_fd = -EBADF,          \
+                      .stderr_fd = -EBADF, .gate_fd = -EBADF })
+
+int cli_spawn(const CliSpawnOptions *o, CliChild *ret);
+int cli_child_release(CliChild *c);
+int cli_child_signal(CliChild *c, int sig);
+/* Non-blocking reap through the pidfd. Return 1 and fill *ret when it has exited, 0 if not yet. */
+int cli_child_try_reap(CliChild *c, CliExit *ret);
+/* Close every fd; kills (SIGKILL) and reaps synchronously if still running. */
+void cli_child_done(CliChild *c);

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The HTTP server: listeners, limits, routing, the session lists and the CLI slot accounting. */
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct Session Session;
+
+typedef struct SessionList {
+        Session *head, *tail;
+        unsigned n;
+} SessionList;
+
+typedef struct Server {
+        struct event_base *base;
+        struct evhttp *http;
+        const Config *config;
+
+        char *claude_path;              /* resolved CLAUDE_PATH, NULL when not found */
+        char *claude_version;           /* first line of `claude --version`, NULL if unknown */
+        char *claude_problem;           /* why the CLI cannot run, NULL when fine */
+        char *work_dir;                 /* the CLI's cwd */
+        char **child_envp;              /* the CLI's environment, built once */
+
+        SessionList active;             /* sessions with a child, or replying */
+        SessionList queued;             /* waiting for a CLI slot */
+        unsigned children;              /* CLI slots in use */
+        uint64_t requests_total;
+        uint64_t started_usec;          /* CLOCK_MONOTONIC */
+        bool stopping;
+
+        struct event *ev_sigterm, *ev_sigint, *ev_stop_deadline;
+        struct evhttp_bound_socket *sockets[16];
+        unsigned n_sockets;
+} Server;
+
+int server_new(Server **ret, struct event_base *base, const Config *config);
+Server *server_free(Server *s);
+/* Listen on systemd's sockets (LISTEN_FDS) if any, else bind HOST:PORT. */
+int server_listen(Server *s);
+/* A CLI slot freed up: start queued sessions. */
+void server_kick_queue(Server *s);
+/* Begin a graceful stop: no new connections, running requests finish, then the loop exits. */
+void server_stop(Server *s);
+void server_maybe_exit(Server *s);
+
+uint64_t now_usec(void);
+int64_t now_unix(void);
+
+void session_list_append(SessionList *l, Session *s);
+void session_list_remove(SessionList *l, Session *s);

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* One API request <-> one CLI child: owns the translator, the child, its pipes and timers. */
+
+#include <event2/http.h>
+
+#include "api/ops.h"
+#include "http/server.h"
+
+/*
+ * Take over an authenticated API request whose body is in `req`: parse it, answer a client
+ * error at once, else run it now or queue it (529 when the queue is full). The session frees
+ * itself when both the reply is done (or the client gone) and its child is reaped.
+ */
+void session_handle(Server *server, struct evhttp_request *req, const ApiOps *ops, const char *request_id);
+/* Start a queued session's child (called by the server when a slot frees). */
+void session_start(Session *s);
+/* The proxy is stopping: queued sessions get 503 now, running ones are killed after the grace. */
+void session_abort(Session *s, CliKillReason reason);
+Session *session_next(Session *s);
