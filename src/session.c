@@ -621,6 +621,9 @@ static void client_gone(Session *s) {
         log_info("%s: client disconnected", s->request_id);
         if (!s->error_class)
                 s->error_class = "disconnect";
+        /* nginx's "client closed request": the access log tells it from a reply we sent. */
+        if (s->http_status == 0)
+                s->http_status = 499;
         if (s->state == SESSION_QUEUED)
                 session_list_remove(&s->server->queued, s);
         session_kill(s, CLI_KILL_DISCONNECT);

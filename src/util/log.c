@@ -62,11 +62,13 @@ static void log_console(int level, const char *msg, char *const *fields) {
         n = k > 0 ? MIN((size_t) k, sizeof(buf) - 1) : 0;
         for (char *const *f = fields; f && *f && n < sizeof(buf) - 1; f++) {
                 /* KEY=value -> key=value: the console form is for people. */
-                const char *eq = strchr(*f, '=');
-                if (!eq)
+                const char *eq = strchr(*f, '='), *name = *f;
+                if (!eq || strneq(name, "MESSAGE_ID=", 11))
                         continue;
+                if (strneq(name, "CLAUDE_PROXY_", 13))
+                        name += 13;
                 buf[n++] = ' ';
-                for (const char *c = *f; c < eq && n < sizeof(buf) - 1; c++)
+                for (const char *c = name; c < eq && n < sizeof(buf) - 1; c++)
                         buf[n++] = (char) (*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
                 k = snprintf(buf + n, sizeof(buf) - n, "%s", eq);
                 n += k > 0 ? MIN((size_t) k, sizeof(buf) - 1 - n) : 0;
