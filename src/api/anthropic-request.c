@@ -1,2 +1,491 @@
 /* SPDX-License-Identifier: MIT */
-/* stub: being written */
+
+/*
+ * A /v1/messages request body -> ApiRequest (and so a CliRequest).
+ *
+ * Validation is done here, once, with the messages the predecessor's users know ("model is
+ * required", ...) and a `param` naming the offending field, so the CLI never sees a request it
+ * would fail on in a less readable way. Content blocks are kept verbatim (cache_control
+ * included): the CLI forwards them upstream as they are. Consecutive turns of one role are
+ * merged, since the CLI's history recipe needs strict alternation.
+ *
+ * Not done here: the slash-command escape and the system-prompt placement (cli/request.c, which
+ * knows how the CLI reads its input), tools and MCP (later), the SSE side (anthropic-stream.c).
+ */
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/anthropic.h"
+#include "api/models.h"
+#include "util/macro.h"
+
+/* The CLI's --effort values (cli/README §3). */
+static const char *const effort_levels[] = { "low", "medium", "high", "xhigh", "max" };
+
+/* Parameters the CLI has no flag for (cli/README §3): accepted, named in x-proxy-unsupported. */
+typedef enum UnsupportedKind {
+        UNSUPPORTED_NUMBER,
+        UNSUPPORTED_INTEGER,
+        UNSUPPORTED_ARRAY,
+} UnsupportedKind;
+
+static const struct {
+        const char *name;
+        UnsupportedKind kind;
+} unsupported_params[] = {
+        { "temperature",    UNSUPPORTED_NUMBER },
+        { "top_p",          UNSUPPORTED_NUMBER },
+        { "top_k",          UNSUPPORTED_INTEGER },
+        { "stop_sequences", UNSUPPORTED_ARRAY },
+};
+
+static const char *const image_media_types[] = { "image/jpeg", "image/png", "image/gif", "image/webp" };
+
+_printf_(3, 4)
+static int request_error(ApiError *e, const char *param, const char *fmt, ...) {
+        va_list ap;
+
+        if (!e)
+                return -EINVAL;
+        e->status = 400;
+        e->type = "invalid_request_error";
+        e->error_class = "bad_request";
+        va_start(ap, fmt);
+        (void) vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        va_end(ap);
+        (void) snprintf(e->param, sizeof(e->param), "%s", param ?: "");
+        return -EINVAL;
+}
+
+static bool str_in(const char *s, const char *const *list, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(s, list[i]))
+                        return true;
+        return false;
+}
+
+/* `system`: a string, or text blocks joined with a blank line (how the API itself reads them). */
+static int parse_system(const json_t *v, char **ret, ApiError *reterr) {
+        _cleanup_free_ char *joined = NULL;
+        size_t len = 0, i;
+        const json_t *block;
+
+        if (!v || json_is_null(v)) {
+                *ret = NULL;
+                return 0;
+        }
+        if (json_is_string(v)) {
+                if (json_string_length(v) == 0) {
+                        *ret = NULL;
+                        return 0;
+                }
+                *ret = strdup(json_string_value(v));
+                return *ret ? 0 : -ENOMEM;
+        }
+        if (!json_is_array(v))
+                return request_error(reterr, "system", "system: must be a string or an array of text blocks");
+
+        json_array_foreach(v, i, block) {
+                const char *text = json_string_value(json_object_get(block, "text"));
+                char param[128];
+                size_t n;
+                char *p;
+
+                (void) snprintf(param, sizeof(param), "system.%zu", i);
+                if (!streq_ptr(json_string_value(json_object_get(block, "type")), "text") || !text)
+                        return request_error(reterr, param, "%s: must be a text block with a string \"text\"",
+                                             param);
+                n = json_string_length(json_object_get(block, "text"));
+                if (n == 0)
+                        continue;
+                p = realloc(joined, len + (len ? 2 : 0) + n + 1);
+                if (!p)
+                        return -ENOMEM;
+                joined = p;
+                if (len) {
+                        memcpy(joined + len, "\n\n", 2);
+                        len += 2;
+                }
+                memcpy(joined + len, text, n);
+                len += n;
+                joined[len] = 0;
+        }
+        *ret = TAKE_PTR(joined);
+        return 0;
+}
+
+/* image/document `source`: shapes the CLI passes upstream (cli/README §10, c5). */
+static int check_source(const json_t *block, const char *btype, const char *at, ApiError *reterr) {
+        const json_t *source = json_object_get(block, "source");
+        const char *stype, *media_type;
+        char param[128];
+        bool image = streq(btype, "image");
+
+        (void) snprintf(param, sizeof(param), "%s.source", at);
+        if (!json_is_object(source))
+                return request_error(reterr, param, "%s: %s block requires a \"source\" object", param, btype);
+
+        stype = json_string_value(json_object_get(source, "type"));
+        media_type = json_string_value(json_object_get(source, "media_type"));
+        (void) snprintf(param, sizeof(param), "%s.source.type", at);
+        if (!stype)
+                return request_error(reterr, param, "%s: required (\"base64\" or \"url\")", param);
+
+        if (streq(stype, "url")) {
+                (void) snprintf(param, sizeof(param), "%s.source.url", at);
+                if (!json_is_string(json_object_get(source, "url")) ||
+                    json_string_length(json_object_get(source, "url")) == 0)
+                        return request_error(reterr, param, "%s: a url source requires a string \"url\"", param);
+                return 0;
+        }
+
+        if (streq(stype, "base64") || (!image && streq(stype, "text"))) {
+                (void) snprintf(param, sizeof(param), "%s.source.media_type", at);
+                if (!media_type)
+                        return request_error(reterr, param, "%s: required for a %s source", param, stype);
+                if (image && !str_in(media_type, image_media_types, ELEMENTSOF(image_media_types)))
+                        return request_error(reterr, param,
+                                             "%s: unsupported image type '%s' (expected image/jpeg, image/png, "
+                                             "image/gif or image/webp)", param, media_type);
+                if (!image && streq(stype, "base64") && !streq(media_type, "application/pdf"))
+                        return request_error(reterr, param,
+                                             "%s: unsupported document type '%s' (expected application/pdf)",
+                                             param, media_type);
+                if (!image && streq(stype, "text") && !streq(media_type, "text/plain"))
+                        return request_error(reterr, param,
+                                             "%s: unsupported document type '%s' (expected text/plain)",
+                                             param, media_type);
+                (void) snprintf(param, sizeof(param), "%s.source.data", at);
+                if (!json_is_string(json_object_get(source, "data")))
+                        return request_error(reterr, param, "%s: a %s source requires a string \"data\"",
+                                             param, stype);
+                return 0;
+        }
+
+        /* "file" sources name the Files API, which the CLI cannot reach. */
+        return request_error(reterr, param, "%s: unsupported %s source type '%s' (expected %s)", param, btype,
+                             stype, image ? "base64 or url" : "base64, text or url");
+}
+
+static int check_block(const json_t *block, size_t n, size_t m, ApiError *reterr) {
+        /* History blocks the CLI forwards as they are (cli/README §16.6). */
+        static const char *const passthrough[] = {
+                "tool_use", "tool_result", "thinking", "redacted_thinking",
+        };
+        const char *type;
+        char at[64], param[128];
+
+        (void) snprintf(at, sizeof(at), "messages.%zu.content.%zu", n, m);
+        if (!json_is_object(block))
+                return request_error(reterr, at, "%s: a content block must be an object", at);
+        type = json_string_value(json_object_get(block, "type"));
+        (void) snprintf(param, sizeof(param), "%s.type", at);
+        if (!type)
+                return request_error(reterr, param, "%s: required", param);
+
+        if (streq(type, "text")) {
+                (void) snprintf(param, sizeof(param), "%s.text", at);
+                if (!json_is_string(json_object_get(block, "text")))
+                        return request_error(reterr, param, "%s: a text block requires a string \"text\"", param);
+                return 0;
+        }
+        if (streq(type, "image") || streq(type, "document"))
+                return check_source(block, type, at, reterr);
+        if (str_in(type, passthrough, ELEMENTSOF(passthrough)))
+                return 0;
+        return request_error(reterr, param,
+                             "%s: unsupported content block type '%s' (expected text, image, document, tool_use, "
+                             "tool_result or thinking)", param, type);
+}
+
+/* One message's content as an owned array of blocks; a string becomes one text block. */
+static int parse_content(const json_t *content, size_t n, json_t **ret, ApiError *reterr) {
+        json_auto_t *out = NULL;
+        char param[128];
+        size_t m;
+        const json_t *block;
+
+        (void) snprintf(param, sizeof(param), "messages.%zu.content", n);
+        if (json_is_string(content)) {
+                if (json_string_length(content) == 0)
+                        return request_error(reterr, param, "%s: must not be empty", param);
+                out = json_pack("[{s:s,s:s%}]", "type", "text", "text", json_string_value(content),
+                                json_string_length(content));
+                if (!out)
+                        return -ENOMEM;
+                *ret = TAKE_PTR(out);
+                return 0;
+        }
+        if (!json_is_array(content))
+                return request_error(reterr, param, "%s: must be a string or an array of content blocks", param);
+        if (json_array_size(content) == 0)
+                return request_error(reterr, param, "%s: must not be empty", param);
+
+        out = json_array();
+        if (!out)
+                return -ENOMEM;
+        json_array_foreach(content, m, block) {
+                int k = check_block(block, n, m, reterr);
+                if (k < 0)
+                        return k;
+                /* A copy: the request must not share (and so pin or alias) the body's objects. */
+                if (json_array_append_new(out, json_deep_copy(block)) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static int parse_messages(const json_t *messages, json_t **ret, ApiError *reterr) {
+        json_auto_t *out = json_array();
+        size_t n, count = json_array_size(messages);
+        const json_t *msg;
+        const char *last_role = NULL;
+
+        if (!out)
+                return -ENOMEM;
+        json_array_foreach(messages, n, msg) {
+                json_auto_t *content = NULL;
+                const char *role;
+                char param[128];
+                int k;
+
+                (void) snprintf(param, sizeof(param), "messages.%zu", n);
+                if (!json_is_object(msg))
+                        return request_error(reterr, param, "%s: must be an object with role and content", param);
+                role = json_string_value(json_object_get(msg, "role"));
+                (void) snprintf(param, sizeof(param), "messages.%zu.role", n);
+                if (streq_ptr(role, "system"))
+                        return request_error(reterr, param,
+                                             "%s: must be \"user\" or \"assistant\"; use the top-level \"system\" "
+                                             "parameter for system text", param);
+                if (!streq_ptr(role, "user") && !streq_ptr(role, "assistant"))
+                        return request_error(reterr, param, "%s: must be \"user\" or \"assistant\"", param);
+                if (n == 0 && streq(role, "assistant"))
+                        return request_error(reterr, param, "%s: the first message must be a user turn", param);
+
+                k = parse_content(json_object_get(msg, "content"), n, &content, reterr);
+                if (k < 0)
+                        return k;
+
+                if (streq_ptr(last_role, role)) {
+                        json_t *prev = json_object_get(json_array_get(out, json_array_size(out) - 1), "content");
+                        if (json_array_extend(prev, content) < 0)
+                                return -ENOMEM;
+                } else if (json_array_append_new(out, json_pack("{s:s,s:O}", "role", role, "content", content)) < 0)
+                        return -ENOMEM;
+                last_role = role;
+        }
+
+        if (streq_ptr(last_role, "assistant")) {
+                char param[128];
+
+                (void) snprintf(param, sizeof(param), "messages.%zu", count - 1);
+                return request_error(reterr, param,
+                                     "%s: the final message is an assistant turn (prefill); the Claude Code CLI "
+                                     "cannot continue a prefilled assistant turn, so the conversation must end "
+                                     "with a user message", param);
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static int parse_thinking(const json_t *v, const ApiEnv *env, CliRequest *cli, ApiError *reterr) {
+        const char *type;
+
+        if (!v || json_is_null(v)) {
+                cli->thinking = env->enable_thinking;
+                cli->thinking_budget = 0;
+                return 0;
+        }
+        if (!json_is_object(v))
+                return request_error(reterr, "thinking", "thinking: must be an object");
+        type = json_string_value(json_object_get(v, "type"));
+        if (streq_ptr(type, "enabled")) {
+                const json_t *budget = json_object_get(v, "budget_tokens");
+
+                if (!json_is_integer(budget) || json_integer_value(budget) <= 0)
+                        return request_error(reterr, "thinking.budget_tokens",
+                                             "thinking.budget_tokens: required for thinking type \"enabled\" and "
+                                             "must be a positive integer");
+                cli->thinking = true;
+                cli->thinking_budget = json_integer_value(budget);
+                return 0;
+        }
+        if (streq_ptr(type, "adaptive")) {
+                cli->thinking = true;
+                cli->thinking_budget = 0;
+                return 0;
+        }
+        if (streq_ptr(type, "disabled")) {
+                cli->thinking = false;
+                cli->thinking_budget = 0;
+                return 0;
+        }
+        return request_error(reterr, "thinking.type",
+                             "thinking.type: must be \"enabled\", \"adaptive\" or \"disabled\"");
+}
+
+/* First one set wins: the body (output_config.effort, then metadata.effort), x-effort, DEFAULT_EFFORT. */
+static int parse_effort(const json_t *body, const ApiEnv *env, char **ret, ApiError *reterr) {
+        const json_t *metadata = json_object_get(body, "metadata");
+        const json_t *output_config = json_object_get(body, "output_config");
+        const char *value = NULL, *param = NULL;
+        const json_t *v;
+
+        if (metadata && !json_is_null(metadata) && !json_is_object(metadata))
+                return request_error(reterr, "metadata", "metadata: must be an object");
+        if (output_config && !json_is_null(output_config) && !json_is_object(output_config))
+                return request_error(reterr, "output_config", "output_config: must be an object");
+
+        v = json_object_get(output_config, "effort");
+        if (v && !json_is_null(v)) {
+                param = "output_config.effort";
+                value = json_string_value(v);
+                if (!value)
+                        return request_error(reterr, param, "%s: must be a string", param);
+        }
+        v = json_object_get(metadata, "effort");
+        if (!value && v && !json_is_null(v)) {
+                param = "metadata.effort";
+                value = json_string_value(v);
+                if (!value)
+                        return request_error(reterr, param, "%s: must be a string", param);
+        }
+        if (!value && env->effort_header && *env->effort_header) {
+                param = "x-effort";
+                value = env->effort_header;
+        }
+        if (!value && env->default_effort && *env->default_effort) {
+                param = "effort";
+                value = env->default_effort;
+        }
+        if (!value) {
+                *ret = NULL;
+                return 0;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(effort_levels); i++)
+                if (strcasecmp(value, effort_levels[i]) == 0) {
+                        *ret = strdup(effort_levels[i]);
+                        return *ret ? 0 : -ENOMEM;
+                }
+        return request_error(reterr, param,
+                             "%s: invalid effort level '%s' (expected low, medium, high, xhigh or max)", param, value);
+}
+
+static int parse_unsupported(const json_t *body, char **ret, ApiError *reterr) {
+        _cleanup_free_ char *list = NULL;
+        size_t len = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(unsupported_params); i++) {
+                const char *name = unsupported_params[i].name;
+                const json_t *v = json_object_get(body, name);
+                size_t n = strlen(name);
+                bool ok;
+                char *p;
+
+                if (!v || json_is_null(v))
+                        continue;
+                switch (unsupported_params[i].kind) {
+                case UNSUPPORTED_NUMBER:
+                        ok = json_is_number(v);
+                        break;
+                case UNSUPPORTED_INTEGER:
+                        ok = json_is_integer(v);
+                        break;
+                case UNSUPPORTED_ARRAY:
+                        ok = json_is_array(v);
+                        break;
+                default:
+                        ok = false;
+                }
+                if (!ok)
+                        return request_error(reterr, name, "%s: must be %s", name,
+                                             unsupported_params[i].kind == UNSUPPORTED_NUMBER ? "a number" :
+                                             unsupported_params[i].kind == UNSUPPORTED_INTEGER ? "an integer" :
+                                             "an array of strings");
+
+                p = realloc(list, len + (len ? 1 : 0) + n + 1);
+                if (!p)
+                        return -ENOMEM;
+                list = p;
+                if (len)
+                        list[len++] = ',';
+                memcpy(list + len, name, n + 1);
+                len += n;
+        }
+        *ret = TAKE_PTR(list);
+        return 0;
+}
+
+/**
+ * anthropic_request_parse() - validate a /v1/messages body and build the ApiRequest
+ * @body: the parsed request body
+ * @env: defaults and request headers (DEFAULT_MODEL, DEFAULT_EFFORT, x-effort, ENABLE_THINKING,
+ *       SYSTEM_PROMPT_MODE)
+ * @ret: filled on success; the caller frees it with api_request_done(). Untouched on failure.
+ * @reterr: on a client error, a 400 invalid_request_error with message and param
+ *
+ * Return: 0; -EINVAL for a client error (reterr filled); -ENOMEM.
+ */
+int anthropic_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *ret, ApiError *reterr) {
+        _cleanup_(api_request_done) ApiRequest req = { .kind = API_ANTHROPIC };
+        const json_t *model, *max_tokens, *stream;
+        int k;
+
+        assert(env);
+        assert(ret);
+
+        if (!json_is_object(body))
+                return request_error(reterr, NULL, "Request body must be a JSON object");
+
+        model = json_object_get(body, "model");
+        if (!json_is_string(model) || json_string_length(model) == 0)
+                return request_error(reterr, "model", "model is required");
+
+        if (!json_is_array(json_object_get(body, "messages")) || json_array_size(json_object_get(body, "messages")) == 0)
+                return request_error(reterr, "messages", "messages is required and must be a non-empty array");
+
+        max_tokens = json_object_get(body, "max_tokens");
+        if (!json_is_number(max_tokens))
+                return request_error(reterr, "max_tokens", "max_tokens is required and must be a number");
+        if (!json_is_integer(max_tokens) || json_integer_value(max_tokens) <= 0)
+                return request_error(reterr, "max_tokens", "max_tokens: must be a positive integer");
+
+        stream = json_object_get(body, "stream");
+        if (stream && !json_is_null(stream) && !json_is_boolean(stream))
+                return request_error(reterr, "stream", "stream: must be a boolean");
+        req.stream = json_is_true(stream);
+
+        k = parse_unsupported(body, &req.unsupported, reterr);
+        if (k < 0)
+                return k;
+        k = parse_system(json_object_get(body, "system"), &req.cli.system_prompt, reterr);
+        if (k < 0)
+                return k;
+        k = parse_messages(json_object_get(body, "messages"), &req.cli.messages, reterr);
+        if (k < 0)
+                return k;
+        k = parse_thinking(json_object_get(body, "thinking"), env, &req.cli, reterr);
+        if (k < 0)
+                return k;
+        k = parse_effort(body, env, &req.cli.effort, reterr);
+        if (k < 0)
+                return k;
+
+        req.client_model = strdup(json_string_value(model));
+        req.cli.model = model_resolve(json_string_value(model), env->default_model);
+        if (!req.client_model || !req.cli.model)
+                return -ENOMEM;
+        req.cli.system_prompt_mode = env->system_prompt_mode;
+
+        *ret = req;
+        req = (ApiRequest) {};
+        return 0;
+}

@@ -1,2 +1,140 @@
 /* SPDX-License-Identifier: MIT */
-/* stub: being written */
+
+/*
+ * Client model names -> the CLI's --model value, and the public /v1/models list.
+ *
+ * The aliases map to the CLI's own family aliases ("opus", "sonnet", "haiku") rather than to
+ * fixed ids, as the predecessor did: the CLI then picks the current model of that family for the
+ * user's account, and the proxy needs no update when a family moves on. Full "claude-*" ids are
+ * passed through so a client can pin a version. This module does not check that a model exists:
+ * the CLI (and upstream) answer that.
+ */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/models.h"
+#include "util/macro.h"
+
+/* The seed's fallback when DEFAULT_MODEL is unset. */
+#define MODEL_FALLBACK "sonnet"
+
+static const struct {
+        const char *name;
+        const char *cli;
+} model_aliases[] = {
+        { "claude-opus-4-6",   "opus" },
+        { "claude-opus-4",     "opus" },
+        { "opus",              "opus" },
+        { "claude-sonnet-4-6", "sonnet" },
+        { "claude-sonnet-4",   "sonnet" },
+        { "sonnet",            "sonnet" },
+        { "claude-haiku-4-5",  "haiku" },
+        { "claude-haiku-4",    "haiku" },
+        { "haiku",             "haiku" },
+};
+
+/* Routers such as LiteLLM and OpenClaw prefix the provider name. */
+static const char *const model_prefixes[] = {
+        "claude-code-cli/",
+        "openai/",
+};
+
+/* The canonical public ids. `created` is the model's public release date, fixed so output is pure. */
+static const struct {
+        const char *id;
+        const char *display_name;
+        int64_t created;
+        const char *created_at;
+} model_list[] = {
+        { "claude-opus-4-6",   "Claude Opus 4.6",   1770249600, "2026-02-05T00:00:00Z" },
+        { "claude-sonnet-4-6", "Claude Sonnet 4.6", 1771286400, "2026-02-17T00:00:00Z" },
+        { "claude-haiku-4-5",  "Claude Haiku 4.5",  1760486400, "2025-10-15T00:00:00Z" },
+};
+
+static const char *model_strip_prefixes(const char *name) {
+        bool again = true;
+
+        /* Loop: "openai/claude-code-cli/sonnet" has been seen from chained routers. */
+        while (again) {
+                again = false;
+                for (size_t i = 0; i < ELEMENTSOF(model_prefixes); i++) {
+                        size_t n = strlen(model_prefixes[i]);
+
+                        if (strncasecmp(name, model_prefixes[i], n) == 0) {
+                                name += n;
+                                again = true;
+                        }
+                }
+        }
+        return name;
+}
+
+/**
+ * model_resolve() - the --model value for a client model name
+ * @client_model: the name the client sent, may be NULL
+ * @default_model: DEFAULT_MODEL, used for unknown or missing names; NULL means "sonnet"
+ *
+ * Prefixes "claude-code-cli/" and "openai/" are stripped, the alias table is applied
+ * (case-insensitively, clients are inconsistent about case), other "claude-*" ids pass through
+ * unchanged, and anything else (gpt-4o, "") resolves to @default_model.
+ *
+ * Return: a new string, or NULL on OOM.
+ */
+char *model_resolve(const char *client_model, const char *default_model) {
+        const char *name;
+
+        if (!default_model || !*default_model)
+                default_model = MODEL_FALLBACK;
+        if (!client_model)
+                return strdup(default_model);
+
+        name = model_strip_prefixes(client_model);
+        for (size_t i = 0; i < ELEMENTSOF(model_aliases); i++)
+                if (strcasecmp(name, model_aliases[i].name) == 0)
+                        return strdup(model_aliases[i].cli);
+        if (strneq(name, "claude-", strlen("claude-")) && name[strlen("claude-")])
+                return strdup(name);
+        return strdup(default_model);
+}
+
+/**
+ * models_list_to_json() - the /v1/models body
+ * @ret: new reference to the list object
+ *
+ * One shape serves both SDKs: Anthropic's reads id/type/display_name/created_at and
+ * has_more/first_id/last_id, OpenAI's reads object/created/owned_by.
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int models_list_to_json(json_t **ret) {
+        json_auto_t *data = json_array();
+        json_t *list;
+
+        if (!data)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(model_list); i++) {
+                json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s}",
+                                      "id", model_list[i].id,
+                                      "object", "model",
+                                      "type", "model",
+                                      "display_name", model_list[i].display_name,
+                                      "created", (json_int_t) model_list[i].created,
+                                      "created_at", model_list[i].created_at,
+                                      "owned_by", "anthropic");
+                if (json_array_append_new(data, m) < 0)
+                        return -ENOMEM;
+        }
+        list = json_pack("{s:s,s:O,s:b,s:s,s:s}",
+                         "object", "list",
+                         "data", data,
+                         "has_more", 0,
+                         "first_id", model_list[0].id,
+                         "last_id", model_list[ELEMENTSOF(model_list) - 1].id);
+        if (!list)
+                return -ENOMEM;
+        *ret = list;
+        return 0;
+}

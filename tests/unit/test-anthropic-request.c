@@ -1,8 +1,395 @@
 /* SPDX-License-Identifier: MIT */
-/* stub: being written */
+
+/*
+ * /v1/messages bodies -> ApiRequest, and on through the CLI argv and stdin lines: golden
+ * fixtures (tests/data/requests/NAME.json -> tests/data/expected/request-NAME.json), then every
+ * 400 path with its message and param.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/anthropic.h"
 #include "helpers.h"
+#include "util/macro.h"
+
+#define SYSTEM_PROMPT_PATH "/run/claude-proxy/sp.txt"
+
+static ApiEnv env_base(void) {
+        return (ApiEnv) {
+                .message_id = "msg_test",
+                .created = 1700000000,
+                .default_model = "sonnet",
+                .system_prompt_mode = SYSTEM_PROMPT_USER,
+        };
+}
+
+static json_t *str_or_null(const char *s) {
+        return s ? json_string(s) : json_null();
+}
+
+/* Everything the parse produced, plus what the CLI side makes of it, as one comparable object. */
+static json_t *request_to_json(const ApiRequest *r) {
+        _cleanup_strv_free_ char **argv = NULL;
+        json_t *lines = NULL, *a, *j;
+
+        assert_int_equal(cli_request_build_argv(&r->cli, "claude", SYSTEM_PROMPT_PATH, &argv), 0);
+        assert_int_equal(cli_request_build_input(&r->cli, &lines), 0);
+        a = json_array();
+        for (char **i = argv; *i; i++)
+                json_array_append_new(a, json_string(*i));
+
+        j = json_pack("{s:s,s:b,s:o,s:o,s:{s:o,s:o,s:b,s:I,s:o,s:s,s:O},s:o,s:o}",
+                      "kind", api_kind_to_string(r->kind),
+                      "stream", r->stream,
+                      "client_model", str_or_null(r->client_model),
+                      "unsupported", str_or_null(r->unsupported),
+                      "cli",
+                      "model", str_or_null(r->cli.model),
+                      "effort", str_or_null(r->cli.effort),
+                      "thinking", r->cli.thinking,
+                      "thinking_budget", (json_int_t) r->cli.thinking_budget,
+                      "system_prompt", str_or_null(r->cli.system_prompt),
+                      "system_prompt_mode", system_prompt_mode_to_string(r->cli.system_prompt_mode),
+                      "messages", r->cli.messages,
+                      "argv", a,
+                      "input", lines);
+        assert_non_null(j);
+        return j;
+}
+
+typedef struct GoldenCase {
+        const char *name;
+        const char *default_model;
+        const char *default_effort;
+        const char *effort_header;
+        bool enable_thinking;
+        SystemPromptMode mode;
+} GoldenCase;
+
+static const GoldenCase golden_cases[] = {
+        { "simple" },
+        { "history-tools", .default_effort = "high" },
+        { "system-blocks-append", .enable_thinking = true, .mode = SYSTEM_PROMPT_APPEND },
+        { "thinking-effort-stream", .effort_header = "max" },
+        { "media-slash", .default_model = "haiku" },
+        { "adaptive-replace", .effort_header = "XHigh", .mode = SYSTEM_PROMPT_REPLACE },
+};
+
+static void test_golden(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(golden_cases); i++) {
+                const GoldenCase *c = &golden_cases[i];
+                _cleanup_free_ char *in = NULL, *out = NULL;
+                ApiEnv env = env_base();
+                ApiRequest req = {};
+                ApiError err = API_ERROR_NULL;
+                json_t *body, *expected, *actual;
+
+                if (c->default_model)
+                        env.default_model = c->default_model;
+                env.default_effort = c->default_effort;
+                env.effort_header = c->effort_header;
+                env.enable_thinking = c->enable_thinking;
+                env.system_prompt_mode = c->mode;
+
+                assert_true(asprintf(&in, "requests/%s.json", c->name) > 0);
+                assert_true(asprintf(&out, "expected/request-%s.json", c->name) > 0);
+                body = fixture_json(in);
+                expected = fixture_json(out);
+
+                print_message("case %s\n", c->name);
+                assert_int_equal(anthropic_request_parse(body, &env, &req, &err), 0);
+                assert_int_equal(err.status, 0);
+                actual = request_to_json(&req);
+                if (!json_equal(actual, expected)) {
+                        /* cmocka's message buffer truncates long dumps: print the whole actual side. */
+                        _cleanup_free_ char *dump = json_dumps(actual, JSON_INDENT(2) | JSON_SORT_KEYS);
+                        fprintf(stderr, "--- full actual %s\n%s\n--- end\n", c->name, dump);
+                }
+                assert_json_equal(actual, expected);
+
+                json_decref(actual);
+                json_decref(expected);
+                json_decref(body);
+                api_request_done(&req);
+        }
+}
+
+/* The request must not share objects with the body: the body is freed before the run ends. */
+static void test_no_aliasing(void **state) {
+        json_t *body = fixture_json("requests/history-tools.json");
+        json_t *copy = json_deep_copy(body);
+        ApiEnv env = env_base();
+        ApiRequest req = {};
+
+        assert_int_equal(anthropic_request_parse(body, &env, &req, NULL), 0);
+        json_decref(body);
+        json_object_set_new(json_array_get(json_object_get(json_array_get(req.cli.messages, 0), "content"), 0),
+                            "text", json_string("changed"));
+        body = fixture_json("requests/history-tools.json");
+        assert_json_equal(copy, body);
+        json_decref(copy);
+        json_decref(body);
+        api_request_done(&req);
+}
+
+typedef struct ErrorCase {
+        const char *body;
+        const char *message;    /* exact unless it ends in '*' (then a prefix) */
+        const char *param;
+        const char *effort_header;
+        const char *default_effort;
+} ErrorCase;
+
+#define MSGS "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
+#define BASE "\"model\":\"sonnet\",\"max_tokens\":10,"
+
+static const ErrorCase error_cases[] = {
+        { "[]", "Request body must be a JSON object", "" },
+        { "{\"max_tokens\":10," MSGS "}", "model is required", "model" },
+        { "{\"model\":\"\",\"max_tokens\":10," MSGS "}", "model is required", "model" },
+        { "{\"model\":7,\"max_tokens\":10," MSGS "}", "model is required", "model" },
+        { "{\"model\":\"sonnet\",\"max_tokens\":10}", "messages is required and must be a non-empty array",
+          "messages" },
+        { "{\"model\":\"sonnet\",\"max_tokens\":10,\"messages\":[]}",
+          "messages is required and must be a non-empty array", "messages" },
+        { "{\"model\":\"sonnet\",\"max_tokens\":10,\"messages\":{}}",
+          "messages is required and must be a non-empty array", "messages" },
+        { "{\"model\":\"sonnet\"," MSGS "}", "max_tokens is required and must be a number", "max_tokens" },
+        { "{\"model\":\"sonnet\",\"max_tokens\":\"10\"," MSGS "}", "max_tokens is required and must be a number",
+          "max_tokens" },
+        { "{\"model\":\"sonnet\",\"max_tokens\":0," MSGS "}", "max_tokens: must be a positive integer",
+          "max_tokens" },
+        { "{\"model\":\"sonnet\",\"max_tokens\":1.5," MSGS "}", "max_tokens: must be a positive integer",
+          "max_tokens" },
+        { "{" BASE "\"stream\":\"yes\"," MSGS "}", "stream: must be a boolean", "stream" },
+        { "{" BASE "\"temperature\":\"hot\"," MSGS "}", "temperature: must be a number", "temperature" },
+        { "{" BASE "\"top_p\":true," MSGS "}", "top_p: must be a number", "top_p" },
+        { "{" BASE "\"top_k\":1.5," MSGS "}", "top_k: must be an integer", "top_k" },
+        { "{" BASE "\"stop_sequences\":\"END\"," MSGS "}", "stop_sequences: must be an array of strings",
+          "stop_sequences" },
+        { "{" BASE "\"system\":5," MSGS "}", "system: must be a string or an array of text blocks", "system" },
+        { "{" BASE "\"system\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"image\"}]," MSGS "}",
+          "system.1: must be a text block with a string \"text\"", "system.1" },
+        { "{" BASE "\"messages\":[7]}", "messages.0: must be an object with role and content", "messages.0" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"bot\",\"content\":\"b\"}]}",
+          "messages.1.role: must be \"user\" or \"assistant\"", "messages.1.role" },
+        { "{" BASE "\"messages\":[{\"content\":\"b\"}]}", "messages.0.role: must be \"user\" or \"assistant\"",
+          "messages.0.role" },
+        { "{" BASE "\"messages\":[{\"role\":\"system\",\"content\":\"b\"}]}",
+          "messages.0.role: must be \"user\" or \"assistant\"; use the top-level \"system\" parameter for "
+          "system text", "messages.0.role" },
+        { "{" BASE "\"messages\":[{\"role\":\"assistant\",\"content\":\"b\"},{\"role\":\"user\",\"content\":\"c\"}]}",
+          "messages.0.role: the first message must be a user turn", "messages.0.role" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"b\"}]}",
+          "messages.1: the final message is an assistant turn (prefill); the Claude Code CLI cannot continue a "
+          "prefilled assistant turn, so the conversation must end with a user message", "messages.1" },
+        /* Merging first: two trailing assistant turns are one prefill, reported at the last index. */
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"b\"},"
+          "{\"role\":\"assistant\",\"content\":\"c\"}]}", "messages.2: the final message is an assistant turn*",
+          "messages.2" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\"}]}",
+          "messages.0.content: must be a string or an array of content blocks", "messages.0.content" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":\"\"}]}", "messages.0.content: must not be empty",
+          "messages.0.content" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[]}]}", "messages.0.content: must not be empty",
+          "messages.0.content" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[\"hi\"]}]}",
+          "messages.0.content.0: a content block must be an object", "messages.0.content.0" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"hi\"}]}]}",
+          "messages.0.content.0.type: required", "messages.0.content.0.type" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\"}]}]}",
+          "messages.0.content.0.text: a text block requires a string \"text\"", "messages.0.content.0.text" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"audio\"}]}]}",
+          "messages.0.content.0.type: unsupported content block type 'audio'*", "messages.0.content.0.type" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},"
+          "{\"type\":\"image\"}]}]}", "messages.0.content.1.source: image block requires a \"source\" object",
+          "messages.0.content.1.source" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":{}}]}]}",
+          "messages.0.content.0.source.type: required (\"base64\" or \"url\")", "messages.0.content.0.source.type" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":"
+          "{\"type\":\"file\",\"file_id\":\"f\"}}]}]}",
+          "messages.0.content.0.source.type: unsupported image source type 'file' (expected base64 or url)",
+          "messages.0.content.0.source.type" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":"
+          "{\"type\":\"base64\",\"data\":\"AA==\"}}]}]}",
+          "messages.0.content.0.source.media_type: required for a base64 source",
+          "messages.0.content.0.source.media_type" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":"
+          "{\"type\":\"base64\",\"media_type\":\"image/tiff\",\"data\":\"AA==\"}}]}]}",
+          "messages.0.content.0.source.media_type: unsupported image type 'image/tiff'*",
+          "messages.0.content.0.source.media_type" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":"
+          "{\"type\":\"base64\",\"media_type\":\"image/png\"}}]}]}",
+          "messages.0.content.0.source.data: a base64 source requires a string \"data\"",
+          "messages.0.content.0.source.data" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image\",\"source\":"
+          "{\"type\":\"url\"}}]}]}", "messages.0.content.0.source.url: a url source requires a string \"url\"",
+          "messages.0.content.0.source.url" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"document\",\"source\":"
+          "{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"AA==\"}}]}]}",
+          "messages.0.content.0.source.media_type: unsupported document type 'image/png' (expected "
+          "application/pdf)", "messages.0.content.0.source.media_type" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"document\",\"source\":"
+          "{\"type\":\"text\",\"media_type\":\"text/html\",\"data\":\"x\"}}]}]}",
+          "messages.0.content.0.source.media_type: unsupported document type 'text/html' (expected text/plain)",
+          "messages.0.content.0.source.media_type" },
+        { "{" BASE "\"thinking\":true," MSGS "}", "thinking: must be an object", "thinking" },
+        { "{" BASE "\"thinking\":{\"type\":\"enabled\"}," MSGS "}",
+          "thinking.budget_tokens: required for thinking type \"enabled\" and must be a positive integer",
+          "thinking.budget_tokens" },
+        { "{" BASE "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":-5}," MSGS "}",
+          "thinking.budget_tokens: required*", "thinking.budget_tokens" },
+        { "{" BASE "\"thinking\":{\"type\":\"on\"}," MSGS "}",
+          "thinking.type: must be \"enabled\", \"adaptive\" or \"disabled\"", "thinking.type" },
+        { "{" BASE "\"metadata\":[]," MSGS "}", "metadata: must be an object", "metadata" },
+        { "{" BASE "\"metadata\":{\"effort\":3}," MSGS "}", "metadata.effort: must be a string", "metadata.effort" },
+        { "{" BASE "\"metadata\":{\"effort\":\"extreme\"}," MSGS "}",
+          "metadata.effort: invalid effort level 'extreme' (expected low, medium, high, xhigh or max)",
+          "metadata.effort" },
+        { "{" BASE "\"output_config\":{\"effort\":\"turbo\"}," MSGS "}",
+          "output_config.effort: invalid effort level 'turbo'*", "output_config.effort" },
+        { "{" BASE MSGS "}", "x-effort: invalid effort level 'bogus'*", "x-effort", .effort_header = "bogus" },
+        { "{" BASE MSGS "}", "effort: invalid effort level 'none'*", "effort", .default_effort = "none" },
+};
+
+static void test_errors(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(error_cases); i++) {
+                const ErrorCase *c = &error_cases[i];
+                ApiEnv env = env_base();
+                ApiRequest req = { .stream = true };
+                ApiError err = API_ERROR_NULL;
+                json_t *body = json_literal(c->body);
+                size_t n = strlen(c->message);
+
+                env.effort_header = c->effort_header;
+                env.default_effort = c->default_effort;
+                print_message("case %zu: %s\n", i, c->body);
+                assert_int_equal(anthropic_request_parse(body, &env, &req, &err), -EINVAL);
+                assert_int_equal(err.status, 400);
+                assert_string_equal(err.type, "invalid_request_error");
+                if (c->message[n - 1] == '*')
+                        assert_true(strneq(err.message, c->message, n - 1));
+                else
+                        assert_string_equal(err.message, c->message);
+                assert_string_equal(err.param, c->param);
+                /* Untouched on failure. */
+                assert_true(req.stream);
+                assert_null(req.cli.messages);
+                json_decref(body);
+                api_error_done(&err);
+        }
+}
+
+/* A NULL reterr still fails cleanly (fuzzers and callers that only want the errno). */
+static void test_error_without_reterr(void **state) {
+        ApiEnv env = env_base();
+        ApiRequest req = {};
+        json_t *body = json_literal("{\"model\":\"sonnet\"}");
+
+        assert_int_equal(anthropic_request_parse(body, &env, &req, NULL), -EINVAL);
+        json_decref(body);
+}
+
+static void test_thinking_and_effort_precedence(void **state) {
+        static const struct {
+                const char *thinking;   /* JSON or NULL */
+                bool enable_thinking;
+                bool want;
+                int64_t budget;
+        } t[] = {
+                { NULL, false, false, 0 },
+                { NULL, true, true, 0 },
+                { "null", true, true, 0 },
+                { "{\"type\":\"disabled\"}", true, false, 0 },
+                { "{\"type\":\"adaptive\"}", false, true, 0 },
+                { "{\"type\":\"enabled\",\"budget_tokens\":2048}", false, true, 2048 },
+        };
+        static const struct {
+                const char *body_effort;  /* metadata.effort */
+                const char *output_effort;/* output_config.effort */
+                const char *header;
+                const char *dflt;
+                const char *want;
+        } e[] = {
+                { NULL, NULL, NULL, NULL, NULL },
+                { NULL, NULL, NULL, "high", "high" },
+                { NULL, NULL, "", "high", "high" },
+                { NULL, NULL, "low", "high", "low" },
+                { "medium", NULL, "low", "high", "medium" },
+                { "MAX", NULL, "low", "high", "max" },
+                { "medium", "xhigh", "low", "high", "xhigh" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                _cleanup_free_ char *text = NULL;
+                ApiEnv env = env_base();
+                ApiRequest req = {};
+                json_t *body;
+
+                assert_true(asprintf(&text, "{" BASE MSGS "%s%s}", t[i].thinking ? ",\"thinking\":" : "",
+                                     t[i].thinking ?: "") > 0);
+                body = json_literal(text);
+                env.enable_thinking = t[i].enable_thinking;
+                assert_int_equal(anthropic_request_parse(body, &env, &req, NULL), 0);
+                assert_int_equal(req.cli.thinking, t[i].want);
+                assert_int_equal(req.cli.thinking_budget, t[i].budget);
+                json_decref(body);
+                api_request_done(&req);
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(e); i++) {
+                ApiEnv env = env_base();
+                ApiRequest req = {};
+                json_t *body = json_literal("{" BASE MSGS "}");
+
+                if (e[i].body_effort)
+                        json_object_set_new(body, "metadata", json_pack("{s:s}", "effort", e[i].body_effort));
+                if (e[i].output_effort)
+                        json_object_set_new(body, "output_config", json_pack("{s:s}", "effort", e[i].output_effort));
+                env.effort_header = e[i].header;
+                env.default_effort = e[i].dflt;
+                assert_int_equal(anthropic_request_parse(body, &env, &req, NULL), 0);
+                if (e[i].want)
+                        assert_string_equal(req.cli.effort, e[i].want);
+                else
+                        assert_null(req.cli.effort);
+                json_decref(body);
+                api_request_done(&req);
+        }
+}
+
+static void test_stream_and_unsupported(void **state) {
+        ApiEnv env = env_base();
+        ApiRequest req = {};
+        json_t *body = json_literal("{" BASE MSGS ",\"stream\":null,\"temperature\":null,\"stop_sequences\":[],"
+                                    "\"top_k\":5,\"top_p\":1}");
+
+        assert_int_equal(anthropic_request_parse(body, &env, &req, NULL), 0);
+        assert_false(req.stream);
+        /* null means "not sent"; the order is the list's, not the body's. */
+        assert_string_equal(req.unsupported, "top_p,top_k,stop_sequences");
+        assert_string_equal(req.client_model, "sonnet");
+        json_decref(body);
+        api_request_done(&req);
+
+        body = json_literal("{" BASE MSGS "}");
+        assert_int_equal(anthropic_request_parse(body, &env, &req, NULL), 0);
+        assert_null(req.unsupported);
+        assert_null(req.cli.system_prompt);
+        json_decref(body);
+        api_request_done(&req);
+}
 
 int main(void) {
-        const struct CMUnitTest tests[] = {};
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_golden),
+                cmocka_unit_test(test_no_aliasing),
+                cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_error_without_reterr),
+                cmocka_unit_test(test_thinking_and_effort_precedence),
+                cmocka_unit_test(test_stream_and_unsupported),
+        };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
