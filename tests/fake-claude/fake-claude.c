@@ -1,0 +1,764 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * fake-claude: a deterministic stand-in for the Claude Code CLI in integration tests.
+ *
+ * It speaks the CLI's stream-json protocol on stdin/stdout but never invents output: every
+ * line it prints is a line of a transcript recorded from the real CLI (tests/data/transcripts),
+ * except the deliberate garbage and oversized lines of the fault modes. It does not interpret
+ * flags, talk to any API or check the conversation it is given; it only logs what it saw
+ * (argv, environment, stdin lines) so that tests can assert what the proxy handed the CLI.
+ *
+ * Which transcript and which faults: a `[[fake:NAME key=value ...]]` directive in the final
+ * user message, else the FAKE_CLAUDE_* environment, else "text".
+ */
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "util/macro.h"
+
+#ifndef FAKE_CLAUDE_DEFAULT_DIR
+#  error "FAKE_CLAUDE_DEFAULT_DIR must be set by the build"
+#endif
+
+#define FAKE_VERSION "2.1.197 (Claude Code)"
+/*
+ * How long a history acknowledgement waits before checking whether the proxy already wrote the
+ * next line, which it must not do before it has read the `result` (cli/README §10).
+ */
+#define FAKE_ACK_CHECK_MS 20
+/* A fault mode that "hangs forever" still ends eventually, so a broken proxy leaks nothing. */
+#define FAKE_FOREVER_SEC 600
+
+extern char **environ;
+
+typedef enum GrandchildMode {
+        GRANDCHILD_NONE,
+        GRANDCHILD_GROUP,       /* one child sleeping in our process group */
+        GRANDCHILD_SETSID,      /* that one plus a second that left the group with setsid() */
+} GrandchildMode;
+
+typedef struct Options {
+        char *transcript;
+        uint64_t delay_ms;
+        int64_t crash_after;    /* -1: never */
+        bool crash_exit;        /* crash_mode=exit: exit 3 instead of SIGKILL */
+        int64_t hang_after;     /* -1: never */
+        bool garbage;
+        uint64_t huge_line;
+        int exit_code;          /* -1: the transcript's */
+        char *stderr_text;
+        bool ignore_sigterm;
+        GrandchildMode grandchild;
+        bool no_eof_wait;
+} Options;
+
+static const char *const option_keys[] = {
+        "delay", "crash_after", "crash_mode", "hang_after", "garbage", "huge_line",
+        "exit_code", "stderr", "ignore_sigterm", "grandchild", "no_eof_wait",
+};
+
+typedef struct Transcript {
+        json_t *lines;          /* array of raw line strings, as recorded */
+        json_t *parsed;         /* array of parsed lines (null where a line is not JSON) */
+        int exit_code;
+        char *stderr_text;
+} Transcript;
+
+/* Everything the log file holds; rewritten whole after each change so a killed run keeps it. */
+static json_t *log_root;
+static char *log_path;
+
+static void options_done(Options *o) {
+        free(o->transcript);
+        free(o->stderr_text);
+}
+
+static void transcript_done(Transcript *t) {
+        json_decref(t->lines);
+        json_decref(t->parsed);
+        free(t->stderr_text);
+}
+
+static void sigterm_exit(int sig) {
+        /* The real CLI exits 143 on SIGTERM without printing anything more (cli/README §13). */
+        _exit(128 + SIGTERM);
+}
+
+static int parse_u64(const char *s, uint64_t *ret) {
+        char *end;
+
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static bool parse_bool(const char *s) {
+        return streq(s, "1") || streq(s, "true") || streq(s, "yes");
+}
+
+static bool name_is_safe(const char *name) {
+        if (!name[0] || strlen(name) > 128)
+                return false;
+        for (const char *p = name; *p; p++)
+                if (!isalnum((unsigned char) *p) && *p != '_' && *p != '-')
+                        return false;
+        return true;
+}
+
+static int options_set(Options *o, const char *key, const char *value) {
+        uint64_t u;
+
+        if (streq(key, "delay")) {
+                if (parse_u64(value, &u) < 0)
+                        return -EINVAL;
+                o->delay_ms = u;
+        } else if (streq(key, "crash_after") || streq(key, "hang_after")) {
+                if (parse_u64(value, &u) < 0 || u > INT64_MAX)
+                        return -EINVAL;
+                *(streq(key, "crash_after") ? &o->crash_after : &o->hang_after) = (int64_t) u;
+        } else if (streq(key, "crash_mode")) {
+                o->crash_exit = streq(value, "exit");
+        } else if (streq(key, "garbage")) {
+                o->garbage = parse_bool(value);
+        } else if (streq(key, "huge_line")) {
+                if (parse_u64(value, &u) < 0 || u > (uint64_t) 1 << 30)
+                        return -EINVAL;
+                o->huge_line = u;
+        } else if (streq(key, "exit_code")) {
+                if (parse_u64(value, &u) < 0 || u > 255)
+                        return -EINVAL;
+                o->exit_code = (int) u;
+        } else if (streq(key, "stderr")) {
+                char *s = strdup(value);
+                if (!s)
+                        return -ENOMEM;
+                free(o->stderr_text);
+                o->stderr_text = s;
+        } else if (streq(key, "ignore_sigterm")) {
+                o->ignore_sigterm = parse_bool(value);
+        } else if (streq(key, "grandchild")) {
+                o->grandchild = streq(value, "setsid") ? GRANDCHILD_SETSID :
+                                parse_bool(value) ? GRANDCHILD_GROUP : GRANDCHILD_NONE;
+        } else if (streq(key, "no_eof_wait")) {
+                o->no_eof_wait = parse_bool(value);
+        } else
+                return -ENOENT;
+        return 0;
+}
+
+static int options_set_transcript(Options *o, const char *name) {
+        char *s;
+
+        if (!name_is_safe(name))
+                return -EINVAL;
+        s = strdup(name);
+        if (!s)
+                return -ENOMEM;
+        free(o->transcript);
+        o->transcript = s;
+        return 0;
+}
+
+static int options_load_env(Options *o) {
+        const char *v;
+        int r;
+
+        v = getenv("FAKE_CLAUDE_TRANSCRIPT");
+        if (v && v[0]) {
+                r = options_set_transcript(o, v);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(option_keys); i++) {
+                char name[64] = "FAKE_CLAUDE_";
+                size_t n = strlen(name);
+
+                for (const char *k = option_keys[i]; *k && n < sizeof(name) - 1; k++)
+                        name[n++] = (char) toupper((unsigned char) *k);
+                name[n] = '\0';
+
+                v = getenv(name);
+                if (!v)
+                        continue;
+                r = options_set(o, option_keys[i], v);
+                if (r < 0) {
+                        fprintf(stderr, "fake-claude: bad %s='%s'\n", name, v);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+/*
+ * Parse "[[fake:NAME key=value key="quoted value" ...]]" out of `text`. NAME may be empty
+ * ("[[fake: delay=10]]") to keep the transcript chosen by the environment.
+ */
+static int options_load_directive(Options *o, const char *text) {
+        const char *p, *end;
+        int r;
+
+        p = strstr(text, "[[fake:");
+        if (!p)
+                return 0;
+        p += strlen("[[fake:");
+        end = strstr(p, "]]");
+        if (!end)
+                return -EINVAL;
+
+        _cleanup_free_ char *body = strndup(p, (size_t) (end - p));
+        if (!body)
+                return -ENOMEM;
+
+        char *s = body;
+        bool first = true;
+        for (;;) {
+                while (*s == ' ' || *s == '\t' || *s == '\n')
+                        s++;
+                if (!*s)
+                        break;
+
+                char *tok = s, *eq = NULL, *value;
+                while (*s && *s != ' ' && *s != '\t' && *s != '\n' && *s != '=')
+                        s++;
+                if (*s == '=') {
+                        eq = s;
+                        *eq = '\0';
+                        s++;
+                        if (*s == '"') {
+                                value = ++s;
+                                while (*s && *s != '"')
+                                        s++;
+                                if (*s != '"')
+                                        return -EINVAL;
+                        } else {
+                                value = s;
+                                while (*s && *s != ' ' && *s != '\t' && *s != '\n')
+                                        s++;
+                        }
+                } else
+                        value = NULL;
+                bool more = *s != '\0';
+                *s = '\0';
+
+                if (!eq) {
+                        /* Only the first bare word is a transcript name. */
+                        if (!first)
+                                return -EINVAL;
+                        r = options_set_transcript(o, tok);
+                } else
+                        r = options_set(o, tok, value);
+                if (r < 0) {
+                        fprintf(stderr, "fake-claude: bad directive item '%s'\n", tok);
+                        return r;
+                }
+                first = false;
+                if (!more)
+                        break;
+                s++;
+        }
+        return 0;
+}
+
+static char *path_join(const char *dir, const char *name, const char *suffix) {
+        char *p;
+
+        if (asprintf(&p, "%s/%s%s", dir, name, suffix) < 0)
+                return NULL;
+        return p;
+}
+
+static const char *transcript_dir(void) {
+        const char *d = getenv("FAKE_CLAUDE_DIR");
+
+        return d && d[0] ? d : FAKE_CLAUDE_DEFAULT_DIR;
+}
+
+static int transcript_load(Transcript *t, const char *name) {
+        _cleanup_free_ char *path = NULL, *meta_path = NULL, *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        FILE *f;
+
+        *t = (Transcript) { .exit_code = 0 };
+
+        path = path_join(transcript_dir(), name, ".ndjson");
+        meta_path = path_join(transcript_dir(), name, ".meta.json");
+        if (!path || !meta_path)
+                return -ENOMEM;
+
+        f = fopen(path, "re");
+        if (!f) {
+                fprintf(stderr, "fake-claude: cannot open transcript '%s': %m\n", path);
+                return -errno;
+        }
+
+        t->lines = json_array();
+        t->parsed = json_array();
+        if (!t->lines || !t->parsed) {
+                fclose(f);
+                return -ENOMEM;
+        }
+
+        while ((n = getline(&line, &cap, f)) >= 0) {
+                while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                        line[--n] = '\0';
+                if (n == 0)
+                        continue;
+                json_t *parsed = json_loadb(line, (size_t) n, 0, NULL);
+                if (json_array_append_new(t->lines, json_stringn(line, (size_t) n)) < 0 ||
+                    json_array_append_new(t->parsed, parsed ?: json_null()) < 0) {
+                        fclose(f);
+                        return -ENOMEM;
+                }
+        }
+        fclose(f);
+
+        /* The meta file is optional: without it the run exits 0 with nothing on stderr. */
+        json_auto_t *meta = json_load_file(meta_path, 0, NULL);
+        if (meta) {
+                const json_t *code = json_object_get(meta, "exit_code");
+                const json_t *err = json_object_get(meta, "stderr");
+
+                if (json_is_integer(code))
+                        t->exit_code = (int) json_integer_value(code);
+                if (json_is_string(err) && json_string_length(err) > 0) {
+                        t->stderr_text = strdup(json_string_value(err));
+                        if (!t->stderr_text)
+                                return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+static bool line_is_result(const json_t *parsed) {
+        return json_is_object(parsed) && streq_ptr(json_string_value(json_object_get(parsed, "type")), "result");
+}
+
+/*
+ * [first, last) of the final turn: everything after the last `result` line that is not the
+ * transcript's final result. A one-turn transcript replays whole; a history transcript drops
+ * its shouldQuery:false acknowledgements, which the history handler prints per input line.
+ */
+static void transcript_last_turn(const Transcript *t, size_t *ret_first, size_t *ret_last) {
+        size_t n = json_array_size(t->parsed), last_result = n, first = 0;
+
+        for (size_t i = n; i > 0; i--)
+                if (line_is_result(json_array_get(t->parsed, i - 1))) {
+                        last_result = i - 1;
+                        break;
+                }
+        for (size_t i = last_result; i > 0; i--)
+                if (line_is_result(json_array_get(t->parsed, i - 1))) {
+                        first = i;
+                        break;
+                }
+        *ret_first = first;
+        *ret_last = n;
+}
+
+/* [first, last) of the first turn: the init and result lines of one shouldQuery:false input. */
+static void transcript_first_turn(const Transcript *t, size_t *ret_first, size_t *ret_last) {
+        size_t n = json_array_size(t->parsed);
+
+        *ret_first = 0;
+        *ret_last = n;
+        for (size_t i = 0; i < n; i++)
+                if (line_is_result(json_array_get(t->parsed, i))) {
+                        *ret_last = i + 1;
+                        return;
+                }
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+static int print_line(const char *s, size_t n) {
+        int r = write_all(STDOUT_FILENO, s, n);
+
+        return r < 0 ? r : write_all(STDOUT_FILENO, "\n", 1);
+}
+
+static void sleep_ms(uint64_t ms) {
+        struct timespec ts = { .tv_sec = (time_t) (ms / 1000), .tv_nsec = (long) (ms % 1000) * 1000000L };
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static void log_flush(void) {
+        _cleanup_free_ char *tmp = NULL;
+
+        if (!log_path)
+                return;
+        if (asprintf(&tmp, "%s.tmp", log_path) < 0)
+                return;
+        /* Write-then-rename, so a test polling the file never reads half of it. */
+        if (json_dump_file(log_root, tmp, JSON_INDENT(1)) < 0 || rename(tmp, log_path) < 0)
+                fprintf(stderr, "fake-claude: cannot write log '%s': %m\n", log_path);
+}
+
+static void log_set(const char *key, json_t *value) {
+        if (value)
+                (void) json_object_set_new(log_root, key, value);
+        log_flush();
+}
+
+static int log_init(int argc, char **argv) {
+        const char *dir = getenv("FAKE_CLAUDE_LOG_DIR");
+        char cwd[PATH_MAX];
+
+        log_root = json_object();
+        if (!log_root)
+                return -ENOMEM;
+
+        json_t *a = json_array(), *env = json_object();
+        if (!a || !env) {
+                json_decref(a);
+                json_decref(env);
+                return -ENOMEM;
+        }
+        for (int i = 0; i < argc; i++)
+                (void) json_array_append_new(a, json_string(argv[i]));
+        for (char **e = environ; e && *e; e++) {
+                const char *eq = strchr(*e, '=');
+                if (!eq)
+                        continue;
+                _cleanup_free_ char *k = strndup(*e, (size_t) (eq - *e));
+                if (k)
+                        (void) json_object_set_new(env, k, json_string(eq + 1));
+        }
+
+        (void) json_object_set_new(log_root, "pid", json_integer(getpid()));
+        (void) json_object_set_new(log_root, "ppid", json_integer(getppid()));
+        (void) json_object_set_new(log_root, "pgid", json_integer(getpgrp()));
+        (void) json_object_set_new(log_root, "sid", json_integer(getsid(0)));
+        (void) json_object_set_new(log_root, "cwd", json_string(getcwd(cwd, sizeof(cwd)) ? cwd : ""));
+        (void) json_object_set_new(log_root, "argv", a);
+        (void) json_object_set_new(log_root, "env", env);
+        (void) json_object_set_new(log_root, "stdin", json_array());
+        (void) json_object_set_new(log_root, "grandchildren", json_array());
+        (void) json_object_set_new(log_root, "history_acks", json_array());
+        (void) json_object_set_new(log_root, "state", json_string("started"));
+
+        if (dir && dir[0]) {
+                if (asprintf(&log_path, "%s/%d.json", dir, (int) getpid()) < 0)
+                        return -ENOMEM;
+                log_flush();
+        }
+        return 0;
+}
+
+static void log_stdin_line(const char *line, size_t n, const json_t *parsed) {
+        json_t *arr = json_object_get(log_root, "stdin");
+
+        (void) json_array_append_new(arr, parsed ? json_deep_copy(parsed) : json_stringn(line, n));
+        log_flush();
+}
+
+/* Collect the text of a user message: a string, or the text blocks of a content array. */
+static char *user_text(const json_t *line) {
+        const json_t *content = json_object_get(json_object_get(line, "message"), "content");
+        size_t i;
+        const json_t *b;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        if (json_is_string(content))
+                return strdup(json_string_value(content));
+
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        json_array_foreach(content, i, b) {
+                const char *t = json_string_value(json_object_get(b, "text"));
+                if (t && streq_ptr(json_string_value(json_object_get(b, "type")), "text"))
+                        fprintf(f, "%s\n", t);
+        }
+        fclose(f);
+        return buf;
+}
+
+static void sleep_forever(void) {
+        time_t until = time(NULL) + FAKE_FOREVER_SEC;
+
+        while (time(NULL) < until)
+                sleep(1);
+        _exit(0);
+}
+
+static pid_t spawn_grandchild(bool leave_group) {
+        pid_t pid = fork();
+
+        if (pid != 0)
+                return pid;
+
+        if (leave_group) {
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+                (void) setsid();
+                /* Out of the group it must not hold the proxy's pipes open either. */
+                if (null >= 0) {
+                        (void) dup2(null, STDIN_FILENO);
+                        (void) dup2(null, STDOUT_FILENO);
+                        (void) dup2(null, STDERR_FILENO);
+                }
+        }
+        /* The in-group one keeps our stdio, like a tool subprocess of the real CLI would. */
+        sleep_forever();
+        _exit(0);
+}
+
+static void spawn_grandchildren(GrandchildMode mode) {
+        json_t *arr = json_object_get(log_root, "grandchildren");
+
+        if (mode == GRANDCHILD_NONE)
+                return;
+
+        pid_t pid = spawn_grandchild(false);
+        if (pid > 0)
+                (void) json_array_append_new(arr, json_pack("{s:i,s:b}", "pid", (int) pid, "setsid", false));
+        if (mode == GRANDCHILD_SETSID) {
+                pid = spawn_grandchild(true);
+                if (pid > 0)
+                        (void) json_array_append_new(arr, json_pack("{s:i,s:b}", "pid", (int) pid,
+                                                                    "setsid", true));
+        }
+        log_flush();
+}
+
+static int print_huge_line(uint64_t size) {
+        static const char head[] = "{\"type\":\"system\",\"subtype\":\"fake_padding\",\"data\":\"";
+        static const char tail[] = "\"}";
+        _cleanup_free_ char *buf = NULL;
+        size_t n = MAX((size_t) size, sizeof(head) + sizeof(tail));
+
+        buf = malloc(n);
+        if (!buf)
+                return -ENOMEM;
+        memset(buf, 'x', n);
+        memcpy(buf, head, sizeof(head) - 1);
+        memcpy(buf + n - (sizeof(tail) - 1), tail, sizeof(tail) - 1);
+        return print_line(buf, n);
+}
+
+/* Replay [first, last) of `t` with the fault options applied. */
+static int replay(const Transcript *t, size_t first, size_t last, const Options *o) {
+        static const char *const garbage[] = {
+                "this is not JSON",
+                "{\"type\":\"assistant\",\"message\":",
+                "\x1b[31mWarning:\x1b[0m something on stdout",
+        };
+        int64_t printed = 0;
+        int r;
+
+        if (o->huge_line > 0) {
+                r = print_huge_line(o->huge_line);
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = first; i < last; i++) {
+                if (o->crash_after >= 0 && printed >= o->crash_after) {
+                        if (o->crash_exit)
+                                _exit(3);
+                        (void) raise(SIGKILL);
+                }
+                if (o->hang_after >= 0 && printed >= o->hang_after)
+                        sleep_forever();
+                if (o->delay_ms > 0 && i > first)
+                        sleep_ms(o->delay_ms);
+
+                const json_t *s = json_array_get(t->lines, i);
+                r = print_line(json_string_value(s), json_string_length(s));
+                if (r < 0)
+                        return r;
+                printed++;
+
+                if (o->garbage) {
+                        const char *g = garbage[i % ELEMENTSOF(garbage)];
+                        r = print_line(g, strlen(g));
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (o->crash_after >= 0 && printed >= o->crash_after) {
+                if (o->crash_exit)
+                        _exit(3);
+                (void) raise(SIGKILL);
+        }
+        if (o->hang_after >= 0 && printed >= o->hang_after)
+                sleep_forever();
+        return 0;
+}
+
+/* Is more stdin already waiting (in stdio's buffer or the pipe)? */
+static bool stdin_pending(void) {
+        struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+
+        /* glibc keeps read-ahead in the FILE; a line already buffered was written early too. */
+        if (stdin->_IO_read_ptr < stdin->_IO_read_end)
+                return true;
+        return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
+static int history_ack(Transcript *history) {
+        json_t *acks = json_object_get(log_root, "history_acks");
+        size_t first, last;
+        int r;
+
+        sleep_ms(FAKE_ACK_CHECK_MS);
+        (void) json_array_append_new(acks, json_pack("{s:b}", "next_line_written_early", stdin_pending()));
+        log_flush();
+
+        if (!history->lines) {
+                r = transcript_load(history, "history");
+                if (r < 0)
+                        return r;
+        }
+        transcript_first_turn(history, &first, &last);
+        for (size_t i = first; i < last; i++) {
+                const json_t *s = json_array_get(history->lines, i);
+                r = print_line(json_string_value(s), json_string_length(s));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void apply_sigterm(const Options *o) {
+        struct sigaction sa = { .sa_handler = o->ignore_sigterm ? SIG_IGN : sigterm_exit };
+        sigset_t set;
+
+        (void) sigaction(SIGTERM, &sa, NULL);
+        /* A proxy that spawns us with SIGTERM blocked would hide a missing sigdefault. */
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        (void) sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+static int run(int argc, char **argv) {
+        _cleanup_(options_done) Options o = { .crash_after = -1, .hang_after = -1, .exit_code = -1 };
+        _cleanup_(transcript_done) Transcript history = {}, t = {};
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        bool replayed = false;
+        int r;
+
+        for (int i = 1; i < argc; i++)
+                if (streq(argv[i], "--version") || streq(argv[i], "-v")) {
+                        printf("%s\n", FAKE_VERSION);
+                        return 0;
+                }
+
+        r = options_load_env(&o);
+        if (r < 0)
+                return 2;
+        apply_sigterm(&o);
+
+        r = log_init(argc, argv);
+        if (r < 0)
+                return 2;
+
+        while ((n = getline(&line, &cap, stdin)) >= 0) {
+                while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                        line[--n] = '\0';
+                if (n == 0)
+                        continue;
+
+                json_auto_t *parsed = json_loadb(line, (size_t) n, 0, NULL);
+                log_stdin_line(line, (size_t) n, parsed);
+                if (replayed || !json_is_object(parsed))
+                        continue;
+
+                const char *type = json_string_value(json_object_get(parsed, "type"));
+                if (!streq_ptr(type, "user"))
+                        continue;       /* assistant lines join the history silently */
+
+                if (json_is_false(json_object_get(parsed, "shouldQuery"))) {
+                        r = history_ack(&history);
+                        if (r < 0)
+                                return 1;
+                        continue;
+                }
+
+                /* The final user turn: pick the transcript and faults, then replay. */
+                _cleanup_free_ char *text = user_text(parsed);
+                if (text && options_load_directive(&o, text) < 0)
+                        return 2;
+                if (!o.transcript && options_set_transcript(&o, "text") < 0)
+                        return 2;
+                apply_sigterm(&o);
+
+                r = transcript_load(&t, o.transcript);
+                if (r < 0)
+                        return 1;
+                log_set("transcript", json_string(o.transcript));
+                spawn_grandchildren(o.grandchild);
+                log_set("state", json_string("replaying"));
+
+                if (t.stderr_text)
+                        (void) write_all(STDERR_FILENO, t.stderr_text, strlen(t.stderr_text));
+                if (o.stderr_text) {
+                        (void) write_all(STDERR_FILENO, o.stderr_text, strlen(o.stderr_text));
+                        (void) write_all(STDERR_FILENO, "\n", 1);
+                }
+
+                size_t first, last;
+                transcript_last_turn(&t, &first, &last);
+                r = replay(&t, first, last, &o);
+                if (r < 0)
+                        return 1;
+                replayed = true;
+                log_set("state", json_string("replayed"));
+                if (o.no_eof_wait)
+                        break;
+        }
+
+        if (!replayed) {
+                fprintf(stderr, "fake-claude: stdin ended without a user turn to answer\n");
+                return 1;
+        }
+        log_set("state", json_string("exited"));
+        return o.exit_code >= 0 ? o.exit_code : t.exit_code;
+}
+
+int main(int argc, char **argv) {
+        int r = run(argc, argv);
+
+        json_decref(log_root);
+        free(log_path);
+        return r;
+}

@@ -1,0 +1,547 @@
+// SPDX-License-Identifier: MIT
+//
+// Integration-test harness: starts claude-proxy (directly or through systemd-socket-activate)
+// with a private environment, waits for its "listening on HOST:PORT" line, collects stderr,
+// and stops it with SIGTERM, failing when the exit is not a clean 0 (under ASan a leak makes
+// it non-zero). Also: the fake CLI's per-process logs, process-tree and process-group probes,
+// SSE parsing, curl, the official SDK, and the scripted Anthropic mock (tests/mock).
+//
+// It does not know the proxy's internals: everything is observed from outside (HTTP, /proc,
+// the fake's logs).
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export { sleep };
+
+export const SOURCE_ROOT = process.env.SOURCE_ROOT ||
+  path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..');
+export const PROXY_BIN = process.env.CLAUDE_PROXY_BIN;
+export const FAKE_CLAUDE = process.env.FAKE_CLAUDE;
+export const NODE_DIR = path.join(SOURCE_ROOT, 'tests', 'node');
+export const REAL_CLI = path.join(NODE_DIR, 'node_modules', '.bin', 'claude');
+export const TRANSCRIPTS = path.join(SOURCE_ROOT, 'tests', 'data', 'transcripts');
+
+const START_TIMEOUT_MS = 10000;
+const STOP_TIMEOUT_MS = 15000;
+
+// Variables from the test runner's environment the proxy may keep: sanitizer settings and the
+// minimum a process needs. Everything else is given explicitly per test.
+const PASSTHROUGH = ['PATH', 'LANG', 'ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS', 'MSAN_OPTIONS'];
+
+export function which(tool) {
+  const r = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+// Why a test cannot run here, or false. node:test's {skip} takes a string.
+export function missing({ proxy = true, fake = true, tools = [], sdk = false, realCli = false } = {}) {
+  if (proxy && !(PROXY_BIN && fs.existsSync(PROXY_BIN))) return 'CLAUDE_PROXY_BIN not set or not built';
+  if (fake && !(FAKE_CLAUDE && fs.existsSync(FAKE_CLAUDE))) return 'FAKE_CLAUDE not set or not built';
+  for (const t of tools) if (!which(t)) return `${t} is not installed`;
+  if (sdk && !fs.existsSync(path.join(NODE_DIR, 'node_modules', '@anthropic-ai', 'sdk')))
+    return '@anthropic-ai/sdk missing: run npm ci --prefix tests/node';
+  if (realCli && !fs.existsSync(REAL_CLI)) return 'real CLI missing: run npm ci --prefix tests/node';
+  return false;
+}
+
+export function tmpdir(prefix = 'cp-it-') {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+// A port nobody listens on right now (for systemd-socket-activate, which needs one up front).
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export class Proxy {
+  constructor(child, { logDir, workDir, env }) {
+    this.child = child;
+    this.pid = child.pid;
+    this.logDir = logDir;
+    this.workDir = workDir;
+    this.env = env;
+    this.stderrText = '';
+    this.stdoutText = '';
+    this.exited = null;
+    this.exitPromise = new Promise((resolve) => {
+      child.on('exit', (code, signal) => {
+        this.exited = { code, signal };
+        resolve(this.exited);
+      });
+    });
+    child.stderr.setEncoding('utf8');
+    child.stdout.setEncoding('utf8');
+    child.stderr.on('data', (d) => { this.stderrText += d; });
+    child.stdout.on('data', (d) => { this.stdoutText += d; });
+  }
+
+  get url() { return `http://${this.host}:${this.port}`; }
+
+  async waitListening() {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      const m = /listening on (\S+):(\d+)/.exec(this.stderrText);
+      if (m) {
+        this.host = m[1].replace(/^\[|\]$/g, '');
+        this.port = Number(m[2]);
+        return;
+      }
+      if (this.exited)
+        throw new Error(`proxy exited before listening (${JSON.stringify(this.exited)}):\n${this.stderrText}`);
+      if (Date.now() > deadline)
+        throw new Error(`proxy did not print "listening on" within ${START_TIMEOUT_MS} ms:\n${this.stderrText}`);
+      await sleep(10);
+    }
+  }
+
+  // systemd-socket-activate execs the program only at the first connection attempt, like a
+  // socket unit, so knock with GET /health until the proxy itself answers on the socket.
+  async waitActivated(port) {
+    this.host = '127.0.0.1';
+    this.port = port;
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      try {
+        const res = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(2000) });
+        await res.text();
+        return;
+      } catch { /* not yet */ }
+      if (this.exited)
+        throw new Error(`proxy exited before serving (${JSON.stringify(this.exited)}):\n${this.stderrText}`);
+      if (Date.now() > deadline)
+        throw new Error(`socket-activated proxy did not answer within ${START_TIMEOUT_MS} ms:\n${this.stderrText}`);
+      await sleep(20);
+    }
+  }
+
+  // SIGTERM and wait. A clean stop is exit code 0; anything else (a signal, an ASan report,
+  // a hang) fails the caller unless `check` is false.
+  async stop({ check = true, signal = 'SIGTERM' } = {}) {
+    if (!this.exited) {
+      this.child.kill(signal);
+      const t = setTimeout(() => { if (!this.exited) this.child.kill('SIGKILL'); }, STOP_TIMEOUT_MS);
+      await this.exitPromise;
+      clearTimeout(t);
+    }
+    for (const d of [this.logDir, this.workDir])
+      if (d) fs.rmSync(d, { recursive: true, force: true });
+    if (check) {
+      assert.deepEqual(this.exited, { code: 0, signal: null },
+        `proxy did not stop cleanly on ${signal}; stderr:\n${this.stderrText.slice(-8000)}`);
+    }
+    return this.exited;
+  }
+
+  // Direct children of the proxy (pids), from every thread's children file.
+  children() {
+    return childrenOf(this.pid);
+  }
+
+  // Every fake-claude log written so far, oldest first.
+  fakeLogs() {
+    if (!this.logDir) return [];
+    const out = [];
+    for (const f of fs.readdirSync(this.logDir)) {
+      if (!/^\d+\.json$/.test(f)) continue;
+      try {
+        out.push(JSON.parse(fs.readFileSync(path.join(this.logDir, f), 'utf8')));
+      } catch { /* being renamed into place */ }
+    }
+    return out.sort((a, b) => a.pid - b.pid);
+  }
+
+  // Poll for a fake log matching `pred` (default: any log with a "replaying" or later state).
+  async waitFakeLog(pred = (l) => l.state !== 'started', timeoutMs = 5000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.fakeLogs().find(pred);
+      if (hit) return hit;
+      if (Date.now() > deadline) throw new Error('no matching fake-claude log appeared');
+      await sleep(10);
+    }
+  }
+
+  // The log of the run whose stdin contains `marker` (a run of an earlier test may still
+  // rewrite its log after clearFakeLogs(), so "the only log" is not reliable).
+  async waitFakeLogFor(marker, pred = (l) => l.state !== 'started', timeoutMs = 5000) {
+    return this.waitFakeLog((l) => pred(l) && JSON.stringify(l.stdin).includes(marker), timeoutMs);
+  }
+
+  clearFakeLogs() {
+    if (!this.logDir) return;
+    for (const f of fs.readdirSync(this.logDir)) fs.rmSync(path.join(this.logDir, f), { force: true });
+  }
+}
+
+// Build the proxy's environment: defaults for tests, then `env` (a null value removes a key).
+export function proxyEnv(env = {}, { logDir, workDir, claudePath = FAKE_CLAUDE } = {}) {
+  const out = {};
+  for (const k of PASSTHROUGH) if (process.env[k] !== undefined) out[k] = process.env[k];
+  Object.assign(out, {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    REQUIRE_AUTH: 'false',
+    CLAUDE_PATH: claudePath,
+    CHILD_ENV: 'FAKE_CLAUDE_DIR FAKE_CLAUDE_LOG_DIR',
+    FAKE_CLAUDE_DIR: TRANSCRIPTS,
+    FAKE_CLAUDE_LOG_DIR: logDir,
+    WORK_DIR: workDir,
+    LOG_LEVEL: 'debug',
+    HOME: workDir,
+  });
+  for (const [k, v] of Object.entries(env)) {
+    if (v === null || v === undefined) delete out[k];
+    else out[k] = String(v);
+  }
+  return out;
+}
+
+// Start the proxy. `socketActivate`: through systemd-socket-activate on a free port.
+export async function startProxy({ env = {}, socketActivate = false, claudePath, args = [] } = {}) {
+  const logDir = tmpdir('cp-fakelog-');
+  const workDir = tmpdir('cp-work-');
+  const fullEnv = proxyEnv(env, { logDir, workDir, claudePath: claudePath ?? FAKE_CLAUDE });
+  let cmd = PROXY_BIN, argv = args, saPort = 0;
+  if (socketActivate) {
+    const port = saPort = await freePort();
+    const sa = which('systemd-socket-activate');
+    cmd = sa;
+    // socket-activate execs the proxy in its own pid with LISTEN_FDS/LISTEN_PID but an empty
+    // environment otherwise: every variable must be named with -E. PORT is then irrelevant.
+    argv = ['-l', `127.0.0.1:${port}`, ...Object.keys(fullEnv).flatMap((k) => ['-E', k]), PROXY_BIN, ...args];
+  }
+  const child = spawn(cmd, argv, { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = new Proxy(child, { logDir, workDir, env: fullEnv });
+  if (socketActivate)
+    await p.waitActivated(saPort);
+  else
+    await p.waitListening();
+  return p;
+}
+
+// Run `fn(proxy)` and always stop the proxy; the stop's check runs only if `fn` succeeded so
+// the first failure is the one reported.
+export async function withProxy(opts, fn) {
+  const p = await startProxy(opts);
+  let failed = false;
+  try {
+    return await fn(p);
+  } catch (e) {
+    failed = true;
+    e.message += `\n--- proxy stderr (tail) ---\n${p.stderrText.slice(-4000)}`;
+    throw e;
+  } finally {
+    await p.stop({ check: !failed });
+  }
+}
+
+// ---- processes --------------------------------------------------------------------------
+
+export function childrenOf(pid) {
+  const out = new Set();
+  let tasks = [];
+  try { tasks = fs.readdirSync(`/proc/${pid}/task`); } catch { return []; }
+  for (const t of tasks) {
+    try {
+      for (const c of fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/))
+        if (c) out.add(Number(c));
+    } catch { /* thread gone */ }
+  }
+  return [...out];
+}
+
+// /proc/PID/stat fields after the command name.
+function procStat(pid) {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { state: rest[0], ppid: Number(rest[1]), pgid: Number(rest[2]), sid: Number(rest[3]) };
+  } catch {
+    return null;
+  }
+}
+
+// Alive means present and not a zombie: orphans may never be reaped in a container whose
+// PID 1 does not reap, so a zombie counts as gone.
+export function pidAlive(pid) {
+  const st = procStat(pid);
+  return !!st && st.state !== 'Z' && st.state !== 'X';
+}
+
+// Living members of a process group. kill(-pgid, 0) is the fast path; zombies keep a group
+// "existing" for kill(), so fall back to scanning /proc.
+export function groupMembers(pgid) {
+  try {
+    process.kill(-pgid, 0);
+  } catch (e) {
+    if (e.code === 'ESRCH') return [];
+  }
+  const out = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const st = procStat(Number(d));
+    if (st && st.pgid === pgid && st.state !== 'Z' && st.state !== 'X') out.push(Number(d));
+  }
+  return out;
+}
+
+export function groupEmpty(pgid) {
+  return groupMembers(pgid).length === 0;
+}
+
+// Poll `cond` every 5 ms; resolve with the elapsed ms, or throw after `timeoutMs`.
+export async function waitFor(cond, timeoutMs, what = 'condition') {
+  const start = Date.now();
+  for (;;) {
+    if (await cond()) return Date.now() - start;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+// Kill leftovers of a failed test so they do not disturb later ones.
+export function reap(pids) {
+  for (const pid of pids) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+}
+
+// ---- HTTP -------------------------------------------------------------------------------
+
+export function messageBody(text, extra = {}) {
+  return {
+    model: 'claude-sonnet-4-5',
+    max_tokens: 256,
+    messages: [{ role: 'user', content: text }],
+    ...extra,
+  };
+}
+
+// POST JSON with fetch; returns { status, headers, text, json }.
+export async function postJson(url, body, headers = {}) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+export async function getJson(url, headers = {}) {
+  const res = await fetch(url, { headers });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+// Parse a complete SSE body into [{event, data (parsed JSON or raw), comment?}].
+export function parseSse(text) {
+  const out = [];
+  for (const block of text.split(/\r?\n\r?\n/)) {
+    if (!block.trim()) continue;
+    let event = null;
+    const data = [];
+    const comments = [];
+    for (const line of block.split(/\r?\n/)) {
+      if (line.startsWith(':')) comments.push(line.slice(1).trim());
+      else if (line.startsWith('event:')) event = line.slice(6).trim();
+      else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+    }
+    if (event === null && data.length === 0) {
+      out.push({ comment: comments.join('\n') });
+      continue;
+    }
+    const raw = data.join('\n');
+    let parsed = raw;
+    try { parsed = JSON.parse(raw); } catch { /* keep raw */ }
+    out.push({ event, data: parsed });
+  }
+  return out;
+}
+
+// Check the Anthropic SSE grammar: message_start first and once, content blocks with
+// contiguous indices each started/stopped exactly once and not interleaved, exactly one
+// message_delta after every block stopped, message_stop last. ping and error are allowed
+// (an error event ends the stream and must follow closed blocks). Returns the events.
+export function assertSseGrammar(events, { allowError = false } = {}) {
+  const evs = events.filter((e) => e.event !== null && e.event !== undefined);
+  for (const e of evs) {
+    if (e.event !== 'ping' || typeof e.data === 'object')
+      assert.equal(e.data?.type, e.event, `event name and data.type differ: ${JSON.stringify(e)}`);
+  }
+  const core = evs.filter((e) => e.event !== 'ping');
+  assert.ok(core.length > 0, 'no events');
+  assert.equal(core[0].event, 'message_start', `first event is ${core[0].event}`);
+  assert.equal(core.filter((e) => e.event === 'message_start').length, 1, 'message_start count');
+  let open = null, next = 0, sawDelta = false, ended = false;
+  for (const e of core.slice(1)) {
+    assert.ok(!ended, `event after the end: ${e.event}`);
+    switch (e.event) {
+      case 'content_block_start':
+        assert.ok(!sawDelta, 'content_block_start after message_delta');
+        assert.equal(open, null, `block ${e.data.index} started while ${open} is open`);
+        assert.equal(e.data.index, next, 'block indices must be contiguous from 0');
+        open = next++;
+        break;
+      case 'content_block_delta':
+        assert.equal(e.data.index, open, `delta for block ${e.data.index}, open is ${open}`);
+        break;
+      case 'content_block_stop':
+        assert.equal(e.data.index, open, `stop for block ${e.data.index}, open is ${open}`);
+        open = null;
+        break;
+      case 'message_delta':
+        assert.equal(open, null, 'message_delta with a block open');
+        assert.ok(!sawDelta, 'more than one message_delta');
+        sawDelta = true;
+        break;
+      case 'message_stop':
+        assert.ok(sawDelta, 'message_stop without message_delta');
+        ended = true;
+        break;
+      case 'error':
+        assert.ok(allowError, `unexpected error event: ${JSON.stringify(e.data)}`);
+        assert.equal(open, null, 'error event with a block still open');
+        assert.equal(e.data.type, 'error');
+        assert.equal(typeof e.data.error?.type, 'string');
+        assert.equal(typeof e.data.error?.message, 'string');
+        ended = true;
+        break;
+      default:
+        assert.fail(`unknown event ${e.event}`);
+    }
+  }
+  assert.ok(ended, 'stream did not end with message_stop or error');
+  return core;
+}
+
+// Text of a stream, from its text_delta events.
+export function sseText(events) {
+  return events.filter((e) => e.event === 'content_block_delta' && e.data.delta?.type === 'text_delta')
+    .map((e) => e.data.delta.text).join('');
+}
+
+export function assertErrorEnvelope(json, type) {
+  assert.equal(json?.type, 'error', `not an error envelope: ${JSON.stringify(json)}`);
+  assert.equal(typeof json.error?.message, 'string');
+  assert.ok(json.error.message.length > 0, 'empty error message');
+  if (type) assert.equal(json.error.type, type, `error type: ${JSON.stringify(json)}`);
+}
+
+// A raw streaming request the caller can abort at any point (disconnect tests).
+// Resolves once the response headers are in; `chunks` accumulates the body.
+export function openStream(url, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const data = JSON.stringify(body);
+    const req = http.request({
+      host: u.hostname, port: u.port, path: u.pathname, method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers },
+    });
+    const state = { req, res: null, text: '', ended: false };
+    req.on('error', (e) => { if (!state.res) reject(e); });
+    req.on('response', (res) => {
+      state.res = res;
+      res.setEncoding('utf8');
+      res.on('data', (d) => { state.text += d; });
+      res.on('end', () => { state.ended = true; });
+      res.on('error', () => {});
+      resolve(state);
+    });
+    req.end(data);
+  });
+}
+
+// A request whose socket we can destroy before any response arrives (non-streaming disconnect).
+export function openRequest(url, body, headers = {}) {
+  const u = new URL(url);
+  const data = JSON.stringify(body);
+  const req = http.request({
+    host: u.hostname, port: u.port, path: u.pathname, method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...headers },
+  });
+  req.on('error', () => {});
+  req.end(data);
+  return req;
+}
+
+// ---- curl ---------------------------------------------------------------------------------
+
+// Run curl; returns { status, headers (lowercased map), body }.
+export function curl(args) {
+  const r = spawnSync('curl', ['-sS', '-D', '-', ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`curl failed (${r.status}): ${r.stderr}`);
+  const out = r.stdout;
+  // curl -D - prints every header block (100 Continue too); the last one is the response's.
+  let rest = out, head = '';
+  for (;;) {
+    const i = rest.search(/\r?\n\r?\n/);
+    if (i < 0) { head = rest; rest = ''; break; }
+    head = rest.slice(0, i);
+    rest = rest.slice(rest.slice(i).match(/^\r?\n\r?\n/)[0].length + i);
+    if (!/^HTTP\/\S+ 1\d\d/.test(head)) break;
+  }
+  const lines = head.split(/\r?\n/);
+  const status = Number(lines[0].split(' ')[1]);
+  const headers = {};
+  for (const l of lines.slice(1)) {
+    const j = l.indexOf(':');
+    if (j > 0) headers[l.slice(0, j).trim().toLowerCase()] = l.slice(j + 1).trim();
+  }
+  return { status, headers, body: rest };
+}
+
+// ---- SDK ------------------------------------------------------------------------------------
+
+const nodeRequire = createRequire(path.join(NODE_DIR, 'package.json'));
+
+export async function loadSdk() {
+  const mod = await import(nodeRequire.resolve('@anthropic-ai/sdk'));
+  return mod.default?.Anthropic ? mod.default : mod;
+}
+
+export async function sdkClient(proxy, opts = {}) {
+  const sdk = await loadSdk();
+  const Anthropic = sdk.Anthropic ?? sdk.default;
+  return {
+    sdk,
+    client: new Anthropic({ baseURL: proxy.url, apiKey: opts.apiKey ?? 'sk-proxy-test', maxRetries: 0,
+      timeout: opts.timeout ?? 30000 }),
+  };
+}
+
+// ---- the scripted Anthropic mock (tests/mock/anthropic-mock.mjs, written by H2) -------------
+
+export const MOCK_PATH = path.join(SOURCE_ROOT, 'tests', 'mock', 'anthropic-mock.mjs');
+
+export async function loadMock() {
+  if (!fs.existsSync(MOCK_PATH)) return null;
+  return import(MOCK_PATH);
+}
+
+// Start the mock on a free port with `script`; null when tests/mock is not there.
+// The returned object has url, requests, setScript(), reset() and close().
+export async function startMock(script) {
+  const mod = await loadMock();
+  return mod ? mod.startMock({ port: 0, script }) : null;
+}

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+//
+// Child lifecycle: a client that goes away takes the CLI's whole process group with it (fast),
+// SIGKILL follows SIGTERM after KILL_GRACE_MS, and MAX_CONCURRENT/MAX_QUEUE turn excess load
+// into an immediate 529.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import {
+  assertErrorEnvelope, getJson, groupEmpty, groupMembers, messageBody, missing, openRequest, openStream,
+  pidAlive, postJson, reap, sleep, waitFor, withProxy,
+} from './lib/harness.mjs';
+
+const skip = missing();
+const GONE_MS = 100;
+
+// The fake's log once it is replaying (grandchildren spawned), and the pids to clean up.
+async function running(proxy) {
+  const log = await proxy.waitFakeLog((l) => l.state === 'replaying' || l.state === 'replayed', 5000);
+  const pids = [log.pid, ...log.grandchildren.map((g) => g.pid)];
+  return { log, pids };
+}
+
+describe('lifecycle', { skip }, () => {
+  test('client disconnect mid-stream: the process group is gone within 100 ms', async () => {
+    await withProxy({ env: { KILL_GRACE_MS: '2000' } }, async (proxy) => {
+      const st = await openStream(`${proxy.url}/v1/messages`,
+        messageBody('hi [[fake:text delay=200 grandchild=1]]', { stream: true }));
+      assert.equal(st.res.statusCode, 200);
+      const { log, pids } = await running(proxy);
+      try {
+        await waitFor(() => st.text.includes('message_start'), 3000, 'message_start');
+        assert.equal(log.grandchildren.length, 1);
+        assert.ok(pidAlive(log.grandchildren[0].pid), 'the grandchild runs');
+        assert.deepEqual(groupMembers(log.pgid).sort(), pids.slice().sort());
+        st.req.destroy();
+        const took = await waitFor(() => groupEmpty(log.pgid), 2000, 'the process group to be empty');
+        assert.ok(took <= GONE_MS, `process group gone after ${took} ms (limit ${GONE_MS})`);
+      } finally {
+        reap(pids);
+      }
+      // The proxy is still healthy and has forgotten the session.
+      const h = await getJson(`${proxy.url}/health`);
+      assert.equal(h.status, 200);
+      await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.requests_in_flight === 0, 1000, 'requests_in_flight 0');
+    });
+  });
+
+  test('client disconnect while waiting for a non-streaming answer: group gone within 100 ms', async () => {
+    await withProxy({ env: { KILL_GRACE_MS: '2000' } }, async (proxy) => {
+      const req = openRequest(`${proxy.url}/v1/messages`, messageBody('hi [[fake:text delay=300 grandchild=1]]'));
+      const { log, pids } = await running(proxy);
+      try {
+        await sleep(50);
+        assert.ok(pidAlive(log.pid));
+        req.destroy();
+        const took = await waitFor(() => groupEmpty(log.pgid), 2000, 'the process group to be empty');
+        assert.ok(took <= GONE_MS, `process group gone after ${took} ms (limit ${GONE_MS})`);
+      } finally {
+        reap(pids);
+      }
+    });
+  });
+
+  test('a CLI ignoring SIGTERM is SIGKILLed after KILL_GRACE_MS', async () => {
+    const GRACE = 500;
+    await withProxy({ env: { KILL_GRACE_MS: String(GRACE) } }, async (proxy) => {
+      const st = await openStream(`${proxy.url}/v1/messages`,
+        messageBody('hi [[fake:text delay=200 ignore_sigterm=1]]', { stream: true }));
+      const { log, pids } = await running(proxy);
+      try {
+        await waitFor(() => st.text.includes('message_start'), 3000, 'message_start');
+        st.req.destroy();
+        const took = await waitFor(() => !pidAlive(log.pid), GRACE + 2000, 'the child to be gone');
+        assert.ok(took >= GRACE * 0.6, `killed after ${took} ms: SIGTERM was not given its grace`);
+        assert.ok(took <= GRACE + 300, `killed after ${took} ms, grace is ${GRACE}`);
+      } finally {
+        reap(pids);
+      }
+    });
+  });
+
+  test('MAX_CONCURRENT=1 MAX_QUEUE=1: the third request gets 529 at once, the queued one completes',
+    async () => {
+      await withProxy({ env: { MAX_CONCURRENT: '1', MAX_QUEUE: '1' } }, async (proxy) => {
+        const url = `${proxy.url}/v1/messages`;
+        const a = postJson(url, messageBody('one [[fake:text delay=60]]'));
+        await proxy.waitFakeLog((l) => l.state === 'replaying');
+        const b = postJson(url, messageBody('two [[fake:text delay=10]]'));
+        await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.queued === 1, 2000, 'queued 1');
+
+        const t0 = Date.now();
+        const c = await postJson(url, messageBody('three'));
+        const took = Date.now() - t0;
+        assert.equal(c.status, 529, c.text);
+        assertErrorEnvelope(c.json, 'overloaded_error');
+        assert.ok(took < 300, `529 took ${took} ms`);
+        assert.equal(proxy.fakeLogs().length, 1, 'only one CLI runs at a time');
+
+        const [ra, rb] = await Promise.all([a, b]);
+        assert.equal(ra.status, 200, ra.text);
+        assert.equal(rb.status, 200, rb.text);
+        const logs = proxy.fakeLogs();
+        assert.equal(logs.length, 2);
+        assert.match(JSON.stringify(logs[1].stdin), /two/);
+      });
+    });
+
+  test('a queued request whose client leaves never starts a CLI', async () => {
+    await withProxy({ env: { MAX_CONCURRENT: '1', MAX_QUEUE: '4' } }, async (proxy) => {
+      const url = `${proxy.url}/v1/messages`;
+      const a = postJson(url, messageBody('one [[fake:text delay=60]]'));
+      await proxy.waitFakeLog((l) => l.state === 'replaying');
+      const req = openRequest(url, messageBody('queued-and-gone'));
+      await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.queued === 1, 2000, 'queued 1');
+      req.destroy();
+      assert.equal((await a).status, 200);
+      await sleep(200);
+      assert.ok(!proxy.fakeLogs().some((l) => JSON.stringify(l.stdin).includes('queued-and-gone')),
+        'a CLI was started for a client that had left');
+    });
+  });
+
+  test('SIGTERM with a request running: the request finishes, then exit 0', async () => {
+    await withProxy({}, async (proxy) => {
+      const a = postJson(`${proxy.url}/v1/messages`, messageBody('hi [[fake:text delay=30]]'));
+      await proxy.waitFakeLog((l) => l.state === 'replaying');
+      proxy.child.kill('SIGTERM');
+      const r = await a;
+      assert.equal(r.status, 200, r.text);
+      const exit = await proxy.exitPromise;
+      assert.deepEqual(exit, { code: 0, signal: null }, proxy.stderrText.slice(-2000));
+    });
+  });
+});

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+//
+// The proxy driving the REAL Claude Code CLI (tests/node/node_modules/.bin/claude), pointed
+// at the scripted Anthropic mock (tests/mock/anthropic-mock.mjs). Slow (a cold CLI start is
+// ~350 ms and ~300 MB), so one proxy serves every test here and they run one after another.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  REAL_CLI, assertErrorEnvelope, assertSseGrammar, childrenOf, groupEmpty, loadMock, messageBody, missing,
+  parseSse, pidAlive, postJson, reap, sdkClient, sseText, startMock, startProxy, waitFor,
+} from './lib/harness.mjs';
+
+const mockMod = await loadMock();
+const skip = missing({ fake: false, realCli: true, sdk: true }) || (!mockMod && 'tests/mock/anthropic-mock.mjs missing');
+
+// 1x1 PNG.
+const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+
+describe('real CLI against the mock API', { skip, concurrency: false }, () => {
+  let mock, proxy;
+  const url = () => `${proxy.url}/v1/messages`;
+  const lastUpstream = () => mock.requests.filter((r) => r.method === 'POST' && /\/v1\/messages/.test(r.path)
+    && !/count_tokens/.test(r.path)).at(-1);
+
+  before(async () => {
+    mock = await startMock();
+    proxy = await startProxy({
+      claudePath: REAL_CLI,
+      env: {
+        ANTHROPIC_BASE_URL: mock.url,
+        ANTHROPIC_API_KEY: 'sk-test-real-cli',
+        CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY',
+        CLI_MAX_RETRIES: '0',
+        REQUEST_TIMEOUT_MS: '20000',
+        KILL_GRACE_MS: '500',
+      },
+    });
+  });
+  after(async () => {
+    await proxy?.stop();
+    await mock?.close();
+  });
+
+  test('text, non-streaming', async () => {
+    mock.setScript({ default: { content: [{ type: 'text', text: 'Real CLI says hi.' }] } });
+    const r = await postJson(url(), messageBody('Say hi'));
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.content, [{ type: 'text', text: 'Real CLI says hi.' }]);
+    assert.equal(r.json.stop_reason, 'end_turn');
+    const up = lastUpstream();
+    assert.equal(up.headers['x-api-key'], 'sk-test-real-cli', 'CHILD_ENV passed the credential');
+    assert.match(JSON.stringify(up.body.messages), /Say hi/);
+  });
+
+  test('streaming via the SDK', async () => {
+    mock.setScript({ default: { content: [{ type: 'text', text: 'Streamed from the real CLI.' }], chunk: 5 } });
+    const { client } = await sdkClient(proxy);
+    const s = client.messages.stream(messageBody('Stream please'));
+    let text = '';
+    s.on('text', (t) => { text += t; });
+    const m = await s.finalMessage();
+    assert.equal(text, 'Streamed from the real CLI.');
+    assert.equal(m.content[0].text, 'Streamed from the real CLI.');
+
+    const res = await fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(messageBody('Stream please', { stream: true })) });
+    assert.equal(sseText(assertSseGrammar(parseSse(await res.text()))), 'Streamed from the real CLI.');
+  });
+
+  test('system prompt reaches upstream', async () => {
+    mock.setScript({ default: { content: [{ type: 'text', text: 'ok' }] } });
+    const r = await postJson(url(), messageBody('hi', { system: 'SYSTEM-MARKER-42: answer tersely.' }));
+    assert.equal(r.status, 200, r.text);
+    assert.match(JSON.stringify(lastUpstream().body), /SYSTEM-MARKER-42/);
+  });
+
+  test('multi-turn history arrives in order', async () => {
+    mock.setScript({ default: { content: [{ type: 'text', text: 'You are Bob from Paris.' }] } });
+    const r = await postJson(url(), {
+      model: 'claude-sonnet-4-5', max_tokens: 100,
+      messages: [
+        { role: 'user', content: 'My name is Bob.' },
+        { role: 'assistant', content: 'Nice to meet you, Bob.' },
+        { role: 'user', content: 'I live in Paris.' },
+        { role: 'assistant', content: 'Paris is lovely.' },
+        { role: 'user', content: 'Who am I?' },
+      ],
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.content[0].text, 'You are Bob from Paris.');
+    const msgs = lastUpstream().body.messages;
+    assert.deepEqual(msgs.map((m) => m.role), ['user', 'assistant', 'user', 'assistant', 'user']);
+    const flat = msgs.map((m) => JSON.stringify(m.content));
+    assert.match(flat[0], /My name is Bob/);
+    assert.match(flat[1], /Nice to meet you, Bob/);
+    assert.match(flat[2], /I live in Paris/);
+    assert.match(flat[3], /Paris is lovely/);
+    assert.match(flat[4], /Who am I/);
+  });
+
+  test('an image reaches upstream', async () => {
+    mock.setScript({ default: { content: [{ type: 'text', text: 'A pixel.' }] } });
+    const r = await postJson(url(), messageBody([
+      { type: 'image', source: { type: 'base64', media_type: 'image/png', data: PNG } },
+      { type: 'text', text: 'What is this?' },
+    ]));
+    assert.equal(r.status, 200, r.text);
+    const blocks = lastUpstream().body.messages.at(-1).content;
+    assert.ok(blocks.some((b) => b.type === 'image' && b.source?.media_type === 'image/png'),
+      JSON.stringify(blocks).slice(0, 500));
+  });
+
+  test('thinking', async () => {
+    mock.setScript({ default: { content: [
+      { type: 'thinking', thinking: 'Let me think.', signature: 'sig-abc' },
+      { type: 'text', text: 'Thought about it.' },
+    ] } });
+    const r = await postJson(url(), messageBody('Think', { thinking: { type: 'enabled', budget_tokens: 2048 } }));
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.content.map((b) => b.type), ['thinking', 'text']);
+    assert.equal(r.json.content[0].thinking, 'Let me think.');
+    assert.equal(r.json.content[1].text, 'Thought about it.');
+    const off = await postJson(url(), messageBody('No thinking'));
+    assert.deepEqual(off.json.content.map((b) => b.type), ['text']);
+  });
+
+  for (const [upstream, status, type, extra] of [
+    [429, 429, 'rate_limit_error', {}],
+    [401, 503, 'api_error', {}],
+    [529, 529, 'overloaded_error', {}],
+    [400, 400, 'invalid_request_error', {}],
+    [404, 404, 'not_found_error', { error: { type: 'not_found_error', message: 'model: claude-nope' } }],
+  ]) {
+    test(`upstream ${upstream} -> ${status} ${type}`, async () => {
+      mock.setScript({ default: { status: upstream, ...extra } });
+      const r = await postJson(url(), messageBody('hi'));
+      assert.equal(r.status, status, r.text);
+      assertErrorEnvelope(r.json, type);
+    });
+  }
+
+  test('client disconnect: the CLI process group is gone within 100 ms', async () => {
+    mock.setScript({ default: { hang: true } });
+    const hung = () => mock.requests.filter((r) => r.status === 'hang').length;
+    const n0 = hung();
+    const ctl = new AbortController();
+    const p = fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(messageBody('hang', { stream: true })), signal: ctl.signal })
+      .then((res) => res.text()).catch(() => null);
+    // The CLI has called upstream and is waiting on it.
+    await waitFor(() => hung() > n0, 15000, 'the CLI to call the mock');
+    const cli = childrenOf(proxy.pid)[0];
+    assert.ok(cli, 'a CLI child runs');
+    try {
+      ctl.abort();
+      await p;
+      const took = await waitFor(() => groupEmpty(cli), 3000, 'the CLI process group to be empty');
+      assert.ok(took <= 100, `CLI group gone after ${took} ms`);
+    } finally {
+      reap([cli]);
+    }
+  });
+
+  test('request timeout -> 504 and no CLI left', async () => {
+    mock.setScript({ default: { hang: true } });
+    const t = await startProxy({
+      claudePath: REAL_CLI,
+      env: {
+        ANTHROPIC_BASE_URL: mock.url, ANTHROPIC_API_KEY: 'sk-test-real-cli',
+        CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY', CLI_MAX_RETRIES: '0',
+        REQUEST_TIMEOUT_MS: '2500', KILL_GRACE_MS: '300',
+      },
+    });
+    try {
+      const r = await postJson(`${t.url}/v1/messages`, messageBody('hi'));
+      assert.equal(r.status, 504, r.text);
+      assertErrorEnvelope(r.json, 'timeout_error');
+      await waitFor(() => childrenOf(t.pid).filter(pidAlive).length === 0, 2000, 'no CLI children');
+    } finally {
+      await t.stop();
+    }
+  });
+});

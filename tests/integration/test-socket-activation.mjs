@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: MIT
+//
+// Start through systemd-socket-activate: the proxy must serve on the inherited socket (PORT is
+// ignored), answer a request end to end, and stop cleanly on SIGTERM.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { getJson, messageBody, missing, postJson, withProxy } from './lib/harness.mjs';
+
+describe('socket activation', { skip: missing({ tools: ['systemd-socket-activate'] }) }, () => {
+  test('serves on the inherited socket and ignores PORT', async () => {
+    // PORT points at something else on purpose: the inherited fd must win.
+    await withProxy({ socketActivate: true, env: { PORT: '1' } }, async (proxy) => {
+      assert.notEqual(proxy.port, 1);
+      const h = await getJson(`${proxy.url}/health`);
+      assert.equal(h.status, 200, h.text);
+      const r = await postJson(`${proxy.url}/v1/messages`, messageBody('hi'));
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.content[0].type, 'text');
+      const logs = proxy.fakeLogs();
+      assert.equal(logs.length, 1);
+      for (const k of ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES'])
+        assert.equal(logs[0].env[k], undefined, `${k} reached the CLI`);
+    });
+  });
+});
