@@ -43,6 +43,7 @@
 #include "util/message-ids.h"
 
 #define STDERR_TAIL_MAX 4096
+#define CLIENT_BACKLOG_MAX (4u << 20)
 
 typedef enum SessionState {
         SESSION_NEW,
@@ -72,7 +73,7 @@ struct Session {
         CliChild child;
         bool spawned, slot_held;
         struct event *ev_stdout, *ev_stderr, *ev_stdin, *ev_pidfd;
-        struct event *ev_deadline, *ev_idle, *ev_kill, *ev_ping;
+        struct event *ev_deadline, *ev_idle, *ev_kill, *ev_ping, *ev_backpressure;
         struct evbuffer *stdout_buf, *stdin_buf;
         char stderr_tail[STDERR_TAIL_MAX + 1];
         size_t stderr_len;
@@ -437,8 +438,35 @@ static bool stdout_read(Session *s) {
         return false;
 }
 
+/* Bytes written to the client that it has not read yet. */
+static size_t client_backlog(Session *s) {
+        struct bufferevent *bev = s->evcon ? evhttp_connection_get_bufferevent(s->evcon) : NULL;
+
+        return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+}
+
+static void on_backpressure(evutil_socket_t fd, short what, void *userdata) {
+        Session *s = userdata;
+
+        if (client_backlog(s) > CLIENT_BACKLOG_MAX / 2) {
+                timer_arm(s->ev_backpressure, 20);
+                return;
+        }
+        if (s->ev_stdout)
+                (void) event_add(s->ev_stdout, NULL);
+}
+
 static void on_stdout(evutil_socket_t fd, short what, void *userdata) {
         Session *s = userdata;
+
+        /* A slow reader: stop reading the CLI until the client catches up. The pipe then fills and
+         * the CLI waits, instead of the proxy buffering without bound. */
+        if (client_backlog(s) > CLIENT_BACKLOG_MAX && s->ev_backpressure) {
+                (void) event_del(s->ev_stdout);
+                timer_arm(s->ev_backpressure, 20);
+                return;
+        }
+
         bool eof = stdout_read(s);
 
         if (s->ev_idle && s->server->config->idle_timeout_ms > 0)
@@ -710,6 +738,7 @@ static Session *session_free(Session *s) {
         event_freep_(&s->ev_idle);
         event_freep_(&s->ev_kill);
         event_freep_(&s->ev_ping);
+        event_freep_(&s->ev_backpressure);
         if (s->slot_held) {
                 s->server->children--;
                 s->slot_held = false;
@@ -797,9 +826,10 @@ static int session_spawn(Session *s) {
         s->ev_pidfd = event_new(base, s->child.pidfd, EV_READ | EV_PERSIST, on_child_exit, s);
         s->ev_kill = evtimer_new(base, on_kill_timer, s);
         s->ev_idle = evtimer_new(base, on_idle, s);
+        s->ev_backpressure = evtimer_new(base, on_backpressure, s);
         s->stdout_buf = evbuffer_new();
         s->stdin_buf = evbuffer_new();
-        if (!s->ev_stdout || !s->ev_stderr || !s->ev_stdin || !s->ev_pidfd || !s->ev_kill || !s->ev_idle ||
+        if (!s->ev_stdout || !s->ev_stderr || !s->ev_stdin || !s->ev_pidfd || !s->ev_kill || !s->ev_idle || !s->ev_backpressure ||
             !s->stdout_buf || !s->stdin_buf)
                 return -ENOMEM;
         (void) event_add(s->ev_stdout, NULL);
