@@ -195,17 +195,22 @@ static void reply_error(Session *s, const ApiError *err) {
         session_release_request(s);
 }
 
+/* Commit to a 200 event stream: from here on failures can only be told as SSE error events. */
+static void stream_begin(Session *s) {
+        if (s->stream_started)
+                return;
+        add_common_headers(s);
+        http_stream_start(s->req);
+        s->stream_started = true;
+        s->http_status = 200;
+}
+
 static void stream_send(Session *s, const json_t *events) {
         struct evbuffer *buf;
 
         if (!s->req || json_array_size(events) == 0)
                 return;
-        if (!s->stream_started) {
-                add_common_headers(s);
-                http_stream_start(s->req);
-                s->stream_started = true;
-                s->http_status = 200;
-        }
+        stream_begin(s);
         buf = evbuffer_new();
         if (!buf || sse_append_events(buf, events) < 0) {
                 log_oom();
@@ -628,12 +633,7 @@ static void on_ping(evutil_socket_t fd, short what, void *userdata) {
         struct evbuffer *buf = evbuffer_new();
         if (!buf)
                 return;
-        if (!s->stream_started) {
-                add_common_headers(s);
-                http_stream_start(s->req);
-                s->stream_started = true;
-                s->http_status = 200;
-        }
+        stream_begin(s);
         (void) sse_append_comment(buf, "ping");
         evhttp_send_reply_chunk(s->req, buf);
         evbuffer_free(buf);

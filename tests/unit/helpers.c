@@ -88,3 +88,18 @@ json_t *json_literal(const char *text) {
                 fail_msg("bad JSON literal: %s: %s", err.text, text);
         return j;
 }
+
+void check_golden(const char *name, const json_t *actual) {
+        _cleanup_free_ char *rel = NULL;
+
+        assert_true(asprintf(&rel, "expected/%s.json", name) > 0);
+        if (getenv("TEST_UPDATE_GOLDEN")) {
+                _cleanup_free_ char *path = fixture_path(rel);
+
+                assert_int_equal(json_dump_file(actual, path, JSON_INDENT(2) | JSON_SORT_KEYS), 0);
+                return;
+        }
+        json_t *expected = fixture_json(rel);
+        assert_json_equal(actual, expected);
+        json_decref(expected);
+}

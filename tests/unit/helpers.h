@@ -24,3 +24,9 @@ json_t *fixture_lines(const char *relpath);
 void _assert_json_equal(const json_t *a, const json_t *b, const char *file, int line);
 /* Parse a JSON literal; fails the test on error. */
 json_t *json_literal(const char *text);
+
+/*
+ * Compare `actual` with tests/data/expected/NAME.json. With TEST_UPDATE_GOLDEN set, write it
+ * there instead (then read the diff critically before committing it).
+ */
+void check_golden(const char *name, const json_t *actual);

@@ -22,20 +22,6 @@
 #define MESSAGE_ID "msg_test0000000000000000001"
 #define CLIENT_MODEL "claude-sonnet-4-5-client-name"
 
-static void check_golden(const char *name, const json_t *actual) {
-        _cleanup_free_ char *rel = NULL;
-
-        assert_true(asprintf(&rel, "expected/%s.json", name) > 0);
-        if (getenv("TEST_UPDATE_GOLDEN")) {
-                _cleanup_free_ char *path = fixture_path(rel);
-
-                assert_int_equal(json_dump_file(actual, path, JSON_INDENT(2) | JSON_SORT_KEYS), 0);
-                return;
-        }
-        json_auto_t *expected = fixture_json(rel);
-        assert_json_equal(actual, expected);
-}
-
 typedef struct Run {
         json_t *events;         /* every SSE event produced */
         json_t *message;        /* non-streaming body, NULL when the run failed */

@@ -17,20 +17,6 @@
 #include "helpers.h"
 #include "util/macro.h"
 
-static void check_golden(const char *name, const json_t *actual) {
-        _cleanup_free_ char *rel = NULL;
-
-        assert_true(asprintf(&rel, "expected/%s.json", name) > 0);
-        if (getenv("TEST_UPDATE_GOLDEN")) {
-                _cleanup_free_ char *path = fixture_path(rel);
-
-                assert_int_equal(json_dump_file(actual, path, JSON_INDENT(2) | JSON_SORT_KEYS), 0);
-                return;
-        }
-        json_auto_t *expected = fixture_json(rel);
-        assert_json_equal(actual, expected);
-}
-
 static void feed_line(CliOutcome *o, const char *line) {
         CliEvent ev = {};
 
