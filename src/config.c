@@ -46,6 +46,10 @@ typedef enum KeyType {
         KEY_KEYS,               /* comma separated list */
         KEY_NAMES,              /* comma/space separated variable names */
         KEY_PROMPT_MODE,
+        KEY_SCOPE_MODE,
+        KEY_LIMIT_SIZE,         /* like KEY_SIZE, or "infinity"; empty -> unset (0) */
+        KEY_LIMIT_COUNT,        /* like KEY_U64, or "infinity"; empty -> unset (0) */
+        KEY_PERCENT,            /* "50%" (the % is optional); empty -> unset (0) */
 } KeyType;
 
 typedef struct KeyInfo {
@@ -90,7 +94,51 @@ static const KeyInfo keys[] = {
         /* Each retry can take minutes inside the CLI; beyond 100 a request effectively hangs. */
         { "CLI_MAX_RETRIES", KEY_UNSIGNED, FIELD(cli_max_retries), 0, 100, "2", NULL },
         { "WORK_DIR", KEY_PATH_OPTIONAL, FIELD(work_dir), 0, 0, NULL, NULL },
+        { "SCOPE_MODE", KEY_SCOPE_MODE, FIELD(scope_mode), 0, 0, "auto", "auto, scope, cgroup or pgroup" },
+        /* No dash: systemd reads a dash in a slice name as nesting (claude-proxy.slice would land
+         * inside claude.slice). */
+        { "SCOPE_SLICE", KEY_PATH_OPTIONAL, FIELD(scope_slice), 0, 0, "claudeproxy.slice", NULL },
+        { "SCOPE_MEMORY_MAX", KEY_LIMIT_SIZE, FIELD(scope_memory_max), 1, UINT64_MAX - 1, NULL,
+          "a size in bytes, optionally with a K, M or G suffix, or infinity" },
+        { "SCOPE_TASKS_MAX", KEY_LIMIT_COUNT, FIELD(scope_tasks_max), 1, UINT64_MAX - 1, NULL,
+          "a number of tasks or infinity" },
+        /* cpu.max and CPUQuotaPerSecUSec take microseconds per second: 10000% = 100 CPUs. */
+        { "SCOPE_CPU_QUOTA", KEY_PERCENT, FIELD(scope_cpu_quota), 1, 10000, NULL,
+          "a percentage of one CPU such as 50%" },
+        { "EXIT_IDLE_SEC", KEY_U64, FIELD(exit_idle_sec), 0, DURATION_MAX, "0", NULL },
+        { "SHUTDOWN_GRACE_MS", KEY_U64, FIELD(shutdown_grace_ms), 0, DURATION_MAX, "10000", NULL },
+        { "METRICS_AUTH", KEY_BOOL, FIELD(metrics_auth), 0, 0, "true", "true, false, 1, 0, yes or no" },
 };
+
+static const char *const scope_modes[_SCOPE_MODE_MAX] = {
+        [SCOPE_MODE_AUTO] = "auto",
+        [SCOPE_MODE_SCOPE] = "scope",
+        [SCOPE_MODE_CGROUP] = "cgroup",
+        [SCOPE_MODE_PGROUP] = "pgroup",
+};
+
+/**
+ * scope_mode_to_string() - the SCOPE_MODE spelling of @m
+ * @m: a mode
+ *
+ * Return: a static string, or NULL for an invalid mode.
+ */
+const char *scope_mode_to_string(ScopeMode m) {
+        return m >= 0 && m < _SCOPE_MODE_MAX ? scope_modes[m] : NULL;
+}
+
+/**
+ * scope_mode_from_string() - parse a SCOPE_MODE value (case-insensitive)
+ * @s: the text, may be NULL
+ *
+ * Return: the mode, or _SCOPE_MODE_INVALID.
+ */
+ScopeMode scope_mode_from_string(const char *s) {
+        for (size_t i = 0; s && i < ELEMENTSOF(scope_modes); i++)
+                if (strcasecmp(s, scope_modes[i]) == 0)
+                        return (ScopeMode) i;
+        return _SCOPE_MODE_INVALID;
+}
 
 static const char *const efforts[] = { "low", "medium", "high", "xhigh", "max" };
 
@@ -286,6 +334,7 @@ void config_done(Config *c) {
         free(c->mcp_config_path);
         strv_free(c->child_env);
         free(c->work_dir);
+        free(c->scope_slice);
         *c = (Config) {};
 }
 
@@ -389,6 +438,39 @@ int config_set(Config *c, const char *key, const char *value, char *reterr, size
                                 return 0;
                         }
                 return invalid_hint(k, value, reterr, errlen);
+
+        case KEY_SCOPE_MODE: {
+                ScopeMode m = scope_mode_from_string(value);
+                if (m < 0)
+                        return invalid_hint(k, value, reterr, errlen);
+                *(ScopeMode *) field = m;
+                return 0;
+        }
+
+        case KEY_LIMIT_SIZE:
+        case KEY_LIMIT_COUNT:
+        case KEY_PERCENT:
+                if (!*value)
+                        v = 0;
+                else if (k->type != KEY_PERCENT && strcasecmp(value, "infinity") == 0)
+                        v = SCOPE_LIMIT_INFINITY;
+                else {
+                        _cleanup_free_ char *digits = strdup(value);
+                        size_t n = strlen(value);
+
+                        if (!digits)
+                                return -ENOMEM;
+                        if (k->type == KEY_PERCENT && n > 1 && digits[n - 1] == '%')
+                                digits[n - 1] = 0;
+                        r = k->type == KEY_LIMIT_SIZE ? parse_size(digits, &v) : parse_number(digits, &v);
+                        if (r < 0 || v < k->min || v > k->max)
+                                return invalid_hint(k, value, reterr, errlen);
+                }
+                if (k->type == KEY_PERCENT)
+                        *(unsigned *) field = (unsigned) v;
+                else
+                        *(uint64_t *) field = v;
+                return 0;
 
         case KEY_KEYS:
         case KEY_NAMES: {
@@ -729,6 +811,22 @@ char *config_format(const Config *c) {
                 }
                 case KEY_KEYS:
                         fprintf(f, "<%zu keys>", strv_length(*(char **const *) field));
+                        break;
+                case KEY_SCOPE_MODE:
+                        fputs(scope_mode_to_string(*(const ScopeMode *) field) ?: "?", f);
+                        break;
+                case KEY_LIMIT_SIZE:
+                case KEY_LIMIT_COUNT: {
+                        uint64_t v = *(const uint64_t *) field;
+                        if (v == SCOPE_LIMIT_INFINITY)
+                                fputs("infinity", f);
+                        else if (v > 0)
+                                fprintf(f, "%" PRIu64, v);
+                        break;
+                }
+                case KEY_PERCENT:
+                        if (*(const unsigned *) field > 0)
+                                fprintf(f, "%u%%", *(const unsigned *) field);
                         break;
                 case KEY_NAMES:
                         format_strv(f, *(char **const *) field);

@@ -3,11 +3,25 @@
 
 /* Configuration: defaults < config file < environment < command line. Parsing is pure. */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "cli/request.h"
+
+/* How each CLI child is contained (SCOPE_MODE); see src/systemd/container.c. */
+typedef enum ScopeMode {
+        SCOPE_MODE_AUTO,
+        SCOPE_MODE_SCOPE,               /* a transient systemd scope unit per request */
+        SCOPE_MODE_CGROUP,              /* a sub-cgroup of our delegated cgroup per request */
+        SCOPE_MODE_PGROUP,              /* a process group only: no systemd needed */
+        _SCOPE_MODE_MAX,
+        _SCOPE_MODE_INVALID = -EINVAL,
+} ScopeMode;
+
+/* SCOPE_MEMORY_MAX / SCOPE_TASKS_MAX: 0 means unset (no property), this means "infinity". */
+#define SCOPE_LIMIT_INFINITY UINT64_MAX
 
 typedef struct Config {
         char *host;                     /* HOST */
@@ -31,6 +45,14 @@ typedef struct Config {
         SystemPromptMode system_prompt_mode; /* SYSTEM_PROMPT_MODE */
         unsigned cli_max_retries;       /* CLI_MAX_RETRIES -> CLAUDE_CODE_MAX_RETRIES */
         char *work_dir;                 /* WORK_DIR: the CLI's cwd; default $RUNTIME_DIRECTORY or a private temp dir */
+        ScopeMode scope_mode;           /* SCOPE_MODE */
+        char *scope_slice;              /* SCOPE_SLICE; empty: no Slice= (the manager's default) */
+        uint64_t scope_memory_max;      /* SCOPE_MEMORY_MAX bytes; 0 unset, SCOPE_LIMIT_INFINITY */
+        uint64_t scope_tasks_max;       /* SCOPE_TASKS_MAX; 0 unset, SCOPE_LIMIT_INFINITY */
+        unsigned scope_cpu_quota;       /* SCOPE_CPU_QUOTA percent of one CPU; 0 unset */
+        uint64_t exit_idle_sec;         /* EXIT_IDLE_SEC: exit after this long idle; 0 never */
+        uint64_t shutdown_grace_ms;     /* SHUTDOWN_GRACE_MS: SIGTERM -> kill running requests */
+        bool metrics_auth;              /* METRICS_AUTH: /metrics needs an API key */
 } Config;
 
 void config_init(Config *c);            /* built-in defaults */
@@ -55,3 +77,5 @@ int config_validate(const Config *c, char *reterr, size_t errlen);
 /* Human-readable effective configuration, secrets masked (--check-config). New string. */
 char *config_format(const Config *c);
 bool config_is_known_key(const char *key);
+const char *scope_mode_to_string(ScopeMode m);
+ScopeMode scope_mode_from_string(const char *s);

@@ -16,6 +16,7 @@
 #include "build-config.h"
 #include "config.h"
 #include "http/server.h"
+#include "systemd/notify.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/message-ids.h"
@@ -173,11 +174,49 @@ fail:
         return r;
 }
 
+/* SIGHUP (ExecReload=): systemd 252 has no Type=notify-reload, so RELOADING=1 ... READY=1 by hand. */
+typedef struct Reload {
+        Server *server;
+        char **sets;            /* --set/--host/... from argv: they win again on every reload */
+        Config *current;        /* the reloaded configuration in use, NULL while the first one is */
+} Reload;
+
+static void on_sighup(evutil_socket_t sig, short what, void *userdata) {
+        Reload *rl = userdata;
+        Config *c = calloc(1, sizeof(*c));
+
+        (void) sd_notify(0, "RELOADING=1");
+        if (!c) {
+                log_oom();
+                (void) sd_notify(0, "READY=1");
+                return;
+        }
+        config_init(c);
+        /* The same layering as at start: file < environment < credentials < command line. */
+        if (load_config(c, rl->sets) < 0) {
+                log_warning("The new configuration is invalid, keeping the old one");
+                config_done(c);
+                free(c);
+        } else {
+                server_set_config(rl->server, c);
+                if (rl->current) {
+                        config_done(rl->current);
+                        free(rl->current);
+                }
+                rl->current = c;
+                log_info("configuration reloaded");
+        }
+        (void) sd_notify(0, "READY=1");
+        notify_status_now(rl->server->notify);
+}
+
 static int run(int argc, char *argv[]) {
         _cleanup_strv_free_ char **sets = NULL;
         Config config;
         struct event_base *base = NULL;
         Server *server = NULL;
+        struct event *ev_sighup = NULL;
+        Reload reload = {};
         int r;
 
         r = parse_argv(argc, argv, &sets);
@@ -199,6 +238,10 @@ static int run(int argc, char *argv[]) {
 
         log_setup(arg_log_target, config.log_level);
         (void) signal(SIGPIPE, SIG_IGN);
+        {
+                char *f[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_STARTED, NULL };
+                log_full_errno_fields(LOG_INFO, 0, f, "claude-proxy %s starting", PACKAGE_VERSION);
+        }
 
         /* EV_FEATURE_EARLY_CLOSE: sessions watch their client's socket for EPOLLRDHUP. */
         struct event_config *ec = event_config_new();
@@ -220,6 +263,10 @@ static int run(int argc, char *argv[]) {
         r = server_listen(server);
         if (r < 0)
                 goto finish;
+        reload = (Reload) { .server = server, .sets = sets };
+        ev_sighup = evsignal_new(base, SIGHUP, on_sighup, &reload);
+        if (ev_sighup)
+                (void) event_add(ev_sighup, NULL);
 
         {
                 char *f[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_READY, NULL };
@@ -235,7 +282,13 @@ static int run(int argc, char *argv[]) {
         log_info("stopped");
 
 finish:
+        if (ev_sighup)
+                event_free(ev_sighup);
         server_free(server);
+        if (reload.current) {
+                config_done(reload.current);
+                free(reload.current);
+        }
         if (base)
                 event_base_free(base);
         config_done(&config);

@@ -38,6 +38,7 @@
 #include "http/reply.h"
 #include "http/sse.h"
 #include "session.h"
+#include "systemd/container.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/message-ids.h"
@@ -72,6 +73,9 @@ struct Session {
 
         CliChild child;
         bool spawned, slot_held;
+        ContainerSlot *container;       /* the child's scope/cgroup, until after the reap */
+        bool placing;                   /* gated child waits for its scope; do not reap it yet */
+        char unit[200];                 /* the scope or cgroup name, for the access log */
         struct event *ev_stdout, *ev_stderr, *ev_stdin, *ev_pidfd;
         struct event *ev_deadline, *ev_idle, *ev_kill, *ev_ping, *ev_backpressure;
         struct evbuffer *stdout_buf, *stdin_buf;
@@ -290,8 +294,15 @@ static void session_conclude(Session *s) {
         if (r >= 0)
                 session_finish_ok(s, s->outcome.result);
         else {
-                log_full_errno(LOG_NOTICE, 0, "%s: CLI run failed: %s (%s)", s->request_id, err.message,
-                               err.error_class ?: "api");
+                char f1[80], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_CHILD_FAILED, f1, NULL };
+
+                snprintf(f1, sizeof(f1), "CLAUDE_PROXY_REQUEST_ID=%s", s->request_id);
+                /* The id marks a CLI that died without a result; API errors it reported are not. */
+                log_full_errno_fields(LOG_NOTICE, 0, r == -ENOEXEC ? fields : NULL, "%s: CLI run failed: %s (%s)",
+                                      s->request_id, err.message, err.error_class ?: "api");
+                if (s->kill_reason != CLI_KILL_DISCONNECT)
+                        snprintf(s->server->last_error, sizeof(s->server->last_error), "%s: %.100s",
+                                 err.error_class ?: "api", err.message);
                 session_finish_error(s, r, &err);
         }
         api_error_done(&err);
@@ -511,10 +522,20 @@ static void on_stderr(evutil_socket_t fd, short what, void *userdata) {
 static void on_child_exit(evutil_socket_t fd, short what, void *userdata) {
         Session *s = userdata;
         CliExit e = {};
-        int r = cli_child_try_reap(&s->child, &e);
+        int r;
 
+        /* A gated child that died while its scope is being created stays a zombie until the
+         * job is done, so its pid cannot be reused under the pending StartTransientUnit. */
+        if (s->placing) {
+                event_del(s->ev_pidfd);
+                return;
+        }
+        r = cli_child_try_reap(&s->child, &e);
         if (r == 0)
                 return;
+        /* Reaped: a setsid()ed grandchild may still hold the scope/cgroup; this ends it. */
+        if (r > 0)
+                s->container = container_slot_free(s->container);
         if (r < 0)
                 log_warning_errno(r, "%s: waitid failed: %m", s->request_id);
         event_freep_(&s->ev_pidfd);
@@ -560,6 +581,7 @@ static void on_kill_timer(evutil_socket_t fd, short what, void *userdata) {
         log_notice("%s: CLI pid %d ignored SIGTERM for %" PRIu64 " ms, sending SIGKILL", s->request_id,
                    (int) s->child.pid, s->server->config->kill_grace_ms);
         (void) cli_child_signal(&s->child, SIGKILL);
+        container_kill(s->container, SIGKILL);
 }
 
 /**
@@ -576,6 +598,8 @@ static void session_kill(Session *s, CliKillReason reason) {
         /* A gated child has not exec'd yet: closing the gate makes it exit by itself. */
         s->child.gate_fd = safe_close(s->child.gate_fd);
         (void) cli_child_signal(&s->child, SIGTERM);
+        /* The scope/cgroup also holds what left the process group (setsid). */
+        container_kill(s->container, SIGTERM);
         if (s->ev_kill)
                 timer_arm(s->ev_kill, s->server->config->kill_grace_ms);
 }
@@ -690,8 +714,8 @@ static void on_socket_closed(evutil_socket_t fd, short what, void *userdata) {
 /* ---- lifecycle ------------------------------------------------------------------------------ */
 
 static void access_log(Session *s) {
-        char f[12][160];
-        char *fields[13];
+        char f[16][240];
+        char *fields[17];
         size_t n = 0;
         uint64_t dur = now_usec() - s->start_usec;
 
@@ -714,10 +738,39 @@ static void access_log(Session *s) {
         }
         if (s->error_class)
                 FIELD("CLAUDE_PROXY_ERROR_CLASS=%s", s->error_class);
+        if (s->unit[0])
+                FIELD("CLAUDE_PROXY_UNIT=%s", s->unit);
 #undef FIELD
         fields[n] = NULL;
         log_full_errno_fields(LOG_INFO, 0, fields, "%s %s %d %.1fms", s->request_id,
                               api_kind_to_string(s->ops->kind), s->http_status, (double) dur / 1000.0);
+
+        const json_t *usage = s->outcome.result ? json_object_get(s->outcome.result, "usage") : NULL;
+        json_int_t in = json_integer_value(json_object_get(usage, "input_tokens")),
+                   out = json_integer_value(json_object_get(usage, "output_tokens"));
+        metrics_observe_request(&s->server->metrics,
+                                &(MetricsRequest) {
+                                        .api = api_kind_to_string(s->ops->kind),
+                                        .http_status = s->http_status,
+                                        .duration_usec = dur,
+                                        .ttfb_usec = s->ttfb_usec,
+                                        .input_tokens = in > 0 ? (uint64_t) in : 0,
+                                        .output_tokens = out > 0 ? (uint64_t) out : 0,
+                                        .error_class = s->error_class,
+                                });
+        metrics_observe_rate_limit(&s->server->metrics, s->outcome.rate_limit_info);
+        if (s->http_status == 429) {
+                const json_t *rl = s->outcome.rate_limit_info;
+                char g[4][160], *gf[5] = { g[0], g[1], g[2], g[3], NULL };
+
+                snprintf(g[0], sizeof(g[0]), "MESSAGE_ID=%s", MESSAGE_ID_RATE_LIMITED);
+                snprintf(g[1], sizeof(g[1]), "CLAUDE_PROXY_REQUEST_ID=%s", s->request_id);
+                snprintf(g[2], sizeof(g[2]), "CLAUDE_PROXY_RATE_LIMIT_STATUS=%s",
+                         json_string_value(json_object_get(rl, "status")) ?: "unknown");
+                snprintf(g[3], sizeof(g[3]), "CLAUDE_PROXY_RATE_LIMIT_RESETS_AT=%" JSON_INTEGER_FORMAT,
+                         json_integer_value(json_object_get(rl, "resetsAt")));
+                log_full_errno_fields(LOG_WARNING, 0, gf, "%s: rate limited by the Claude API", s->request_id);
+        }
 }
 
 static Session *session_free(Session *s) {
@@ -739,6 +792,7 @@ static Session *session_free(Session *s) {
         event_freep_(&s->ev_kill);
         event_freep_(&s->ev_ping);
         event_freep_(&s->ev_backpressure);
+        s->container = container_slot_free(s->container);
         if (s->slot_held) {
                 s->server->children--;
                 s->slot_held = false;
@@ -766,6 +820,25 @@ static void session_maybe_free(Session *s) {
         Server *server = s->server;
         session_free(s);
         server_maybe_exit(server);
+}
+
+/* The scope's start job finished (or failed): let the child exec, or end it. */
+static void on_placed(ContainerSlot *slot, int r, void *userdata) {
+        Session *s = userdata;
+
+        s->placing = false;
+        if (r < 0) {
+                ApiError err = {};
+                api_error_set(&err, r, 500, "api_error", "Could not contain the Claude CLI in its scope");
+                err.error_class = "scope";
+                s->error_class = "scope";
+                reply_error(s, &err);
+                session_kill(s, CLI_KILL_PROTOCOL);
+        } else if (!s->term_sent)
+                (void) cli_child_release(&s->child);
+        /* on_child_exit may have parked the pidfd while we waited. */
+        if (s->ev_pidfd)
+                (void) event_add(s->ev_pidfd, NULL);
 }
 
 /* A memfd holding the system prompt, passed as fd 3: nothing large or secret goes into argv. */
@@ -811,13 +884,31 @@ static int session_spawn(Session *s) {
                 .envp = s->server->child_envp,
                 .cwd = s->server->work_dir,
                 .pass_fd = s->system_prompt_fd,
-                .gated = false,
+                /* Scope and cgroup modes hold the child before exec until it is inside. */
+                .gated = container_needs_gate(s->server->container),
         };
         r = cli_spawn(&o, &s->child);
         if (r < 0)
                 return r;
         s->spawned = true;
         s->system_prompt_fd = safe_close(s->system_prompt_fd);
+
+        ScopeInfo info = { .request_id = s->request_id, .api = api_kind_to_string(s->ops->kind),
+                           .model = s->api.cli.model, .pid = s->child.pid };
+        r = container_place(s->server->container, &info, on_placed, s, &s->container);
+        if (r < 0) {
+                ApiError err = {};
+                api_error_set(&err, r, 500, "api_error", "Could not contain the Claude CLI: %s", strerror(-r));
+                err.error_class = "scope";
+                s->error_class = "scope";
+                reply_error(s, &err);
+                return r;
+        }
+        snprintf(s->unit, sizeof(s->unit), "%s", container_slot_unit(s->container) ?: "");
+        if (r > 0)
+                (void) cli_child_release(&s->child);
+        else
+                s->placing = true;
 
         struct event_base *base = s->server->base;
         s->ev_stdout = event_new(base, s->child.stdout_fd, EV_READ | EV_PERSIST, on_stdout, s);
@@ -873,7 +964,7 @@ void session_start(Session *s) {
                 api_error_set(&err, r, 500, "api_error", "Could not start the Claude CLI: %s", strerror(-r));
                 err.error_class = "spawn";
                 reply_error(s, &err);
-                s->error_class = "spawn";
+                s->error_class = s->error_class ?: "spawn";
                 session_kill(s, CLI_KILL_PROTOCOL);
                 if (s->spawned)
                         return;         /* the reap frees it */
@@ -974,6 +1065,8 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
         }
         /* The header's storage belongs to the request; the parsed request has what it needs. */
         s->env.effort_header = NULL;
+        /* Same for the config strings: a SIGHUP may free them while this request runs. */
+        s->env.default_model = s->env.default_effort = NULL;
         s->api.kind = ops->kind;
 
         if (!server->claude_path) {
@@ -1012,8 +1105,11 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
                 return;
         }
         if (server->queued.n >= c->max_queue) {
-                log_full_errno(LOG_NOTICE, 0, "%s: %u CLI children running and %u queued, refusing", s->request_id,
-                               server->children, server->queued.n);
+                char f1[80], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_LIMIT_HIT, f1, NULL };
+
+                snprintf(f1, sizeof(f1), "CLAUDE_PROXY_REQUEST_ID=%s", s->request_id);
+                log_full_errno_fields(LOG_NOTICE, 0, fields, "%s: %u CLI children running and %u queued, refusing",
+                                      s->request_id, server->children, server->queued.n);
                 api_error_set(&err, -EBUSY, 529, "overloaded_error",
                               "The proxy is at capacity (%u requests running, %u queued); retry shortly",
                               server->children, server->queued.n);

@@ -19,6 +19,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,9 +31,12 @@
 #include "build-config.h"
 #include "cli/env.h"
 #include "cli/spawn.h"
+#include "http/metrics.h"
 #include "http/reply.h"
 #include "http/server.h"
 #include "session.h"
+#include "systemd/container.h"
+#include "systemd/notify.h"
 #include "util/auth.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -192,13 +196,15 @@ static bool check_auth(Server *s, struct evhttp_request *req, const char *reques
 
 static void handle_health(Server *s, struct evhttp_request *req, const char *request_id) {
         json_auto_t *j = json_pack(
-                "{s:s,s:s,s:{s:s?,s:s?,s:b,s:s?},s:I,s:I,s:I,s:I,s:I,s:I}", "status",
+                "{s:s,s:s,s:{s:s?,s:s?,s:b,s:s?},s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "status",
                 s->stopping ? "stopping" : (s->claude_path ? "ok" : "degraded"), "version", PACKAGE_VERSION, "cli",
                 "path", s->claude_path ?: s->config->claude_path, "version", s->claude_version, "available",
                 s->claude_path != NULL, "problem", s->claude_problem, "requests_in_flight", (json_int_t) s->children,
                 "queued", (json_int_t) s->queued.n, "max_concurrent", (json_int_t) s->config->max_concurrent,
                 "max_queue", (json_int_t) s->config->max_queue, "requests_total", (json_int_t) s->requests_total,
-                "uptime_seconds", (json_int_t) ((now_usec() - s->started_usec) / 1000000ULL));
+                "uptime_seconds", (json_int_t) ((now_usec() - s->started_usec) / 1000000ULL),
+                /* Which containment auto picked (never "auto" itself). */
+                "scope_mode", scope_mode_to_string(container_mode(s->container)));
 
         evhttp_add_header(evhttp_request_get_output_headers(req), "request-id", request_id);
         if (!j) {
@@ -232,9 +238,35 @@ static void handle_models(Server *s, struct evhttp_request *req, const char *req
         http_reply_errorf(req, API_ANTHROPIC, 404, "not_found_error", "%s", msg);
 }
 
+static void handle_metrics(Server *s, struct evhttp_request *req, const char *request_id) {
+        MetricsGauges g = {
+                .in_flight = s->active.n,
+                .queued = s->queued.n,
+                .children = s->children,
+                .uptime_sec = (now_usec() - s->started_usec) / 1000000ULL,
+                .version = PACKAGE_VERSION,
+                .scope_mode = scope_mode_to_string(container_mode(s->container)),
+        };
+        _cleanup_free_ char *text = metrics_format(&s->metrics, &g);
+        struct evbuffer *buf = evbuffer_new();
+        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+        evhttp_add_header(h, "request-id", request_id);
+        if (!text || !buf || evbuffer_add(buf, text, strlen(text)) < 0) {
+                if (buf)
+                        evbuffer_free(buf);
+                evhttp_send_error(req, 500, NULL);
+                return;
+        }
+        evhttp_add_header(h, "Content-Type", METRICS_CONTENT_TYPE);
+        evhttp_send_reply(req, 200, "OK", buf);
+        evbuffer_free(buf);
+}
+
 typedef enum Route {
         ROUTE_NONE,
         ROUTE_HEALTH,
+        ROUTE_METRICS,
         ROUTE_MODELS,
         ROUTE_MODEL,
         ROUTE_MESSAGES,
@@ -244,6 +276,8 @@ static Route route_for(const char *path, const char **ret_arg) {
         *ret_arg = NULL;
         if (streq(path, "/health") || streq(path, "/healthz"))
                 return ROUTE_HEALTH;
+        if (streq(path, "/metrics"))
+                return ROUTE_METRICS;
         if (streq(path, "/v1/models"))
                 return ROUTE_MODELS;
         if (strneq(path, "/v1/models/", 11) && path[11] && !strchr(path + 11, '/')) {
@@ -266,6 +300,7 @@ static void on_request(struct evhttp_request *req, void *userdata) {
         Route r;
 
         request_id_for(req, request_id, sizeof(request_id));
+        s->last_activity_usec = now_usec();
         if (!path || !*path) {
                 reply_error_with_id(req, request_id, 400, "invalid_request_error", "Malformed request URI");
                 return;
@@ -278,6 +313,14 @@ static void on_request(struct evhttp_request *req, void *userdata) {
                 if (!get)
                         break;
                 handle_health(s, req, request_id);
+                return;
+        case ROUTE_METRICS:
+                if (!get)
+                        break;
+                /* METRICS_AUTH=false opens it for a scraper without a key; REQUIRE_AUTH=false
+                 * opens everything anyway. */
+                if (!s->config->metrics_auth || check_auth(s, req, request_id))
+                        handle_metrics(s, req, request_id);
                 return;
         case ROUTE_MODELS:
         case ROUTE_MODEL:
@@ -306,6 +349,8 @@ static void on_request(struct evhttp_request *req, void *userdata) {
 /* ---- signals, stop -------------------------------------------------------------------------- */
 
 void server_maybe_exit(Server *s) {
+        /* Called whenever a session ends: the idle clock for EXIT_IDLE_SEC starts here. */
+        s->last_activity_usec = now_usec();
         if (s->stopping && s->active.n == 0 && s->queued.n == 0)
                 event_base_loopexit(s->base, NULL);
 }
@@ -331,7 +376,8 @@ void server_stop(Server *s) {
                 session_abort(s->queued.head, CLI_KILL_SHUTDOWN);
         s->ev_stop_deadline = evtimer_new(s->base, on_stop_deadline, s);
         if (s->ev_stop_deadline) {
-                struct timeval tv = { .tv_sec = 10 };
+                uint64_t ms = s->config->shutdown_grace_ms;
+                struct timeval tv = { .tv_sec = (time_t) (ms / 1000), .tv_usec = (suseconds_t) (ms % 1000) * 1000 };
                 (void) event_add(s->ev_stop_deadline, &tv);
         }
         server_maybe_exit(s);
@@ -406,6 +452,22 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
         }
         server_check_cli(s);
 
+        /* After the CLI check: its `claude --version` child must not meet the orphan reaper. */
+        r = container_new(&s->container, base, config);
+        if (r < 0) {
+                server_free(s);
+                return r;
+        }
+        r = container_cleanup_leftovers(s->container);
+        if (r > 0)
+                log_notice("cleaned up %d CLI containers left by an earlier instance", r);
+        s->last_activity_usec = now_usec();
+        r = notify_new(&s->notify, s);
+        if (r < 0) {
+                server_free(s);
+                return r;
+        }
+
         s->http = evhttp_new(base);
         if (!s->http) {
                 server_free(s);
@@ -456,6 +518,11 @@ static void log_bound(int fd) {
                 inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
                 port = ntohs(a->sin6_port);
                 log_info("listening on [%s]:%d", host, port);
+        } else if (ss.ss_family == AF_UNIX) {
+                struct sockaddr_un *a = (struct sockaddr_un *) &ss;
+                /* Abstract sockets start with a NUL; show them the way ss(8) does. */
+                log_info("listening on %s%s", a->sun_path[0] ? "" : "@",
+                         a->sun_path[0] ? a->sun_path : a->sun_path + 1);
         } else
                 log_info("listening on an inherited socket (fd %d)", fd);
 }
@@ -468,12 +535,16 @@ static void log_bound(int fd) {
  * Return: 0, or a negative errno (nothing to listen on).
  */
 int server_listen(Server *s) {
-        int n = sd_listen_fds(1);
+        _cleanup_strv_free_ char **names = NULL;
+        /* With names: a .socket may carry several ListenStream= (TCP and AF_UNIX), and
+         * FileDescriptorName= says which is which in the log. */
+        int n = sd_listen_fds_with_names(1, &names);
 
         if (n < 0)
                 return log_error_errno(n, "Failed to read the sockets passed by systemd: %m");
         for (int i = 0; i < n && s->n_sockets < ELEMENTSOF(s->sockets); i++) {
                 int fd = SD_LISTEN_FDS_START + i;
+                log_debug("inherited fd %d, name '%s'", fd, names && names[i] ? names[i] : "unknown");
                 if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
                         log_warning("inherited fd %d is not a listening stream socket, ignoring", fd);
                         continue;
@@ -508,6 +579,9 @@ Server *server_free(Server *s) {
          * children synchronously so nothing outlives the proxy. */
         while (s->queued.head)
                 session_abort(s->queued.head, CLI_KILL_SHUTDOWN);
+        s->notify = notify_free(s->notify);
+        /* Kills whatever is still in a scope or cgroup; sessions freed later find no slot work. */
+        s->container = container_free(s->container);
         if (s->ev_stop_deadline)
                 event_free(s->ev_stop_deadline);
         if (s->ev_sigterm)
@@ -525,4 +599,50 @@ Server *server_free(Server *s) {
         strv_free(s->child_envp);
         free(s);
         return NULL;
+}
+
+/**
+ * server_set_config() - switch to a reloaded configuration (SIGHUP)
+ * @s: the server
+ * @config: the new configuration, validated; borrowed from now on (the caller frees the old one
+ *          after this returns: nothing keeps pointers into it)
+ *
+ * Sessions read s->config when they need a value, so running streams pick up timeouts and the
+ * like at their next event. The CLI environment is rebuilt; listening sockets, the work
+ * directory and the containment mode stay (they need a restart and say so).
+ */
+void server_set_config(Server *s, const Config *config) {
+        char **envp = NULL;
+        int r;
+
+        if (!streq_ptr(s->config->host, config->host) || s->config->port != config->port)
+                log_notice("HOST/PORT changes take effect at the next start, ignoring");
+        if (!streq_ptr(s->config->work_dir, config->work_dir))
+                log_notice("WORK_DIR changes take effect at the next start, ignoring");
+        r = cli_env_build(environ, config->child_env, config->cli_max_retries, &envp);
+        if (r < 0)
+                log_warning_errno(r, "Cannot rebuild the CLI environment, keeping the old one: %m");
+        else {
+                strv_free(s->child_envp);
+                s->child_envp = envp;
+        }
+        if (!streq_ptr(s->config->claude_path, config->claude_path)) {
+                char *p = find_executable(config->claude_path);
+                if (p) {
+                        free(s->claude_path);
+                        s->claude_path = p;
+                        free(s->claude_problem);
+                        s->claude_problem = NULL;
+                        log_info("now using Claude CLI %s", p);
+                } else
+                        log_warning("CLAUDE_PATH '%s' not found, keeping %s", config->claude_path,
+                                    s->claude_path ?: "none");
+        }
+        uint64_t hard = config->max_body_bytes > INT64_MAX / 4 ? INT64_MAX / 2 : config->max_body_bytes * 2 + (1 << 20);
+        evhttp_set_max_body_size(s->http, (ev_ssize_t) hard);
+        container_set_config(s->container, config);
+        log_set_max_level(config->log_level);
+        s->config = config;
+        /* A slot limit that grew lets queued requests start now. */
+        server_kick_queue(s);
 }

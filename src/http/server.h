@@ -9,8 +9,11 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "http/metrics.h"
 
 typedef struct Session Session;
+typedef struct Container Container;
+typedef struct Notify Notify;
 
 typedef struct SessionList {
         Session *head, *tail;
@@ -38,6 +41,13 @@ typedef struct Server {
         struct event *ev_sigterm, *ev_sigint, *ev_stop_deadline;
         struct evhttp_bound_socket *sockets[16];
         unsigned n_sockets;
+
+        /* systemd integration (src/systemd/): containment, sd_notify, metrics. */
+        Container *container;           /* how CLI children are contained (SCOPE_MODE) */
+        Notify *notify;                 /* WATCHDOG=1, STATUS=, EXIT_IDLE_SEC */
+        Metrics metrics;                /* GET /metrics */
+        char last_error[160];           /* shown in STATUS= */
+        uint64_t last_activity_usec;    /* last request start or end, for EXIT_IDLE_SEC */
 } Server;
 
 int server_new(Server **ret, struct event_base *base, const Config *config);
@@ -49,6 +59,8 @@ void server_kick_queue(Server *s);
 /* Begin a graceful stop: no new connections, running requests finish, then the loop exits. */
 void server_stop(Server *s);
 void server_maybe_exit(Server *s);
+/* SIGHUP: use a new, validated configuration; listening sockets and running requests stay. */
+void server_set_config(Server *s, const Config *config);
 
 uint64_t now_usec(void);
 int64_t now_unix(void);

@@ -38,7 +38,15 @@ static const char default_format[] =
         "CHILD_ENV=\n"
         "SYSTEM_PROMPT_MODE=user\n"
         "CLI_MAX_RETRIES=2\n"
-        "WORK_DIR=\n";
+        "WORK_DIR=\n"
+        "SCOPE_MODE=auto\n"
+        "SCOPE_SLICE=claudeproxy.slice\n"
+        "SCOPE_MEMORY_MAX=\n"
+        "SCOPE_TASKS_MAX=\n"
+        "SCOPE_CPU_QUOTA=\n"
+        "EXIT_IDLE_SEC=0\n"
+        "SHUTDOWN_GRACE_MS=10000\n"
+        "METRICS_AUTH=true\n";
 
 static int setup(void **state) {
         Config *c = calloc(1, sizeof(Config));
@@ -113,6 +121,14 @@ static void test_defaults(void **state) {
         assert_int_equal(c->system_prompt_mode, SYSTEM_PROMPT_USER);
         assert_int_equal(c->cli_max_retries, 2);
         assert_null(c->work_dir);
+        assert_int_equal(c->scope_mode, SCOPE_MODE_AUTO);
+        assert_string_equal(c->scope_slice, "claudeproxy.slice");
+        assert_int_equal(c->scope_memory_max, 0);
+        assert_int_equal(c->scope_tasks_max, 0);
+        assert_int_equal(c->scope_cpu_quota, 0);
+        assert_int_equal(c->exit_idle_sec, 0);
+        assert_int_equal(c->shutdown_grace_ms, 10000);
+        assert_true(c->metrics_auth);
 
         assert_non_null(s);
         assert_string_equal(s, default_format);
@@ -693,7 +709,15 @@ static void test_format(void **state) {
                             "CHILD_ENV=HTTPS_PROXY,NO_PROXY,LANG\n"
                             "SYSTEM_PROMPT_MODE=append\n"
                             "CLI_MAX_RETRIES=0\n"
-                            "WORK_DIR=/var/lib/claude-proxy\n");
+                            "WORK_DIR=/var/lib/claude-proxy\n"
+                            "SCOPE_MODE=auto\n"
+                            "SCOPE_SLICE=claudeproxy.slice\n"
+                            "SCOPE_MEMORY_MAX=\n"
+                            "SCOPE_TASKS_MAX=\n"
+                            "SCOPE_CPU_QUOTA=\n"
+                            "EXIT_IDLE_SEC=0\n"
+                            "SHUTDOWN_GRACE_MS=10000\n"
+                            "METRICS_AUTH=true\n");
         /* Secrets never appear. */
         assert_null(strstr(s, "key-one"));
         assert_null(strstr(s, "key#two"));
@@ -738,6 +762,64 @@ static void test_message_truncation(void **state) {
         assert_string_equal(err, "Invalid value f");
 }
 
+static void test_systemd_keys(void **state) {
+        Config *c = *state;
+        _cleanup_free_ char *s = NULL;
+
+        static const char *const modes[] = { "auto", "scope", "cgroup", "pgroup" };
+        for (size_t i = 0; i < ELEMENTSOF(modes); i++) {
+                set_ok(c, "SCOPE_MODE", modes[i]);
+                assert_int_equal(c->scope_mode, (int) i);
+                assert_string_equal(scope_mode_to_string(c->scope_mode), modes[i]);
+        }
+        set_ok(c, "SCOPE_MODE", "Scope");
+        assert_int_equal(c->scope_mode, SCOPE_MODE_SCOPE);
+        set_bad(c, "SCOPE_MODE", "systemd", "Invalid value for SCOPE_MODE: 'systemd' (expected auto, scope, cgroup or pgroup)");
+        assert_null(scope_mode_to_string(_SCOPE_MODE_MAX));
+        assert_int_equal(scope_mode_from_string(NULL), _SCOPE_MODE_INVALID);
+
+        set_ok(c, "SCOPE_MEMORY_MAX", "512M");
+        assert_int_equal(c->scope_memory_max, 512ULL << 20);
+        set_ok(c, "SCOPE_MEMORY_MAX", "infinity");
+        assert_true(c->scope_memory_max == SCOPE_LIMIT_INFINITY);
+        set_bad(c, "SCOPE_MEMORY_MAX", "0", "Invalid value for SCOPE_MEMORY_MAX: '0' (expected a size in bytes, optionally with a K, M or G suffix, or infinity)");
+        set_bad(c, "SCOPE_MEMORY_MAX", "1T", "Invalid value for SCOPE_MEMORY_MAX: '1T' (expected a size in bytes, optionally with a K, M or G suffix, or infinity)");
+
+        set_ok(c, "SCOPE_TASKS_MAX", "64");
+        assert_int_equal(c->scope_tasks_max, 64);
+        set_bad(c, "SCOPE_TASKS_MAX", "64K", "Invalid value for SCOPE_TASKS_MAX: '64K' (expected a number of tasks or infinity)");
+
+        set_ok(c, "SCOPE_CPU_QUOTA", "50%");
+        assert_int_equal(c->scope_cpu_quota, 50);
+        set_ok(c, "SCOPE_CPU_QUOTA", "250");
+        assert_int_equal(c->scope_cpu_quota, 250);
+        set_bad(c, "SCOPE_CPU_QUOTA", "%", "Invalid value for SCOPE_CPU_QUOTA: '%' (expected a percentage of one CPU such as 50%)");
+        set_bad(c, "SCOPE_CPU_QUOTA", "0%", "Invalid value for SCOPE_CPU_QUOTA: '0%' (expected a percentage of one CPU such as 50%)");
+        set_bad(c, "SCOPE_CPU_QUOTA", "50%%", "Invalid value for SCOPE_CPU_QUOTA: '50%%' (expected a percentage of one CPU such as 50%)");
+
+        set_ok(c, "SCOPE_SLICE", "");
+        assert_null(c->scope_slice);
+        set_ok(c, "EXIT_IDLE_SEC", "30");
+        assert_int_equal(c->exit_idle_sec, 30);
+        set_ok(c, "SHUTDOWN_GRACE_MS", "0");
+        assert_int_equal(c->shutdown_grace_ms, 0);
+        set_ok(c, "METRICS_AUTH", "no");
+        assert_false(c->metrics_auth);
+        set_ok(c, "SCOPE_MEMORY_MAX", "1G");
+        set_ok(c, "SCOPE_TASKS_MAX", "infinity");
+
+        s = config_format(c);
+        assert_non_null(strstr(s, "\nSCOPE_MODE=scope\nSCOPE_SLICE=\nSCOPE_MEMORY_MAX=1073741824\n"
+                                  "SCOPE_TASKS_MAX=infinity\nSCOPE_CPU_QUOTA=250%\nEXIT_IDLE_SEC=30\n"
+                                  "SHUTDOWN_GRACE_MS=0\nMETRICS_AUTH=false\n"));
+
+        /* Empty values unset the limits again, and the dump reads back. */
+        set_ok(c, "SCOPE_MEMORY_MAX", "");
+        set_ok(c, "SCOPE_CPU_QUOTA", "");
+        assert_int_equal(c->scope_memory_max, 0);
+        assert_int_equal(c->scope_cpu_quota, 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void) {
@@ -767,6 +849,7 @@ int main(void) {
                 T(test_format),
                 T(test_reuse),
                 T(test_message_truncation),
+                T(test_systemd_keys),
         };
         return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
