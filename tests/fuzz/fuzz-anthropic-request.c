@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * A /v1/messages body is attacker-controlled (with auth off, by anyone who can reach the port).
+ * The body goes through json_loadb() with the flags session.c uses, anthropic_request_parse(), and
+ * on success through everything that turns the request into a CLI run: argv, the stdin lines and
+ * the stream translator's constructor. The parse runs under both system-prompt modes that change
+ * the argv, and with thinking enabled, so those branches are reachable from one input.
+ */
+
+#include <stdlib.h>
+
+#include "api/anthropic.h"
+#include "fuzz.h"
+#include "util/macro.h"
+
+static void anthropic_stream_freep(AnthropicStream **s) {
+        anthropic_stream_free(*s);
+}
+
+static void run(const json_t *body, SystemPromptMode mode, bool thinking) {
+        ApiEnv env = {
+                .message_id = "msg_fuzz",
+                .created = 1700000000,
+                .default_model = "sonnet",
+                .default_effort = thinking ? "high" : NULL,
+                .effort_header = thinking ? "low" : NULL,
+                .enable_thinking = thinking,
+                .system_prompt_mode = mode,
+        };
+        ApiRequest req = {};
+        ApiError err = API_ERROR_NULL;
+
+        if (anthropic_request_parse(body, &env, &req, &err) >= 0) {
+                _cleanup_strv_free_ char **argv = NULL;
+                _cleanup_(anthropic_stream_freep) AnthropicStream *s = NULL;
+                json_auto_t *lines = NULL;
+
+                (void) cli_request_build_argv(&req.cli, "/usr/bin/claude", "/run/claude-proxy/sp.txt", &argv);
+                if (cli_request_build_input(&req.cli, &lines) >= 0) {
+                        const json_t *line;
+                        size_t i;
+
+                        /* The writer serialises each line; that must hold for any parsed input. */
+                        json_array_foreach(lines, i, line) {
+                                free(json_dumps(line, JSON_COMPACT));
+                                (void) cli_input_line_awaits_result(line);
+                        }
+                }
+                (void) anthropic_stream_new(&s, &req, &env);
+        } else {
+                json_auto_t *j = NULL;
+
+                (void) api_error_to_json(API_ANTHROPIC, &err, &j);
+        }
+        api_request_done(&req);
+        api_error_done(&err);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        json_auto_t *body = NULL;
+        json_error_t jerr;
+
+        if (size > FUZZ_INPUT_MAX)
+                return 0;
+        body = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES, &jerr);
+        if (!body)
+                return 0;
+        run(body, SYSTEM_PROMPT_USER, false);
+        run(body, SYSTEM_PROMPT_APPEND, true);
+        run(body, SYSTEM_PROMPT_REPLACE, false);
+        return 0;
+}

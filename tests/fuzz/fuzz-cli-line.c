@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * The CLI's stdout is the least trusted input the daemon has: whatever a CLI version (or a
+ * compromised one) prints goes through cli_event_parse() and then into the outcome accumulator
+ * and the Anthropic stream translator. The input is split at '\n' the way the I/O side splits
+ * stdout, so the fuzzer can build sequences of lines and reach the translator's state machine
+ * (open blocks, merged messages, a result). Each run then ends the way session.c ends one:
+ * classify, then finish + non-streaming message, or fail. Two translators run side by side, with
+ * and without thinking requested, because thinking blocks take a different path.
+ */
+
+#include <string.h>
+
+#include "api/anthropic.h"
+#include "fuzz.h"
+#include "util/macro.h"
+
+static void anthropic_stream_freep(AnthropicStream **s) {
+        anthropic_stream_free(*s);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        ApiRequest req_plain = { .kind = API_ANTHROPIC, .client_model = (char *) "claude-fuzz" };
+        ApiRequest req_thinking = { .kind = API_ANTHROPIC, .client_model = (char *) "claude-fuzz",
+                                    .cli = { .thinking = true, .thinking_budget = 1024 } };
+        ApiEnv env = { .message_id = "msg_fuzz", .created = 1700000000, .default_model = "sonnet" };
+        _cleanup_(anthropic_stream_freep) AnthropicStream *plain = NULL, *thinking = NULL;
+        json_auto_t *out_plain = NULL, *out_thinking = NULL;
+        const char *p = (const char *) data, *end = p + size;
+        CliOutcome o = {};
+        CliExit x = { .exited = true };
+        ApiError err = API_ERROR_NULL;
+        int r;
+
+        if (size > FUZZ_INPUT_MAX)
+                return 0;
+        if (anthropic_stream_new(&plain, &req_plain, &env) < 0 ||
+            anthropic_stream_new(&thinking, &req_thinking, &env) < 0)
+                return 0;
+        out_plain = json_array();
+        out_thinking = json_array();
+        if (!out_plain || !out_thinking)
+                return 0;
+
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                size_t len = (size_t) ((nl ? nl : end) - p);
+                CliEvent ev = {};
+
+                if (cli_event_parse(p, len, &ev) >= 0) {
+                        cli_outcome_feed(&o, &ev);
+                        (void) anthropic_stream_feed(plain, &ev, out_plain);
+                        (void) anthropic_stream_feed(thinking, &ev, out_thinking);
+                        cli_event_done(&ev);
+                }
+                if (anthropic_stream_started(plain))
+                        (void) anthropic_stream_ping(plain, out_plain);
+                p = nl ? nl + 1 : end;
+        }
+
+        /* An error result normally comes with exit status 1 (cli/README §13). */
+        if (o.result && json_is_true(json_object_get(o.result, "is_error")))
+                x.code = 1;
+        r = cli_outcome_classify(&o, &x, size > 0 ? "fuzz stderr tail" : NULL, &err);
+        if (r == 0) {
+                json_auto_t *msg_plain = NULL, *msg_thinking = NULL;
+
+                if (anthropic_stream_finish(plain, o.result, out_plain) >= 0)
+                        (void) anthropic_stream_message(plain, o.result, &msg_plain);
+                if (anthropic_stream_finish(thinking, o.result, out_thinking) >= 0)
+                        (void) anthropic_stream_message(thinking, o.result, &msg_thinking);
+        } else {
+                json_auto_t *body = NULL;
+
+                (void) anthropic_stream_fail(plain, &err, out_plain);
+                (void) anthropic_stream_fail(thinking, &err, out_thinking);
+                (void) api_error_to_json(API_ANTHROPIC, &err, &body);
+        }
+        api_error_done(&err);
+        cli_outcome_done(&o);
+        return 0;
+}
