@@ -238,6 +238,14 @@ static int run(int argc, char *argv[]) {
 
         log_setup(arg_log_target, config.log_level);
         (void) signal(SIGPIPE, SIG_IGN);
+        /* Until the loop's signal events exist, a SIGTERM (systemd stopping us during start-up)
+         * stays pending instead of killing us uncleanly; it is handled once unblocked below. */
+        sigset_t stop_signals;
+        sigemptyset(&stop_signals);
+        sigaddset(&stop_signals, SIGTERM);
+        sigaddset(&stop_signals, SIGINT);
+        sigaddset(&stop_signals, SIGHUP);
+        (void) sigprocmask(SIG_BLOCK, &stop_signals, NULL);
         {
                 char *f[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_STARTED, NULL };
                 log_full_errno_fields(LOG_INFO, 0, f, "claude-proxy %s starting", PACKAGE_VERSION);
@@ -267,6 +275,7 @@ static int run(int argc, char *argv[]) {
         ev_sighup = evsignal_new(base, SIGHUP, on_sighup, &reload);
         if (ev_sighup)
                 (void) event_add(ev_sighup, NULL);
+        (void) sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
 
         {
                 char *f[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_READY, NULL };

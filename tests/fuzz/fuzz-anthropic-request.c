@@ -57,6 +57,15 @@ static void run(const json_t *body, SystemPromptMode mode, bool thinking) {
         api_error_done(&err);
 }
 
+/**
+ * LLVMFuzzerTestOneInput() - one fuzz input
+ * @data: the input bytes (not NUL-terminated)
+ * @size: their length
+ *
+ * Treats @data as a /v1/messages body and, if it parses, builds the CLI run from it.
+ *
+ * Return: 0 (libFuzzer reserves other values).
+ */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         json_auto_t *body = NULL;
         json_error_t jerr;

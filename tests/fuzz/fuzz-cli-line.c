@@ -20,6 +20,15 @@ static void anthropic_stream_freep(AnthropicStream **s) {
         anthropic_stream_free(*s);
 }
 
+/**
+ * LLVMFuzzerTestOneInput() - one fuzz input
+ * @data: the input bytes (not NUL-terminated)
+ * @size: their length
+ *
+ * Treats @data as CLI stdout (lines split at '\n') and drives one whole run with it.
+ *
+ * Return: 0 (libFuzzer reserves other values).
+ */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ApiRequest req_plain = { .kind = API_ANTHROPIC, .client_model = (char *) "claude-fuzz" };
         ApiRequest req_thinking = { .kind = API_ANTHROPIC, .client_model = (char *) "claude-fuzz",

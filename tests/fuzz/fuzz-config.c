@@ -13,6 +13,15 @@
 #include "fuzz.h"
 #include "util/macro.h"
 
+/**
+ * LLVMFuzzerTestOneInput() - one fuzz input
+ * @data: the input bytes (not NUL-terminated)
+ * @size: their length
+ *
+ * Treats @data as configuration text: parse, validate, format.
+ *
+ * Return: 0 (libFuzzer reserves other values).
+ */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_free_ char *formatted = NULL;
         char err[512] = "";

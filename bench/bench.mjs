@@ -1,0 +1,418 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: MIT
+//
+// claude-proxy benchmark: latency and memory with the fake CLI (tests/fake-claude), loopback only.
+//
+// (a) Latency: p50/p99 of non-streaming POST /v1/messages (time to the complete body) and of
+//     streaming time-to-first-byte (first SSE body chunk, the message_start event), at
+//     concurrency 1 and 100, through the proxy; and the same work done by spawning fake-claude
+//     directly with the very argv, environment and stdin the proxy gave it (captured from the
+//     fake's log in a calibration run), timed to its `result` line and to its message_start line.
+//     The difference is the proxy's overhead: HTTP, translation, spawn bookkeeping.
+// (b) Memory: the proxy's VmRSS/VmHWM from /proc idle, while holding 100 and 300 open SSE streams
+//     (the fake hangs after message_start so the streams stay open), and after they are released.
+//
+// Not a test: it asserts nothing beyond "the runs worked". Every loop is bounded and the script
+// stops the proxy and every child it started itself. Node built-ins only.
+//
+//   node bench/bench.mjs --proxy BUILD/src/claude-proxy --fake BUILD/tests/fake-claude/fake-claude
+//   node bench/bench.mjs --build BUILD [--quick]
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const SOURCE_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const TRANSCRIPTS = path.join(SOURCE_ROOT, 'tests', 'data', 'transcripts');
+
+function parseArgs(argv) {
+  const o = { quick: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') o.quick = true;
+    else if (a === '--proxy') o.proxy = argv[++i];
+    else if (a === '--fake') o.fake = argv[++i];
+    else if (a === '--build') o.build = argv[++i];
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: bench.mjs (--build DIR | --proxy BIN --fake BIN) [--quick]');
+      process.exit(0);
+    } else {
+      console.error(`unknown argument ${a}`);
+      process.exit(2);
+    }
+  }
+  if (o.build) {
+    o.proxy ??= path.join(o.build, 'src', 'claude-proxy');
+    o.fake ??= path.join(o.build, 'tests', 'fake-claude', 'fake-claude');
+  }
+  for (const k of ['proxy', 'fake']) {
+    if (!o[k] || !fs.existsSync(o[k])) {
+      console.error(`--${k} binary missing (${o[k]}); build first or pass --build DIR`);
+      process.exit(2);
+    }
+    o[k] = path.resolve(o[k]);
+  }
+  return o;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const N1 = opts.quick ? 50 : 200;       // requests at concurrency 1
+const N100 = opts.quick ? 300 : 1000;   // requests at concurrency 100
+const HOLD = opts.quick ? [50, 100] : [100, 300];
+const PHASE_TIMEOUT_MS = 120000;        // no phase may take longer than this
+
+// ---- the proxy ------------------------------------------------------------------------------
+
+const cleanups = [];
+function tmpdir(prefix) {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  cleanups.push(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+async function startProxy(extraEnv) {
+  const workDir = tmpdir('cp-bench-work-');
+  const env = {
+    PATH: process.env.PATH,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    REQUIRE_AUTH: 'false',
+    CLAUDE_PATH: opts.fake,
+    CHILD_ENV: 'FAKE_CLAUDE_DIR',
+    FAKE_CLAUDE_DIR: TRANSCRIPTS,
+    MAX_CONCURRENT: '1000',
+    MAX_QUEUE: '1000',
+    REQUEST_TIMEOUT_MS: '0',
+    IDLE_TIMEOUT_MS: '0',
+    WORK_DIR: workDir,
+    LOG_LEVEL: 'info',          /* the "listening on" line is info */
+    ...extraEnv,
+  };
+  const child = spawn(opts.proxy, [], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  let exited = null;
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d) => { stderr += d; if (stderr.length > 1e6) stderr = stderr.slice(-1e5); });
+  const exitP = new Promise((r) => child.on('exit', (code, signal) => { exited = { code, signal }; r(exited); }));
+  cleanups.push(() => { if (!exited) child.kill('SIGKILL'); });
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const m = /listening on (\S+):(\d+)/.exec(stderr);
+    if (m) {
+      const p = {
+        pid: child.pid, port: Number(m[2]), stderr: () => stderr,
+        async stop() {
+          if (!exited) {
+            child.kill('SIGTERM');
+            const t = setTimeout(() => { if (!exited) child.kill('SIGKILL'); }, 15000);
+            await exitP;
+            clearTimeout(t);
+          }
+          return exited;
+        },
+      };
+      return p;
+    }
+    if (exited) throw new Error(`proxy exited before listening: ${JSON.stringify(exited)}\n${stderr}`);
+    if (Date.now() > deadline) throw new Error(`proxy did not start:\n${stderr}`);
+    await sleep(10);
+  }
+}
+
+function procStatus(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k) => Number((new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s) || [])[1] || 0);
+  let fds = 0;
+  try { fds = fs.readdirSync(`/proc/${pid}/fd`).length; } catch { /* gone */ }
+  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM'), fds, children: childrenOf(pid).length };
+}
+
+function childrenOf(pid) {
+  const out = [];
+  try {
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+      const c = fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim();
+      if (c) out.push(...c.split(/\s+/).map(Number));
+    }
+  } catch { /* gone */ }
+  return out;
+}
+
+// ---- HTTP -----------------------------------------------------------------------------------
+
+function body(stream, text) {
+  return JSON.stringify({
+    model: 'sonnet', max_tokens: 256, stream,
+    messages: [{ role: 'user', content: text }],
+  });
+}
+
+// One request; resolves with {ttfb, total, status, bytes} in ms (ttfb: first body chunk).
+function request(port, agent, payload, { onFirstChunk } = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let ttfb = null;
+    let bytes = 0;
+    let text = '';
+    const req = http.request({
+      host: '127.0.0.1', port, method: 'POST', path: '/v1/messages', agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload),
+                 'anthropic-version': '2023-06-01' },
+    }, (res) => {
+      res.on('data', (d) => {
+        if (ttfb === null) {
+          ttfb = performance.now() - t0;
+          if (onFirstChunk) onFirstChunk(req, res);
+        }
+        bytes += d.length;
+        if (text.length < 4096) text += d;
+      });
+      res.on('end', () => resolve({ ttfb, total: performance.now() - t0, status: res.statusCode, bytes, text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+// ---- direct spawn ---------------------------------------------------------------------------
+
+// Run fake-claude the way the proxy does: write the stdin lines, read stdout lines, close stdin
+// once the `result` line has arrived. Resolves with {ttfb, total} measured to the message_start
+// line and to the result line, after the process has exited.
+function direct(spec) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let ttfb = null;
+    let total = null;
+    let buf = '';
+    const child = spawn(spec.argv[0], spec.argv.slice(1), { env: spec.env, cwd: spec.cwd, stdio: ['pipe', 'pipe', 'ignore'] });
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (ttfb === null && line.includes('"type":"message_start"')) ttfb = performance.now() - t0;
+        if (total === null && line.startsWith('{"type":"result"')) {
+          total = performance.now() - t0;
+          child.stdin.end();
+        }
+      }
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (total === null) reject(new Error(`fake-claude exited ${code} without a result`));
+      else resolve({ ttfb, total });
+    });
+    child.stdin.on('error', () => { /* EPIPE after exit: harmless here */ });
+    child.stdin.write(spec.stdin.map((l) => JSON.stringify(l) + '\n').join(''));
+  });
+}
+
+// ---- load driver ----------------------------------------------------------------------------
+
+const T0 = performance.now();
+function phase(what) {
+  console.error(`[${((performance.now() - T0) / 1000).toFixed(1)}s] ${what}`);
+}
+
+async function pool(n, concurrency, fn) {
+  const results = [];
+  let next = 0;
+  const deadline = Date.now() + PHASE_TIMEOUT_MS;
+  async function worker() {
+    while (next < n) {
+      if (Date.now() > deadline) throw new Error('phase timed out');
+      const i = next++;
+      results[i] = await fn(i);
+    }
+  }
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  return { results, wallMs: performance.now() - t0 };
+}
+
+function pct(values, p) {
+  const v = values.filter((x) => x !== null).sort((a, b) => a - b);
+  if (!v.length) return NaN;
+  return v[Math.min(v.length - 1, Math.ceil((p / 100) * v.length) - 1)];
+}
+
+const fmt = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
+const mb = (kb) => (kb / 1024).toFixed(1);
+
+// ---- phases ---------------------------------------------------------------------------------
+
+// Capture argv, environment and stdin the proxy hands the CLI, from the fake's own log.
+async function calibrate() {
+  const logDir = tmpdir('cp-bench-log-');
+  const p = await startProxy({ CHILD_ENV: 'FAKE_CLAUDE_DIR FAKE_CLAUDE_LOG_DIR', FAKE_CLAUDE_LOG_DIR: logDir });
+  try {
+    const agent = new http.Agent({ keepAlive: false });
+    const specs = {};
+    for (const stream of [false, true]) {
+      for (const f of fs.readdirSync(logDir)) fs.rmSync(path.join(logDir, f));
+      const r = await request(p.port, agent, body(stream, 'hello'));
+      if (r.status !== 200) throw new Error(`calibration request failed: ${r.status} ${r.text}`);
+      await sleep(100);         /* the fake rewrites its log as it exits */
+      const logs = fs.readdirSync(logDir).filter((f) => /^\d+\.json$/.test(f));
+      if (logs.length !== 1) throw new Error(`expected one fake log, found ${logs.length}`);
+      const log = JSON.parse(fs.readFileSync(path.join(logDir, logs[0]), 'utf8'));
+      const env = { ...log.env };
+      delete env.FAKE_CLAUDE_LOG_DIR;
+      specs[stream ? 'stream' : 'plain'] = { argv: log.argv, env, cwd: tmpdir('cp-bench-cwd-'), stdin: log.stdin };
+    }
+    return specs;
+  } finally {
+    await p.stop();
+  }
+}
+
+async function latency(p, specs) {
+  const rows = [];
+  for (const [conc, n] of [[1, N1], [100, N100]]) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: conc });
+    const plainBody = body(false, 'hello');
+    const streamBody = body(true, 'hello');
+    const check = (r) => {
+      if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.text.slice(0, 300)}`);
+      return r;
+    };
+
+    phase(`latency at concurrency ${conc}`);
+    const proxyPlain = await pool(n, conc, async () => check(await request(p.port, agent, plainBody)));
+    const proxyStream = await pool(n, conc, async () => {
+      const r = check(await request(p.port, agent, streamBody));
+      if (!r.text.startsWith('event: message_start')) throw new Error(`stream began with ${r.text.slice(0, 80)}`);
+      return r;
+    });
+    const directRuns = await pool(n, conc, () => direct(specs.plain));
+    const directStreamRuns = await pool(n, conc, () => direct(specs.stream));
+    agent.destroy();
+
+    const row = (what, res, key) => ({
+      what, conc, n,
+      p50: pct(res.results.map((r) => r[key]), 50),
+      p99: pct(res.results.map((r) => r[key]), 99),
+      rps: n / (res.wallMs / 1000),
+    });
+    const a = row('non-stream total, proxy', proxyPlain, 'total');
+    const b = row('non-stream total, direct', directRuns, 'total');
+    const c = row('stream TTFB, proxy', proxyStream, 'ttfb');
+    const e = row('stream total, proxy', proxyStream, 'total');
+    const f = row('stream total, direct', directStreamRuns, 'total');
+    const d = row('stream TTFB, direct', directStreamRuns, 'ttfb');
+    rows.push(a, b, { what: 'non-stream overhead', conc, n, p50: a.p50 - b.p50, p99: a.p99 - b.p99 },
+              c, d, { what: 'stream TTFB overhead', conc, n, p50: c.p50 - d.p50, p99: c.p99 - d.p99 },
+              e, f);
+  }
+  return rows;
+}
+
+// Open `count` SSE streams whose fake CLI hangs after message_start; resolves once every one has
+// delivered its first chunk. Returns the requests so the caller can drop them.
+async function holdStreams(p, count, held) {
+  const text = '[[fake:text hang_after=3]] hold this stream open';
+  const payload = body(true, text);
+  const started = [];
+  const deadline = Date.now() + PHASE_TIMEOUT_MS;
+  for (let i = held.length; i < count; i++) {
+    started.push(new Promise((resolve, reject) => {
+      const agent = new http.Agent({ keepAlive: false });
+      const req = http.request({
+        host: '127.0.0.1', port: p.port, method: 'POST', path: '/v1/messages', agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      }, (res) => {
+        if (res.statusCode !== 200) { reject(new Error(`hold stream: HTTP ${res.statusCode}`)); return; }
+        res.once('data', () => resolve());
+        res.on('error', () => { /* we destroy it later */ });
+      });
+      req.on('error', (e) => { if (!req.destroyed) reject(e); });
+      req.end(payload);
+      held.push(req);
+    }));
+  }
+  let timer;
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error('streams did not open')), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    await Promise.race([Promise.all(started), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function memory(p) {
+  const rows = [];
+  const held = [];
+  for (const n of HOLD) {
+    phase(`opening ${n} streams`);
+    await holdStreams(p, n, held);
+    await sleep(300);
+    rows.push({ what: `holding ${n} SSE streams`, ...procStatus(p.pid) });
+  }
+  phase('releasing streams');
+  for (const r of held) r.destroy();
+  /* The proxy notices each disconnect and kills that CLI; wait until every child is gone. */
+  const deadline = Date.now() + 30000;
+  while (childrenOf(p.pid).length > 0 && Date.now() < deadline) await sleep(50);
+  await sleep(300);
+  rows.push({ what: 'after release', ...procStatus(p.pid) });
+  return rows;
+}
+
+function table(headers, rows) {
+  const w = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join('  ');
+  console.log(line(headers));
+  console.log(w.map((x) => '-'.repeat(x)).join('  '));
+  for (const r of rows) console.log(line(r));
+}
+
+async function main() {
+  console.log(`claude-proxy bench: ${opts.proxy}\nfake CLI: ${opts.fake}\n` +
+              `${os.cpus().length} CPUs, node ${process.version}${opts.quick ? ', --quick' : ''}\n`);
+  phase('calibration');
+  const specs = await calibrate();
+  const p = await startProxy({});
+  let ok = false;
+  try {
+    await sleep(200);
+    const idle = { what: 'idle', ...procStatus(p.pid) };
+    const lat = await latency(p, specs);
+    const afterLat = { what: 'after latency runs', ...procStatus(p.pid) };
+    const mem = await memory(p);
+
+    console.log('Latency (ms; "direct" = fake-claude spawned by node with the proxy\'s argv/env/stdin)');
+    table(['measure', 'conc', 'n', 'p50', 'p99', 'req/s'],
+          lat.map((r) => [r.what, r.conc, r.n, fmt(r.p50), fmt(r.p99), r.rps ? r.rps.toFixed(0) : '']));
+    console.log('\nProxy memory (/proc/PID/status)');
+    table(['state', 'VmRSS MB', 'VmHWM MB', 'fds', 'children'],
+          [idle, afterLat, ...mem].map((r) => [r.what, mb(r.rssKb), mb(r.hwmKb), r.fds, r.children]));
+    ok = true;
+  } finally {
+    phase('stopping the proxy');
+    const ex = await p.stop();
+    phase(`proxy exited: ${JSON.stringify(ex)}`);
+    if (ok && !(ex.code === 0 && ex.signal === null)) {
+      console.error(`proxy did not stop cleanly: ${JSON.stringify(ex)}\n${p.stderr().slice(-4000)}`);
+      process.exitCode = 1;
+    }
+  }
+}
+
+try {
+  await main();
+} catch (e) {
+  console.error(`bench failed: ${e.stack || e}`);
+  process.exitCode = 1;
+} finally {
+  for (const c of cleanups.reverse()) { try { c(); } catch { /* best effort */ } }
+}
