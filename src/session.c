@@ -539,10 +539,6 @@ static void on_child_exit(evutil_socket_t fd, short what, void *userdata) {
         if (r < 0)
                 log_warning_errno(r, "%s: waitid failed: %m", s->request_id);
         event_freep_(&s->ev_pidfd);
-        if (r > 0 && s->exit.code == 0 && !s->outcome.result)
-                s->exit = e;
-        else if (r > 0 && s->outcome.result)
-                s->exit.code = e.code, s->exit.signal = e.signal, s->exit.exited = e.exited;
 
         /* Whatever the CLI printed before it died is in the pipes: take it before deciding. */
         if (s->ev_stdout) {
@@ -552,7 +548,8 @@ static void on_child_exit(evutil_socket_t fd, short what, void *userdata) {
         }
         if (s->ev_stderr)
                 on_stderr(s->child.stderr_fd, EV_READ, s);
-        if (!s->outcome.result)
+        /* The real status, for the log and for a run that ended without a result. */
+        if (r > 0)
                 s->exit = e;
 
         log_full_errno(s->exit.exited && s->exit.code == 0 ? LOG_DEBUG : LOG_INFO, 0,
