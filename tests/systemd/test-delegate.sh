@@ -1,0 +1,73 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The system service as shipped: a dedicated non-root User=, Delegate=yes and SCOPE_MODE=cgroup.
+# Keys come in as a credential (the optional OAuth token is absent and must not matter), every
+# request's CLI tree goes into a sub-cgroup of the delegated cgroup, and it never outlives the
+# request.
+
+# shellcheck source=tests/systemd/lib.sh
+. "$(dirname "$0")/lib.sh"
+require_env
+
+system_units "$WORK/units" as-shipped
+dropin "$WORK/units" 30-limits <<-'EOF2'
+	[Service]
+	Environment=SCOPE_MEMORY_MAX=268435456
+	Environment=SCOPE_TASKS_MAX=64
+	EOF2
+boot --units "$WORK/units" --enable claude-proxy.socket --add-user claude-proxy
+X sh -c 'mkdir -p -m 0700 /etc/credstore && echo key-d1 >/etc/credstore/claude-proxy.api-keys && chmod 600 /etc/credstore/claude-proxy.api-keys'
+
+key=(-H 'x-api-key: key-d1')
+check_eq "no key: refused" 401 "$(post hello -o /dev/null -w '%{http_code}')"
+check_eq "the key from the credential is accepted" 200 "$(post hello -o /dev/null -w '%{http_code}' "${key[@]}")"
+check_eq "the service is active without the optional OAuth credential" active "$(X systemctl is-active claude-proxy.service)"
+check "the api-keys credential is passed" X test -s /run/credentials/claude-proxy.service/api-keys
+check "the absent OAuth token gives no credential" X test ! -e /run/credentials/claude-proxy.service/claude-code-oauth-token
+mainpid=$(svc_prop MainPID)
+check_eq "the service runs as claude-proxy" claude-proxy "$(X ps -o user= -p "$mainpid" | tr -d ' ')"
+check_eq "Delegate=yes" yes "$(svc_prop Delegate)"
+cg=/sys/fs/cgroup$(svc_prop ControlGroup)
+echo "# service cgroup: $cg"
+check_eq "the delegated cgroup is owned by the service user" claude-proxy "$(X stat -c %U "$cg/cgroup.procs")"
+check_eq "the state directory is the CLI's home" claude-proxy "$(X stat -c %U /var/lib/claude-proxy)"
+
+req_dirs() {
+        X sh -c "ls -d '$cg'/req-* 2>/dev/null"
+}
+no_req_dir() {
+        [ -z "$(req_dirs)" ]
+}
+
+X sh -c 'rm -f /run/fake-logs/*'
+post_bg "$WORK/tree" "[[fake:text delay=250 grandchild=setsid]]" "${key[@]}"
+check "the CLI started its grandchildren" wait_until 10 fake_has_grandchildren 2
+req=$(req_dirs | head -n 1)
+echo "# request cgroup: $req"
+check "a req-* sub-cgroup exists while the request runs" test -n "$req"
+mapfile -t tree < <(fake_tree_pids)
+check "it holds the CLI and both grandchildren" pids_in_cgroup "$req" "${tree[@]}"
+check "the proxy is not in it" sh -c "! '$SDNS' exec $PID grep -qx '$mainpid' '$req/cgroup.procs'"
+if has_controller "$req" memory; then
+        check_eq "memory.max set" 268435456 "$(X cat "$req/memory.max")"
+else
+        echo "# no memory controller in the namespaced cgroup2 tree: memory.max not checked"
+fi
+if has_controller "$req" pids; then
+        check_eq "pids.max set" 64 "$(X cat "$req/pids.max")"
+else
+        echo "# no pids controller in the namespaced cgroup2 tree: pids.max not checked"
+fi
+wait_bg
+check_eq "the request completes" 200 "$(cat "$WORK/tree.code")"
+check "the sub-cgroup is removed after the request" wait_until 5 no_req_dir
+check "no CLI process is left (setsid grandchild included)" wait_until 5 no_fake_cli
+
+post_bg "$WORK/disc" "[[fake:text hang_after=2 grandchild=setsid]]" -m 2 "${key[@]}"
+check "a sub-cgroup exists for the hanging request" wait_until 5 sh -c "test -n \"\$('$SDNS' exec $PID sh -c \"ls -d '$cg'/req-* 2>/dev/null\")\""
+wait_bg
+check "disconnect: the sub-cgroup is removed" wait_until 5 no_req_dir
+check "disconnect: no CLI process is left" wait_until 5 no_fake_cli
+
+finish

@@ -1,0 +1,101 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# SCOPE_MODE=scope (root system service): every CLI runs in its own transient scope holding its
+# whole process tree, setsid grandchild included; the scope has the configured limits and never
+# outlives its request (done, client disconnect, proxy SIGKILLed), and leftovers of a crashed
+# instance are removed when the next one starts.
+
+# shellcheck source=tests/systemd/lib.sh
+. "$(dirname "$0")/lib.sh"
+require_env
+
+system_units "$WORK/units" root
+dropin "$WORK/units" 30-limits <<-'EOF2'
+	[Service]
+	Environment=SCOPE_SLICE=claudeproxy.slice
+	Environment=SCOPE_MEMORY_MAX=268435456
+	Environment=SCOPE_TASKS_MAX=64
+	Environment=SCOPE_CPU_QUOTA=50
+	EOF2
+boot --units "$WORK/units" --enable claude-proxy.socket
+
+# Scopes left behind by a crashed instance of this unit, and by another instance (a template
+# sibling) sharing the manager, which must be left alone. The Description carries the owner.
+X sh -c "systemd-run -q --scope --unit=claude-proxy-stale-0001 \
+        --description='claude-proxy request stale-0001 (anthropic, x) [claude-proxy.service]' \
+        sleep 612 </dev/null >/dev/null 2>&1 &"
+X sh -c "systemd-run -q --scope --unit=claude-proxy-stale-0002 \
+        --description='claude-proxy request stale-0002 (anthropic, x) [claude-proxy@other.service]' \
+        sleep 613 </dev/null >/dev/null 2>&1 &"
+check "a stale claude-proxy-*.scope exists before start" \
+        wait_until 5 svc_prop_is ActiveState active claude-proxy-stale-0001.scope
+check "another instance's scope exists before start" \
+        wait_until 5 svc_prop_is ActiveState active claude-proxy-stale-0002.scope
+check_eq "the first request is answered" 200 "$(post hello -o /dev/null -w '%{http_code}')"
+check "the stale scope is removed when the service starts" wait_until 5 unit_gone claude-proxy-stale-0001.scope
+check "the stale scope's process is gone" wait_until 5 sh -c "! '$SDNS' exec $PID pgrep -f 'sleep 612'"
+check_eq "another instance's scope is left alone" active "$(svc_prop ActiveState claude-proxy-stale-0002.scope)"
+
+# One request's tree.
+X sh -c 'rm -f /run/fake-logs/*'
+post_bg "$WORK/tree" "[[fake:text delay=250 grandchild=setsid]]" -H 'x-request-id: scope-test-0001'
+check "the CLI started its grandchildren" wait_until 10 fake_has_grandchildren 2
+scope=$(proxy_scopes | head -n 1)
+echo "# scope: $scope"
+check "a scope exists while the request runs" test -n "$scope"
+check "it is named claude-proxy-<request id>.scope" grep -q '^claude-proxy-.*scope-test-0001.*\.scope$' <<<"$scope"
+cg=$(svc_prop ControlGroup "$scope")
+echo "# scope cgroup: $cg"
+check "the scope is in claudeproxy.slice" grep -q '^/claudeproxy.slice/' <<<"$cg"
+mapfile -t tree < <(fake_tree_pids)
+check "the scope holds the CLI and both grandchildren (setsid too)" pids_in_cgroup "/sys/fs/cgroup$cg" "${tree[@]}"
+check "the proxy itself is not in the scope" sh -c "! '$SDNS' exec $PID grep -qx '$(svc_prop MainPID)' '/sys/fs/cgroup$cg/cgroup.procs'"
+check_eq "MemoryMax set on the scope" 268435456 "$(svc_prop MemoryMax "$scope")"
+check_eq "TasksMax set on the scope" 64 "$(svc_prop TasksMax "$scope")"
+check_eq "CPUQuota set on the scope" 500ms "$(svc_prop CPUQuotaPerSecUSec "$scope")"
+check_eq "CollectMode of the scope" inactive-or-failed "$(svc_prop CollectMode "$scope")"
+check "the scope is bound to the service" grep -qw claude-proxy.service <<<"$(svc_prop BindsTo "$scope")"
+check "the scope's Description names the request" grep -q scope-test-0001 <<<"$(svc_prop Description "$scope")"
+# STATUS= reads "<n> in flight, <n> queued, <n> children, <n> served".
+status_matches() {
+        grep -q "$1" <<<"$(svc_prop StatusText)"
+}
+check "StatusText shows the request in flight" wait_until 3 status_matches '^1 in flight'
+echo "# StatusText in flight: $(svc_prop StatusText)"
+if has_controller "/sys/fs/cgroup$cg" memory; then
+        check_eq "memory.max enforced" 268435456 "$(X cat "/sys/fs/cgroup$cg/memory.max")"
+else
+        echo "# no memory controller in the namespaced cgroup2 tree: enforcement not checked"
+fi
+if has_controller "/sys/fs/cgroup$cg" pids; then
+        check_eq "pids.max enforced" 64 "$(X cat "/sys/fs/cgroup$cg/pids.max")"
+fi
+wait_bg
+check_eq "the request completes" 200 "$(cat "$WORK/tree.code")"
+check "the scope vanishes after the request" wait_until 5 no_scope
+check "no CLI process is left (setsid grandchild included)" wait_until 5 no_fake_cli
+check "StatusText is kept current (0 in flight once the request is done)" \
+        wait_until 5 status_matches '^0 in flight, 0 queued, 0 children'
+echo "# StatusText idle: $(svc_prop StatusText)"
+
+# Client disconnect.
+post_bg "$WORK/disc" "[[fake:text hang_after=2 grandchild=setsid]]" -m 2
+check "a scope exists for the hanging request" wait_until 5 have_scope
+wait_bg
+check "disconnect: the scope is gone" wait_until 5 no_scope
+check "disconnect: no CLI process is left" wait_until 5 no_fake_cli
+
+# The proxy is SIGKILLed with a request in flight.
+post_bg "$WORK/kill" "[[fake:text hang_after=2 grandchild=setsid]]" -m 20
+check "a scope exists before the kill" wait_until 5 have_scope
+old=$(proxy_scopes | head -n 1)
+oldpid=$(svc_prop MainPID)
+X systemctl kill --kill-who=main -s SIGKILL claude-proxy.service
+check "the killed proxy's scope does not survive" wait_until 10 unit_gone "$old"
+check "the killed proxy's CLI tree is gone" wait_until 10 no_fake_cli
+check_eq "the next request is answered by a new instance" 200 "$(post hello -o /dev/null -w '%{http_code}')"
+check "it is a new process" test "$(svc_prop MainPID)" != "$oldpid"
+wait_bg
+
+finish
