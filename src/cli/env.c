@@ -85,3 +85,26 @@ int cli_env_build(char *const *parent, char *const *extra_names, unsigned max_re
         *ret = TAKE_PTR(env);
         return 0;
 }
+
+/**
+ * cli_env_set() - set one variable, replacing an earlier value
+ * @env: the vector to change
+ * @name: the variable's name
+ * @value: its value
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int cli_env_set(char ***env, const char *name, const char *value) {
+        size_t n = strlen(name);
+        char *kv = NULL;
+
+        if (asprintf(&kv, "%s=%s", name, value) < 0)
+                return -ENOMEM;
+        for (char **e = *env; e && *e; e++)
+                if (strneq(*e, name, n) && (*e)[n] == '=') {
+                        free(*e);
+                        *e = kv;
+                        return 0;
+                }
+        return strv_consume(env, kv);
+}

@@ -11,3 +11,6 @@
  * own variables and the proxy's keys are never passed, whatever CHILD_ENV says.
  */
 int cli_env_build(char *const *parent, char *const *extra_names, unsigned max_retries, char ***ret);
+
+/* Set NAME=VALUE in `env`, replacing an existing NAME. Return 0 or -ENOMEM. */
+int cli_env_set(char ***env, const char *name, const char *value);

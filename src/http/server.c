@@ -126,6 +126,44 @@ static void server_check_cli(Server *s) {
                 log_warning("the Claude CLI %s did not report a version; requests may fail", s->claude_path);
 }
 
+/*
+ * The CLI's environment: the allow-list over ours, plus the optional OAuth token credential
+ * (LoadCredential=claude-code-oauth-token), so the token need not sit in the unit's environment.
+ */
+static int child_env_for(const Config *config, char ***ret) {
+        _cleanup_strv_free_ char **env = NULL;
+        const char *creds = getenv("CREDENTIALS_DIRECTORY");
+        int r;
+
+        r = cli_env_build(environ, config->child_env, config->cli_max_retries, &env);
+        if (r < 0)
+                return r;
+        if (creds && *creds) {
+                _cleanup_free_ char *p = NULL;
+                char token[8192];
+                size_t n;
+
+                if (asprintf(&p, "%s/claude-code-oauth-token", creds) < 0)
+                        return -ENOMEM;
+                FILE *f = fopen(p, "re");
+                if (f) {
+                        n = fread(token, 1, sizeof(token) - 1, f);
+                        fclose(f);
+                        token[n] = 0;
+                        token[strcspn(token, "\r\n")] = 0;
+                        if (token[0]) {
+                                r = cli_env_set(&env, "CLAUDE_CODE_OAUTH_TOKEN", token);
+                                explicit_bzero(token, sizeof(token));
+                                if (r < 0)
+                                        return r;
+                                log_debug("passing the claude-code-oauth-token credential to the CLI");
+                        }
+                }
+        }
+        *ret = TAKE_PTR(env);
+        return 0;
+}
+
 /* ---- helpers for handlers ------------------------------------------------------------------- */
 
 static const char *method_name(enum evhttp_cmd_type m) {
@@ -446,7 +484,7 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
                 server_free(s);
                 return log_error_errno(r, "Cannot create a working directory for the CLI: %m");
         }
-        r = cli_env_build(environ, config->child_env, config->cli_max_retries, &s->child_envp);
+        r = child_env_for(config, &s->child_envp);
         if (r < 0) {
                 server_free(s);
                 return r;
@@ -631,7 +669,7 @@ void server_set_config(Server *s, const Config *config) {
                 log_notice("HOST/PORT changes take effect at the next start, ignoring");
         if (!streq_ptr(s->config->work_dir, config->work_dir))
                 log_notice("WORK_DIR changes take effect at the next start, ignoring");
-        r = cli_env_build(environ, config->child_env, config->cli_max_retries, &envp);
+        r = child_env_for(config, &envp);
         if (r < 0)
                 log_warning_errno(r, "Cannot rebuild the CLI environment, keeping the old one: %m");
         else {

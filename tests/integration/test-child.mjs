@@ -127,3 +127,32 @@ describe('CLI child', { skip: missing() }, () => {
     assert.equal(log.state, 'exited');
   });
 });
+
+describe('systemd credentials', { skip: missing() }, () => {
+  let proxy;
+  let dir;
+  before(async () => {
+    // What LoadCredential= provides: a private directory with one file per credential.
+    dir = fs.mkdtempSync('/tmp/cp-creds-');
+    fs.writeFileSync(`${dir}/api-keys`, '# keys\ncred-key-1\n\n  cred-key-2  \n');
+    fs.writeFileSync(`${dir}/claude-code-oauth-token`, 'oauth-from-credential\n');
+    proxy = await startProxy({
+      env: { REQUIRE_AUTH: 'true', CREDENTIALS_DIRECTORY: dir, CLAUDE_CODE_OAUTH_TOKEN: 'from-env' },
+    });
+  });
+  after(async () => {
+    await proxy?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('api-keys credential authenticates, the OAuth token credential reaches the CLI', async () => {
+    proxy.clearFakeLogs();
+    const bad = await postJson(`${proxy.url}/v1/messages`, messageBody('hi'), { 'x-api-key': 'cred-key-3' });
+    assert.equal(bad.status, 401, bad.text);
+    const r = await postJson(`${proxy.url}/v1/messages`, messageBody('hi cred-check'), { 'x-api-key': 'cred-key-2' });
+    assert.equal(r.status, 200, r.text);
+    const { env } = await proxy.waitFakeLogFor('cred-check');
+    assert.equal(env.CLAUDE_CODE_OAUTH_TOKEN, 'oauth-from-credential', 'the credential wins over the environment');
+    assert.equal(env.CREDENTIALS_DIRECTORY, undefined, 'the credentials directory itself is not passed');
+  });
+});

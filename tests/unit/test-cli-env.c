@@ -52,11 +52,27 @@ static void test_empty_parent(void **state) {
         assert_int_equal(strv_length(env), 2);
 }
 
+static void test_set(void **state) {
+        char *parent[] = { "PATH=/bin", "CLAUDE_CODE_OAUTH_TOKEN=old", NULL };
+        _cleanup_strv_free_ char **env = NULL;
+
+        assert_int_equal(cli_env_build(parent, NULL, 2, &env), 0);
+        assert_int_equal(cli_env_set(&env, "CLAUDE_CODE_OAUTH_TOKEN", "new"), 0);
+        assert_true(strv_contains(env, "CLAUDE_CODE_OAUTH_TOKEN=new"));
+        assert_false(strv_contains(env, "CLAUDE_CODE_OAUTH_TOKEN=old"));
+        assert_int_equal(strv_length(env), 4);
+        /* A prefix of another name is a different variable. */
+        assert_int_equal(cli_env_set(&env, "PAT", "x"), 0);
+        assert_true(strv_contains(env, "PATH=/bin"));
+        assert_int_equal(strv_length(env), 5);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_allow_list),
                 cmocka_unit_test(test_child_env_names),
                 cmocka_unit_test(test_empty_parent),
+                cmocka_unit_test(test_set),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
