@@ -183,6 +183,21 @@ int scope_kill_leftovers(sd_bus *bus, const char *own_unit) {
         return killed;
 }
 
+typedef struct ProbeWait {
+        const char *unit;
+        bool done;
+} ProbeWait;
+
+static int on_probe_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        ProbeWait *w = userdata;
+        const char *unit = NULL, *result = NULL, *job = NULL;
+        uint32_t id;
+
+        if (sd_bus_message_read(m, "uoss", &id, &job, &unit, &result) >= 0 && streq_ptr(unit, w->unit))
+                w->done = true;
+        return 0;
+}
+
 /**
  * scope_probe() - can we create scopes here?
  * @bus: the bus
@@ -216,13 +231,24 @@ int scope_probe(sd_bus *bus, const Config *config, const char *own_unit) {
         snprintf(id, sizeof(id), "probe-%d", (int) getpid());
         r = scope_unit_name(id, 0, &unit);
         if (r >= 0) {
-                ScopeInfo info = { .request_id = id, .api = "probe", .model = "-", .own_unit = own_unit, .pid = pid };
+                /* No BindsTo=/After= our unit here: we run before READY=1, so our own start job is
+                 * still pending and a scope ordered after it would wait for us — a deadlock. */
+                ScopeInfo info = { .request_id = id, .api = "probe", .model = "-", .own_unit = NULL, .pid = pid };
                 r = scope_properties_from_config(config, &info, &p, &n);
         }
+        ProbeWait wait = { .unit = unit };
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        if (r >= 0)
+                r = scope_match_job_removed(bus, on_probe_job_removed, &wait, &slot);
         if (r >= 0)
                 r = start_message(bus, unit, p, n, &m);
         if (r >= 0) {
                 r = sd_bus_call(bus, m, 5 * 1000000ULL, &error, &reply);
+                /* The reply only queues the job: let it finish before the child goes, or systemd
+                 * logs a failed scope ("Couldn't move process") on every start. */
+                for (int i = 0; r >= 0 && !wait.done && i < 500; i++)
+                        if (sd_bus_process(bus, NULL) == 0)
+                                (void) sd_bus_wait(bus, 10 * 1000);
                 if (r < 0)
                         log_info("cannot create transient scopes: %s",
                                  error.message ?: strerror(-r));

@@ -136,12 +136,16 @@ configure_unit() {
         sed 's|@bindir@|/run/cp/src|g' "$1" >"$2"
 }
 
-# The drop-in every test service gets: the fake CLI and where it logs.
+# The drop-in every test service gets: the fake CLI and where it logs. In a sanitizer build,
+# LeakSanitizer's stop-the-world needs ptrace, which the unit's SystemCallFilter= forbids: it
+# would turn every clean exit (the proxy's and the fake CLI's) into status 1. Leaks are checked
+# by the unit and integration suites, outside the sandbox; here only ASan/UBSan proper stay on.
 fake_cli_dropin() {
         cat <<-'EOF'
 	[Service]
+	Environment=ASAN_OPTIONS=detect_leaks=0
 	Environment=CLAUDE_PATH=/run/cp/tests/fake-claude/fake-claude
-	Environment="CHILD_ENV=FAKE_CLAUDE_DIR FAKE_CLAUDE_LOG_DIR"
+	Environment="CHILD_ENV=FAKE_CLAUDE_DIR FAKE_CLAUDE_LOG_DIR ASAN_OPTIONS"
 	Environment=FAKE_CLAUDE_DIR=/run/cp-transcripts
 	Environment=FAKE_CLAUDE_LOG_DIR=/run/fake-logs
 	Environment=LOG_LEVEL=debug

@@ -97,5 +97,8 @@ check "the killed proxy's CLI tree is gone" wait_until 10 no_fake_cli
 check_eq "the next request is answered by a new instance" 200 "$(post hello -o /dev/null -w '%{http_code}')"
 check "it is a new process" test "$(svc_prop MainPID)" != "$oldpid"
 wait_bg
+# The start-up probe waits for its scope job: no failed unit in the journal for it.
+check_eq "the start-up probe leaves no failed scope" 0 \
+        "$(X journalctl -b --no-pager -o cat | grep -c 'Failed to start claude-proxy-probe' || true)"
 
 finish
