@@ -15,6 +15,7 @@ dropin "$WORK/units" 30-limits <<-'EOF2'
 	[Service]
 	Environment=SCOPE_MEMORY_MAX=268435456
 	Environment=SCOPE_TASKS_MAX=64
+	Environment=IDLE_TIMEOUT_MS=4000
 	EOF2
 boot --units "$WORK/units" --enable claude-proxy.socket --add-user claude-proxy
 X sh -c 'mkdir -p -m 0700 /etc/credstore && echo key-d1 >/etc/credstore/claude-proxy.api-keys && chmod 600 /etc/credstore/claude-proxy.api-keys'
@@ -69,5 +70,15 @@ check "a sub-cgroup exists for the hanging request" wait_until 5 sh -c "test -n 
 wait_bg
 check "disconnect: the sub-cgroup is removed" wait_until 5 no_req_dir
 check "disconnect: no CLI process is left" wait_until 5 no_fake_cli
+
+check_eq "a crashing CLI is answered 500" 500 \
+        "$(post '[[fake:text crash_after=3 grandchild=setsid]]' -o /dev/null -w '%{http_code}' -m 15 "${key[@]}")"
+check "crash: the sub-cgroup is removed" wait_until 5 no_req_dir
+check "crash: no CLI process is left" wait_until 5 no_fake_cli
+
+check_eq "a silent CLI is answered 504" 504 \
+        "$(post '[[fake:text hang_after=2 grandchild=setsid]]' -o /dev/null -w '%{http_code}' -m 15 "${key[@]}")"
+check "timeout: the sub-cgroup is removed" wait_until 5 no_req_dir
+check "timeout: no CLI process is left" wait_until 5 no_fake_cli
 
 finish

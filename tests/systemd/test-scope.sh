@@ -3,7 +3,7 @@
 #
 # SCOPE_MODE=scope (root system service): every CLI runs in its own transient scope holding its
 # whole process tree, setsid grandchild included; the scope has the configured limits and never
-# outlives its request (done, client disconnect, proxy SIGKILLed), and leftovers of a crashed
+# outlives its request (done, client disconnect, CLI crash, timeout, proxy SIGKILLed), and leftovers of a crashed
 # instance are removed when the next one starts.
 
 # shellcheck source=tests/systemd/lib.sh
@@ -17,6 +17,7 @@ dropin "$WORK/units" 30-limits <<-'EOF2'
 	Environment=SCOPE_MEMORY_MAX=268435456
 	Environment=SCOPE_TASKS_MAX=64
 	Environment=SCOPE_CPU_QUOTA=50
+	Environment=IDLE_TIMEOUT_MS=4000
 	EOF2
 boot --units "$WORK/units" --enable claude-proxy.socket
 
@@ -85,6 +86,18 @@ check "a scope exists for the hanging request" wait_until 5 have_scope
 wait_bg
 check "disconnect: the scope is gone" wait_until 5 no_scope
 check "disconnect: no CLI process is left" wait_until 5 no_fake_cli
+
+# The CLI crashes (SIGKILLs itself) with a setsid grandchild still running in its scope.
+check_eq "a crashing CLI is answered 500" 500 \
+        "$(post '[[fake:text crash_after=3 grandchild=setsid]]' -o /dev/null -w '%{http_code}' -m 15)"
+check "crash: the scope is gone" wait_until 5 no_scope
+check "crash: no CLI process is left" wait_until 5 no_fake_cli
+
+# The CLI goes silent: IDLE_TIMEOUT_MS ends the request and its scope.
+check_eq "a silent CLI is answered 504" 504 \
+        "$(post '[[fake:text hang_after=2 grandchild=setsid]]' -o /dev/null -w '%{http_code}' -m 15)"
+check "timeout: the scope is gone" wait_until 5 no_scope
+check "timeout: no CLI process is left" wait_until 5 no_fake_cli
 
 # The proxy is SIGKILLed with a request in flight.
 post_bg "$WORK/kill" "[[fake:text hang_after=2 grandchild=setsid]]" -m 20
