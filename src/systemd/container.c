@@ -290,7 +290,7 @@ static int setup_scope(Container *c) {
         r = bus_open(&c->bus, c->base);
         if (r < 0)
                 return r;
-        r = scope_probe(bus_get(c->bus), c->config, c->own_unit);
+        r = scope_probe(bus_get(c->bus), c->config);
         if (r >= 0)
                 r = scope_match_job_removed(bus_get(c->bus), on_job_removed, c, &c->job_match);
         if (r < 0) {

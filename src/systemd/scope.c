@@ -202,7 +202,6 @@ static int on_probe_job_removed(sd_bus_message *m, void *userdata, sd_bus_error 
  * scope_probe() - can we create scopes here?
  * @bus: the bus
  * @config: for the properties (a bad Slice must fail here, not on every request)
- * @own_unit: our unit or NULL
  *
  * Starts a real scope around a throw-away child that only waits to be killed: a reply without
  * error proves permission (polkit), a working manager and acceptable properties. Blocks on the
@@ -210,7 +209,7 @@ static int on_probe_job_removed(sd_bus_message *m, void *userdata, sd_bus_error 
  *
  * Return: 0 when scopes work, or a negative errno (-EACCES when refused).
  */
-int scope_probe(sd_bus *bus, const Config *config, const char *own_unit) {
+int scope_probe(sd_bus *bus, const Config *config) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_free_ char *unit = NULL;
