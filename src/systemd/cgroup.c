@@ -125,6 +125,19 @@ bool cgroup_is_delegated(const char *path) {
         return access(path, W_OK) == 0 && access(procs, W_OK) == 0;
 }
 
+/* Split a buffer of cgroup.procs lines in place: the next line, or NULL at the end. */
+static char *next_line(char **cursor) {
+        char *p = *cursor, *e;
+
+        if (!*p)
+                return NULL;
+        e = p + strcspn(p, "\n");
+        if (*e)
+                *e++ = 0;
+        *cursor = e;
+        return p;
+}
+
 /**
  * cgroup_setup() - move every process of @path into @path/supervisor and enable controllers
  * @path: our (delegated) cgroup
@@ -144,10 +157,7 @@ int cgroup_setup(const char *path) {
         r = read_file(path, "cgroup.procs", buf, sizeof(buf));
         if (r < 0)
                 return r;
-        for (char *p = buf, *e; *p; p = e) {
-                e = p + strcspn(p, "\n");
-                if (*e)
-                        *e++ = 0;
+        for (char *c = buf, *p; (p = next_line(&c));) {
                 if (!*p)
                         continue;
                 r = write_file(sup, "cgroup.procs", p);
@@ -240,10 +250,7 @@ int cgroup_signal(const char *path, int sig) {
         r = read_file(path, "cgroup.procs", buf, sizeof(buf));
         if (r < 0)
                 return r;
-        for (char *p = buf, *e; *p; p = e) {
-                e = p + strcspn(p, "\n");
-                if (*e)
-                        *e++ = 0;
+        for (char *c = buf, *p; (p = next_line(&c));) {
                 int pid = atoi(p);
                 if (pid > 0)
                         (void) kill(pid, sig);
