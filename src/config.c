@@ -154,16 +154,6 @@ static const struct {
         { "error", LOG_ERR },
 };
 
-/*
- * Kept here rather than calling system_prompt_mode_from_string(): config must not depend on the
- * CLI argv builder; the enum order is the contract both follow.
- */
-static const char *const prompt_modes[_SYSTEM_PROMPT_MODE_MAX] = {
-        [SYSTEM_PROMPT_USER] = "user",
-        [SYSTEM_PROMPT_APPEND] = "append",
-        [SYSTEM_PROMPT_REPLACE] = "replace",
-};
-
 _printf_(3, 4) static int set_error(char *reterr, size_t errlen, const char *fmt, ...) {
         va_list ap;
 
@@ -432,8 +422,9 @@ int config_set(Config *c, const char *key, const char *value, char *reterr, size
                 return invalid_hint(k, value, reterr, errlen);
 
         case KEY_PROMPT_MODE:
-                for (size_t i = 0; i < ELEMENTSOF(prompt_modes); i++)
-                        if (strcasecmp(value, prompt_modes[i]) == 0) {
+                /* The CLI module owns the spellings; configuration accepts them in any case. */
+                for (int i = 0; i < _SYSTEM_PROMPT_MODE_MAX; i++)
+                        if (strcasecmp(value, system_prompt_mode_to_string((SystemPromptMode) i)) == 0) {
                                 *(SystemPromptMode *) field = (SystemPromptMode) i;
                                 return 0;
                         }
@@ -804,11 +795,9 @@ char *config_format(const Config *c) {
                 case KEY_LOG_LEVEL:
                         fputs(log_level_to_string(*(const int *) field), f);
                         break;
-                case KEY_PROMPT_MODE: {
-                        SystemPromptMode m = *(const SystemPromptMode *) field;
-                        fputs(m >= 0 && m < _SYSTEM_PROMPT_MODE_MAX ? prompt_modes[m] : "?", f);
+                case KEY_PROMPT_MODE:
+                        fputs(system_prompt_mode_to_string(*(const SystemPromptMode *) field) ?: "?", f);
                         break;
-                }
                 case KEY_KEYS:
                         fprintf(f, "<%zu keys>", strv_length(*(char **const *) field));
                         break;

@@ -20,6 +20,7 @@
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/message-ids.h"
+#include "util/strv.h"
 
 extern char **environ;
 
@@ -111,19 +112,8 @@ static int parse_argv(int argc, char *argv[], char ***ret_sets) {
                 default:
                         return -EINVAL;
                 }
-                if (kv) {
-                        size_t n = 0;
-                        while (sets[n])
-                                n++;
-                        char **nl = realloc(sets, sizeof(char *) * (n + 2));
-                        if (!nl) {
-                                free(kv);
-                                return -ENOMEM;
-                        }
-                        sets = nl;
-                        sets[n] = kv;
-                        sets[n + 1] = NULL;
-                }
+                if (kv && strv_consume(&sets, kv) < 0)
+                        return -ENOMEM;
         }
         if (optind < argc) {
                 fprintf(stderr, "%s takes no positional arguments.\n", program_invocation_short_name);
