@@ -29,7 +29,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 
 #include "cli/outcome.h"
 #include "cli/request.h"
@@ -42,6 +41,7 @@
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/message-ids.h"
+#include "util/random-id.h"
 
 #define STDERR_TAIL_MAX 4096
 #define CLIENT_BACKLOG_MAX (4u << 20)
@@ -137,20 +137,6 @@ Session *session_next(Session *s) {
 }
 
 /* ---- helpers -------------------------------------------------------------------------------- */
-
-static void random_id(char *buf, size_t size, const char *prefix) {
-        static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        uint8_t raw[24];
-        size_t n = strlen(prefix);
-
-        if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != (ssize_t) sizeof(raw))
-                for (size_t i = 0; i < sizeof(raw); i++)
-                        raw[i] = (uint8_t) (now_usec() >> (i % 8)) ^ (uint8_t) (i * 131);
-        memcpy(buf, prefix, MIN(n, size - 1));
-        for (size_t i = 0; i < sizeof(raw) && n + i < size - 1; i++)
-                buf[n + i] = alphabet[raw[i] % (sizeof(alphabet) - 1)];
-        buf[MIN(n + sizeof(raw), size - 1)] = 0;
-}
 
 static void timer_arm(struct event *ev, uint64_t ms) {
         struct timeval tv = { .tv_sec = (time_t) (ms / 1000), .tv_usec = (suseconds_t) (ms % 1000) * 1000 };
@@ -1025,7 +1011,7 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
         s->system_prompt_fd = -EBADF;
         s->start_usec = now_usec();
         snprintf(s->request_id, sizeof(s->request_id), "%s", request_id);
-        random_id(s->message_id, sizeof(s->message_id), ops->id_prefix);
+        random_id(s->message_id, sizeof(s->message_id), ops->id_prefix, RANDOM_ID_BASE62, 24);
         s->state = SESSION_NEW;
         session_list_append(&server->active, s);
 

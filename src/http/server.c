@@ -17,7 +17,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -41,6 +40,7 @@
 #include "util/auth.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/random-id.h"
 #include "util/strv.h"
 
 extern char **environ;
@@ -184,9 +184,6 @@ static const char *method_name(enum evhttp_cmd_type m) {
 /* Keep a client's x-request-id if it is sane; otherwise make one. */
 static void request_id_for(struct evhttp_request *req, char *buf, size_t size) {
         const char *in = evhttp_find_header(evhttp_request_get_input_headers(req), "x-request-id");
-        static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-        uint8_t raw[20];
-
         if (in && strlen(in) > 0 && strlen(in) < size && strlen(in) <= 128) {
                 bool ok = true;
                 for (const char *c = in; *c; c++)
@@ -198,13 +195,7 @@ static void request_id_for(struct evhttp_request *req, char *buf, size_t size) {
                         return;
                 }
         }
-        if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != (ssize_t) sizeof(raw))
-                for (size_t i = 0; i < sizeof(raw); i++)
-                        raw[i] = (uint8_t) (now_usec() >> (i % 8)) ^ (uint8_t) (i * 71);
-        size_t n = (size_t) snprintf(buf, size, "req_");
-        for (size_t i = 0; i < sizeof(raw) && n < size - 1; i++)
-                buf[n++] = alphabet[raw[i] % (sizeof(alphabet) - 1)];
-        buf[n] = 0;
+        random_id(buf, size, "req_", RANDOM_ID_BASE36, 20);
 }
 
 static void reply_error_with_id(struct evhttp_request *req, const char *request_id, int status, const char *type,
