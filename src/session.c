@@ -38,6 +38,7 @@
 #include "http/sse.h"
 #include "session.h"
 #include "systemd/container.h"
+#include "util/event-util.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/message-ids.h"
@@ -137,11 +138,6 @@ Session *session_next(Session *s) {
 }
 
 /* ---- helpers -------------------------------------------------------------------------------- */
-
-static void timer_arm(struct event *ev, uint64_t ms) {
-        struct timeval tv = { .tv_sec = (time_t) (ms / 1000), .tv_usec = (suseconds_t) (ms % 1000) * 1000 };
-        (void) event_add(ev, &tv);
-}
 
 static void event_freep_(struct event **e) {
         if (*e) {
@@ -379,7 +375,7 @@ static void handle_event(Session *s, const CliEvent *ev) {
                 s->exit = (CliExit) { .exited = true, .code = 0 };
                 session_conclude(s);
                 if (s->ev_kill && !s->child.reaped)
-                        timer_arm(s->ev_kill, s->server->config->kill_grace_ms + 5000);
+                        (void) event_add_ms(s->ev_kill, s->server->config->kill_grace_ms + 5000);
         }
 }
 
@@ -451,7 +447,7 @@ static void on_backpressure(evutil_socket_t fd, short what, void *userdata) {
         Session *s = userdata;
 
         if (client_backlog(s) > CLIENT_BACKLOG_MAX / 2) {
-                timer_arm(s->ev_backpressure, 20);
+                (void) event_add_ms(s->ev_backpressure, 20);
                 return;
         }
         if (s->ev_stdout)
@@ -465,14 +461,14 @@ static void on_stdout(evutil_socket_t fd, short what, void *userdata) {
          * the CLI waits, instead of the proxy buffering without bound. */
         if (client_backlog(s) > CLIENT_BACKLOG_MAX && s->ev_backpressure) {
                 (void) event_del(s->ev_stdout);
-                timer_arm(s->ev_backpressure, 20);
+                (void) event_add_ms(s->ev_backpressure, 20);
                 return;
         }
 
         bool eof = stdout_read(s);
 
         if (s->ev_idle && s->server->config->idle_timeout_ms > 0)
-                timer_arm(s->ev_idle, s->server->config->idle_timeout_ms);
+                (void) event_add_ms(s->ev_idle, s->server->config->idle_timeout_ms);
         process_lines(s, eof);
         if (eof)
                 event_freep_(&s->ev_stdout);
@@ -584,7 +580,7 @@ static void session_kill(Session *s, CliKillReason reason) {
         /* The scope/cgroup also holds what left the process group (setsid). */
         container_kill(s->container, SIGTERM);
         if (s->ev_kill)
-                timer_arm(s->ev_kill, s->server->config->kill_grace_ms);
+                (void) event_add_ms(s->ev_kill, s->server->config->kill_grace_ms);
 }
 
 /* ---- timers --------------------------------------------------------------------------------- */
@@ -910,14 +906,12 @@ static int session_spawn(Session *s) {
         (void) event_add(s->ev_stderr, NULL);
         (void) event_add(s->ev_pidfd, NULL);
         if (c->idle_timeout_ms > 0)
-                timer_arm(s->ev_idle, c->idle_timeout_ms);
+                (void) event_add_ms(s->ev_idle, c->idle_timeout_ms);
         if (s->api.stream && c->ping_interval_ms > 0) {
-                struct timeval tv = { .tv_sec = (time_t) (c->ping_interval_ms / 1000),
-                                      .tv_usec = (suseconds_t) (c->ping_interval_ms % 1000) * 1000 };
                 s->ev_ping = event_new(base, -1, EV_PERSIST, on_ping, s);
                 if (!s->ev_ping)
                         return -ENOMEM;
-                (void) event_add(s->ev_ping, &tv);
+                (void) event_add_ms(s->ev_ping, c->ping_interval_ms);
         }
         log_debug("%s: started CLI pid %d", s->request_id, (int) s->child.pid);
         stdin_write_more(s);
@@ -1081,7 +1075,7 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
         }
         s->ev_deadline = evtimer_new(server->base, on_deadline, s);
         if (s->ev_deadline && c->request_timeout_ms > 0)
-                timer_arm(s->ev_deadline, c->request_timeout_ms);
+                (void) event_add_ms(s->ev_deadline, c->request_timeout_ms);
 
         if (server->children < c->max_concurrent && server->queued.n == 0) {
                 session_start(s);

@@ -38,6 +38,7 @@
 #include "systemd/container.h"
 #include "systemd/notify.h"
 #include "util/auth.h"
+#include "util/event-util.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/random-id.h"
@@ -405,11 +406,8 @@ void server_stop(Server *s) {
         while (s->queued.head)
                 session_abort(s->queued.head, CLI_KILL_SHUTDOWN);
         s->ev_stop_deadline = evtimer_new(s->base, on_stop_deadline, s);
-        if (s->ev_stop_deadline) {
-                uint64_t ms = s->config->shutdown_grace_ms;
-                struct timeval tv = { .tv_sec = (time_t) (ms / 1000), .tv_usec = (suseconds_t) (ms % 1000) * 1000 };
-                (void) event_add(s->ev_stop_deadline, &tv);
-        }
+        if (s->ev_stop_deadline)
+                (void) event_add_ms(s->ev_stop_deadline, s->config->shutdown_grace_ms);
         server_maybe_exit(s);
 }
 
