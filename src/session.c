@@ -667,11 +667,9 @@ static void on_connection_close(struct evhttp_connection *evcon, void *userdata)
 
         s->evcon = NULL;
         session_release_request(s);
-        s->replied = false;
         /* A request libevent detached from its connection is ours to free. */
         if (req)
                 evhttp_request_free(req);
-        s->replied = true;
         client_gone(s);
         session_maybe_free(s);
 }
