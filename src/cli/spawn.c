@@ -39,9 +39,35 @@ _Noreturn static void child_exec(const CliSpawnOptions *o, pid_t parent, int in,
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
                 _exit(127);
         (void) setpgid(0, 0);
+        /* Every disposition back to the default *before* unblocking: the handlers inherited from
+         * the proxy (libevent's SIGTERM/SIGINT/SIGHUP handlers write the signal number into the
+         * parent's signal pipe, whose fd this child still holds) would otherwise run here when a
+         * client leaves between fork() and exec() and make the proxy stop itself. execve() resets
+         * handled signals too, but only once it runs; the gate can hold us here for a while. */
+        for (int sig = 1; sig < _NSIG; sig++)
+                (void) signal(sig, SIG_DFL);
         sigemptyset(&all);
         (void) sigprocmask(SIG_SETMASK, &all, NULL);
-        (void) signal(SIGPIPE, SIG_DFL);
+
+        /* The child's fds first, everything else closed before it waits: while it waits it must
+         * hold nothing of the proxy's (the signal pipe, client sockets, other children's pipes). */
+        int next = 3, *const srcs[] = { &in, &out, &err, &pass, &gate };
+        /* Sources below 5 could be overwritten by an earlier dup2() onto 0..4 (or be their own target,
+         * where dup2() would keep O_CLOEXEC): lift them first. */
+        for (size_t i = 0; i < ELEMENTSOF(srcs); i++)
+                if (*srcs[i] >= 0 && *srcs[i] < 5 && (*srcs[i] = fcntl(*srcs[i], F_DUPFD_CLOEXEC, 5)) < 0)
+                        _exit(127);
+        if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+                _exit(127);
+        if (pass >= 0 && dup2(pass, next++) < 0)
+                _exit(127);
+        if (gate >= 0) {
+                if (dup2(gate, next) < 0)
+                        _exit(127);
+                gate = next++;
+        }
+        /* Everything else is O_CLOEXEC already; this also catches fds libraries opened without it. */
+        (void) syscall(SYS_close_range, (unsigned) next, ~0U, 0U);
 
         if (gate >= 0) {
                 char c;
@@ -52,16 +78,8 @@ _Noreturn static void child_exec(const CliSpawnOptions *o, pid_t parent, int in,
                 /* EOF: the parent gave up on this child (scope failed, client left). */
                 if (n != 1)
                         _exit(127);
+                (void) close(gate);
         }
-
-        if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-                _exit(127);
-        if (pass >= 0) {
-                if (dup2(pass, 3) < 0)
-                        _exit(127);
-        }
-        /* Everything else is O_CLOEXEC already; this also catches fds libraries opened without it. */
-        (void) syscall(SYS_close_range, pass >= 0 ? 4U : 3U, ~0U, 0U);
 
         if (o->cwd && chdir(o->cwd) < 0)
                 _exit(127);
@@ -93,13 +111,19 @@ int cli_spawn(const CliSpawnOptions *o, CliChild *ret) {
                 goto fail;
         }
 
+        /* Every signal blocked across fork(): a signal that arrives before the child has reset
+         * its dispositions would otherwise run the proxy's handler in the child. The child
+         * unblocks once the defaults are back. */
+        sigset_t all, saved;
+        sigfillset(&all);
+        (void) sigprocmask(SIG_SETMASK, &all, &saved);
         pid = fork();
-        if (pid < 0) {
-                r = negative_errno();
-                goto fail;
-        }
         if (pid == 0)
                 child_exec(o, parent, in[0], out[1], err[1], gate[0], o->pass_fd);
+        r = pid < 0 ? negative_errno() : 0;
+        (void) sigprocmask(SIG_SETMASK, &saved, NULL);
+        if (r < 0)
+                goto fail;
 
         /* Both sides set the group, so killpg() works no matter who runs first. */
         (void) setpgid(pid, pid);
