@@ -115,7 +115,7 @@ static void scope_done(ContainerSlot *s, int r, const char *why) {
         if (s->orphan) {
                 /* Nobody waits any more: make sure nothing of it keeps running. */
                 if (r >= 0 && bus_get(s->c->bus))
-                        (void) scope_kill_async(bus_get(s->c->bus), s->name, SIGKILL);
+                        (void) scope_end_async(bus_get(s->c->bus), s->name);
                 bus_kick(s->c->bus);
                 slot_destroy(s);
                 return;
@@ -396,7 +396,7 @@ Container *container_free(Container *c) {
         while (c->slots) {
                 ContainerSlot *s = c->slots;
                 if (s->placed && s->name && bus_get(c->bus))
-                        (void) scope_kill_async(bus_get(c->bus), s->name, SIGKILL);
+                        (void) scope_end_async(bus_get(c->bus), s->name);
                 if (s->path) {
                         (void) cgroup_signal(s->path, SIGKILL);
                         for (int i = 0; i < 50 && cgroup_remove(s->path) == -EBUSY; i++)
@@ -562,9 +562,12 @@ ContainerSlot *container_slot_free(ContainerSlot *s) {
                                 return NULL;
                         }
                 }
-        } else if (s->c->mode == SCOPE_MODE_SCOPE && s->placed)
-                /* A setsid()ed grandchild keeps the scope alive; CollectMode removes it once empty. */
-                container_kill(s, SIGKILL);
+        } else if (s->c->mode == SCOPE_MODE_SCOPE && s->placed && bus_get(s->c->bus)) {
+                /* A setsid()ed grandchild may keep the scope alive, and a scope whose child died
+                 * before it was placed never empties: kill and stop it (CollectMode unloads it). */
+                (void) scope_end_async(bus_get(s->c->bus), s->name);
+                bus_kick(s->c->bus);
+        }
         slot_destroy(s);
         return NULL;
 }

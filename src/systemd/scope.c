@@ -134,6 +134,35 @@ int scope_kill_async(sd_bus *bus, const char *unit, int sig) {
 }
 
 /**
+ * scope_end_async() - SIGKILL what is left in @unit, then stop it; replies ignored
+ *
+ * The kill ends a setsid()ed grandchild at once. The stop is what guarantees the unit goes: a
+ * scope started for a child that died before its start job ran (a client that left at once)
+ * has an empty cgroup from the start, never sees a "populated → empty" transition, and would
+ * otherwise stay active forever.
+ *
+ * Return: 0, or a negative errno.
+ */
+int scope_end_async(sd_bus *bus, const char *unit) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = scope_kill_async(bus, unit, SIGKILL);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_call(bus, &m, SD_DEST, SD_PATH, SD_MANAGER, "StopUnit");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "ss", unit, "replace");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_set_expect_reply(m, 0);
+        if (r < 0)
+                return r;
+        return sd_bus_send(bus, m, NULL);
+}
+
+/**
  * scope_match_job_removed() - subscribe to the Manager's JobRemoved signal
  *
  * No Subscribe() is needed: systemd sends JobRemoved to the client that queued the job. The

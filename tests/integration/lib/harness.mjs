@@ -228,10 +228,16 @@ export async function startProxy({ env = {}, socketActivate = false, claudePath,
   }
   const child = spawn(cmd, argv, { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const p = new Proxy(child, { logDir, workDir, env: fullEnv });
-  if (socketActivate)
-    await p.waitActivated(saPort);
-  else
-    await p.waitListening();
+  try {
+    if (socketActivate)
+      await p.waitActivated(saPort);
+    else
+      await p.waitListening();
+  } catch (e) {
+    // A proxy that did not come up must not keep the test process (and meson) waiting on it.
+    await p.stop({ check: false, signal: 'SIGKILL' });
+    throw e;
+  }
   return p;
 }
 
