@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 
 /*
- * The Anthropic stream translator over recorded CLI runs: each transcript goes through
- * cli_event_parse -> (cli_outcome_feed, anthropic_stream_feed) -> classify -> finish or fail,
- * the way session.c drives it. The produced SSE events and the non-streaming message are
- * compared with golden files (tests/data/expected/stream-*.json), and every stream is also
- * checked against the Messages SSE grammar, so a wrong golden file cannot hide a broken stream.
+ * The Anthropic stream translator at its own level, over recorded CLI runs: the lines of a
+ * transcript's final turn (what the proxy feeds the translator once the history phase is over)
+ * go in, and the tests assert what anthropic.h promises, by hand: the Messages SSE grammar;
+ * nothing emitted before anthropic_stream_started() (the proxy holds back, and then drops,
+ * whatever comes out before it); every recorded line accepted (the proxy only logs a refusal, so
+ * a refused line would be content silently lost); the streamed events adding up to exactly the
+ * non-streaming message; and the content, stop reason and usage of each recording.
  *
- * TEST_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing (review the diff!).
+ * This does not claim to be the proxy: what a client of the daemon really receives for each
+ * recording is compared with the golden files by tests/integration/test-goldens.mjs.
  */
 
 #include <errno.h>
@@ -24,69 +27,42 @@
 
 typedef struct Run {
         json_t *events;         /* every SSE event produced */
-        json_t *message;        /* non-streaming body, NULL when the run failed */
-        int classify;           /* cli_outcome_classify() result */
-        ApiError error;
-        bool started_before_end;
+        json_t *result;         /* the final turn's result line, NULL when the run was cut short */
+        json_t *message;        /* non-streaming body, NULL unless the run finished successfully */
+        bool started;           /* anthropic_stream_started() after the last line */
 } Run;
 
 static void run_done(Run *run) {
         json_decref(run->events);
+        json_decref(run->result);
         json_decref(run->message);
-        api_error_done(&run->error);
         *run = (Run) {};
 }
 
 typedef struct RunOptions {
         bool thinking;
-        size_t max_lines;       /* 0: all; else stop feeding after this many lines (crash mid-stream) */
+        size_t max_lines;       /* 0: all; else the CLI dies after printing this many lines of the turn */
         bool drop_stream_events;/* pretend --include-partial-messages was off */
 } RunOptions;
 
-/* Drive one transcript the way session.c does. */
-static void run_transcript(const char *name, const RunOptions *opt, Run *ret) {
-        _cleanup_free_ char *rel = NULL;
-        json_auto_t *lines = NULL;
-        const json_t *line;
-        ApiRequest req = { .kind = API_ANTHROPIC, .client_model = (char *) CLIENT_MODEL,
-                           .cli = { .thinking = opt->thinking } };
-        ApiEnv env = { .message_id = MESSAGE_ID };
-        AnthropicStream *s = NULL;
-        CliOutcome o = {};
-        CliExit x = { .exited = true, .code = 0 };
-        size_t i;
+static bool line_is_result(const json_t *line) {
+        json_auto_t *j = json_loads(json_string_value(line), 0, NULL);
 
-        *ret = (Run) { .events = json_array() };
-        assert_int_equal(anthropic_stream_new(&s, &req, &env), 0);
-        assert_true(asprintf(&rel, "transcripts/%s.ndjson", name) > 0);
-        lines = fixture_lines(rel);
-        json_array_foreach(lines, i, line) {
-                CliEvent ev = {};
+        return streq_ptr(json_string_value(json_object_get(j, "type")), "result");
+}
 
-                if (opt->max_lines && i >= opt->max_lines)
-                        break;
-                assert_int_equal(cli_event_parse(json_string_value(line), json_string_length(line), &ev), 0);
-                if (!(opt->drop_stream_events && ev.type == CLI_EVENT_STREAM)) {
-                        cli_outcome_feed(&o, &ev);
-                        assert_int_equal(anthropic_stream_feed(s, &ev, ret->events), 0);
-                }
-                cli_event_done(&ev);
-        }
-        if (opt->max_lines)
-                /* SIGTERM'd CLI (cli/README §13) */
-                x.code = 143;
-        else if (o.result && json_is_true(json_object_get(o.result, "is_error")))
-                x.code = 1;
+/*
+ * The final turn of a recording: everything after the last `result` that is not the final one.
+ * The earlier turns are a history transcript's shouldQuery:false acknowledgements, which the
+ * proxy consumes itself and never hands to the translator.
+ */
+static size_t final_turn_start(const json_t *lines) {
+        size_t n = json_array_size(lines);
 
-        ret->started_before_end = anthropic_stream_started(s);
-        ret->classify = cli_outcome_classify(&o, &x, NULL, &ret->error);
-        if (ret->classify == 0) {
-                assert_int_equal(anthropic_stream_finish(s, o.result, ret->events), 0);
-                assert_int_equal(anthropic_stream_message(s, o.result, &ret->message), 0);
-        } else
-                assert_int_equal(anthropic_stream_fail(s, &ret->error, ret->events), 0);
-        cli_outcome_done(&o);
-        anthropic_stream_free(s);
+        for (size_t i = n > 0 ? n - 1 : 0; i > 0; i--)
+                if (line_is_result(json_array_get(lines, i - 1)))
+                        return i;
+        return 0;
 }
 
 static const char *ev_name(const json_t *ev) {
@@ -95,6 +71,50 @@ static const char *ev_name(const json_t *ev) {
 
 static const json_t *ev_data(const json_t *ev) {
         return json_object_get(ev, "data");
+}
+
+/*
+ * Feed one recording's final turn. On a successful result the run is finished and the
+ * non-streaming message built; an error result or a cut leaves that to the caller.
+ */
+static void run_transcript(const char *name, const RunOptions *opt, Run *ret) {
+        _cleanup_free_ char *rel = NULL;
+        json_auto_t *lines = NULL;
+        ApiRequest req = { .kind = API_ANTHROPIC, .client_model = (char *) CLIENT_MODEL,
+                           .cli = { .thinking = opt->thinking } };
+        ApiEnv env = { .message_id = MESSAGE_ID };
+        AnthropicStream *s = NULL;
+        size_t first;
+
+        *ret = (Run) { .events = json_array() };
+        assert_int_equal(anthropic_stream_new(&s, &req, &env), 0);
+        assert_true(asprintf(&rel, "transcripts/%s.ndjson", name) > 0);
+        lines = fixture_lines(rel);
+        first = final_turn_start(lines);
+        for (size_t i = first; i < json_array_size(lines); i++) {
+                const json_t *line = json_array_get(lines, i);
+                size_t before = json_array_size(ret->events);
+                CliEvent ev = {};
+
+                if (opt->max_lines && i - first >= opt->max_lines)
+                        break;
+                assert_int_equal(cli_event_parse(json_string_value(line), json_string_length(line), &ev), 0);
+                if (ev.type == CLI_EVENT_RESULT)
+                        ret->result = json_incref(ev.root);
+                if (!(opt->drop_stream_events && ev.type == CLI_EVENT_STREAM))
+                        assert_int_equal(anthropic_stream_feed(s, &ev, ret->events), 0);
+                /* anything produced before the start would never reach a streaming client */
+                if (json_array_size(ret->events) > before && !anthropic_stream_started(s))
+                        fail_msg("%s line %zu: %zu events before message_start", name, i,
+                                 json_array_size(ret->events) - before);
+                cli_event_done(&ev);
+        }
+        ret->started = anthropic_stream_started(s);
+        if (ret->result && !json_is_true(json_object_get(ret->result, "is_error"))) {
+                assert_int_equal(anthropic_stream_finish(s, ret->result, ret->events), 0);
+                assert_int_equal(anthropic_stream_message(s, ret->result, &ret->message), 0);
+        }
+        anthropic_stream_free(s);
 }
 
 /*
@@ -187,77 +207,185 @@ static size_t count_events(const json_t *events, const char *name) {
         return n;
 }
 
-static void check_run(const char *golden, const char *name, const RunOptions *opt, Run *run) {
-        _cleanup_free_ char *g = NULL;
+static void string_append(json_t *obj, const char *key, const char *more) {
+        _cleanup_free_ char *s = NULL;
 
-        run_transcript(name, opt, run);
-        assert_int_equal(run->classify, 0);
-        (void) assert_sse_grammar(run->events, /* expect_error= */ false, opt->thinking);
-        assert_true(asprintf(&g, "stream-%s", golden) > 0);
-        check_golden(g, run->events);
-        free(g);
-        g = NULL;
-        assert_true(asprintf(&g, "stream-%s.message", golden) > 0);
-        check_golden(g, run->message);
+        assert_true(asprintf(&s, "%s%s", json_string_value(json_object_get(obj, key)) ?: "", more ?: "") >= 0);
+        assert_int_equal(json_object_set_new(obj, key, json_string(s)), 0);
+}
+
+/*
+ * What a client's stream accumulator (the SDKs' MessageStream) makes of a complete stream: the
+ * message_start message, the blocks as started plus their deltas, message_delta's stop reason
+ * and usage. New reference.
+ */
+static json_t *accumulate(const json_t *events) {
+        json_t *msg = NULL, *content = NULL, *partial = json_object();
+        const json_t *ev;
+        size_t i;
+
+        json_array_foreach(events, i, ev) {
+                const char *name = ev_name(ev);
+                const json_t *data = ev_data(ev);
+                json_t *block = json_array_get(content, (size_t) json_integer_value(json_object_get(data, "index")));
+                const json_t *delta = json_object_get(data, "delta");
+                const char *dtype = json_string_value(json_object_get(delta, "type"));
+                char key[32];
+
+                snprintf(key, sizeof(key), "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(data, "index")));
+                if (streq(name, "message_start")) {
+                        msg = json_deep_copy(json_object_get(data, "message"));
+                        content = json_object_get(msg, "content");
+                } else if (streq(name, "content_block_start"))
+                        assert_int_equal(json_array_append_new(content,
+                                                               json_deep_copy(json_object_get(data, "content_block"))), 0);
+                else if (streq(name, "content_block_delta")) {
+                        assert_non_null(block);
+                        if (streq_ptr(dtype, "text_delta"))
+                                string_append(block, "text", json_string_value(json_object_get(delta, "text")));
+                        else if (streq_ptr(dtype, "thinking_delta"))
+                                string_append(block, "thinking", json_string_value(json_object_get(delta, "thinking")));
+                        else if (streq_ptr(dtype, "signature_delta"))
+                                assert_int_equal(json_object_set(block, "signature", json_object_get(delta, "signature")), 0);
+                        else if (streq_ptr(dtype, "input_json_delta"))
+                                string_append(partial, key, json_string_value(json_object_get(delta, "partial_json")));
+                        else
+                                fail_msg("unknown delta type '%s'", dtype);
+                } else if (streq(name, "content_block_stop")) {
+                        const char *json = json_string_value(json_object_get(partial, key));
+
+                        if (json)
+                                assert_int_equal(json_object_set_new(block, "input", json_literal(json)), 0);
+                } else if (streq(name, "message_delta")) {
+                        assert_int_equal(json_object_update(msg, json_object_get(data, "delta")), 0);
+                        assert_int_equal(json_object_update(json_object_get(msg, "usage"), json_object_get(data, "usage")), 0);
+                }
+        }
+        json_decref(partial);
+        return msg;
+}
+
+/* A successful run: a well-formed stream that adds up to the non-streaming message. */
+static void check_ok(const char *name, const Run *run, bool thinking) {
+        json_auto_t *rebuilt = NULL;
+
+        if (!run->message)
+                fail_msg("%s: the run did not finish", name);
+        assert_true(run->started);
+        (void) assert_sse_grammar(run->events, /* expect_error= */ false, thinking);
+        rebuilt = accumulate(run->events);
+        assert_json_equal(rebuilt, run->message);
+        assert_string_equal(json_string_value(json_object_get(run->message, "id")), MESSAGE_ID);
+        assert_string_equal(json_string_value(json_object_get(run->message, "model")), CLIENT_MODEL);
+        assert_string_equal(json_string_value(json_object_get(run->message, "type")), "message");
+        assert_string_equal(json_string_value(json_object_get(run->message, "role")), "assistant");
+        assert_true(json_is_null(json_object_get(run->message, "stop_sequence")));
+}
+
+/* The message is one text block saying `text`, with the usage of the result line. */
+static void check_text_message(const Run *run, const char *text, const char *stop_reason) {
+        const json_t *content = json_object_get(run->message, "content");
+        const json_t *usage = json_object_get(run->message, "usage");
+        const json_t *result_usage = json_object_get(run->result, "usage");
+
+        assert_int_equal(json_array_size(content), 1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(content, 0), "type")), "text");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(content, 0), "text")), text);
+        assert_string_equal(json_string_value(json_object_get(run->message, "stop_reason")), stop_reason);
+        assert_int_equal(json_integer_value(json_object_get(usage, "input_tokens")),
+                         json_integer_value(json_object_get(result_usage, "input_tokens")));
+        assert_int_equal(json_integer_value(json_object_get(usage, "output_tokens")),
+                         json_integer_value(json_object_get(result_usage, "output_tokens")));
 }
 
 static void test_text(void **state) {
-        Run run;
+        static const struct {
+                const char *name;
+                const char *text;
+                size_t deltas;
+        } cases[] = {
+                { "text", "Hello! I am a scripted mock reply, streamed in several small chunks.", 6 },
+                { "image", "A small red square.", 1 },
+                /* the history turns' acknowledgements are not part of the answer */
+                { "history", "Your name is Bob and you live in Paris.", 3 },
+                /* the rate_limit_event (allowed_warning) after the message changes nothing */
+                { "rate_limit_warning", "Hi.", 1 },
+        };
 
-        check_run("text", "text", &(RunOptions) {}, &run);
-        assert_int_equal(count_events(run.events, "content_block_delta"), 6);
-        assert_string_equal(json_string_value(json_object_get(
-                                    json_array_get(json_object_get(run.message, "content"), 0), "text")),
-                            "Hello! I am a scripted mock reply, streamed in several small chunks.");
-        assert_string_equal(json_string_value(json_object_get(run.message, "stop_reason")), "end_turn");
-        assert_string_equal(json_string_value(json_object_get(run.message, "model")), CLIENT_MODEL);
-        run_done(&run);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Run run;
 
-        check_run("image", "image", &(RunOptions) {}, &run);
-        run_done(&run);
-        check_run("history", "history", &(RunOptions) {}, &run);
-        run_done(&run);
-        check_run("rate_limit_warning", "rate_limit_warning", &(RunOptions) {}, &run);
-        run_done(&run);
+                run_transcript(cases[i].name, &(RunOptions) {}, &run);
+                check_ok(cases[i].name, &run, false);
+                check_text_message(&run, cases[i].text, "end_turn");
+                assert_int_equal(count_events(run.events, "content_block_delta"), cases[i].deltas);
+                /* message_start carries the upstream input tokens; output 1 as the API does */
+                assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(
+                                         ev_data(json_array_get(run.events, 0)), "message"), "usage"), "input_tokens")),
+                                 json_integer_value(json_object_get(json_object_get(run.message, "usage"),
+                                                                    "input_tokens")));
+                run_done(&run);
+        }
 }
 
 static void test_thinking(void **state) {
         Run on, off;
         const json_t *content;
 
-        check_run("thinking", "thinking", &(RunOptions) { .thinking = true }, &on);
+        run_transcript("thinking", &(RunOptions) { .thinking = true }, &on);
+        check_ok("thinking", &on, true);
         content = json_object_get(on.message, "content");
         assert_int_equal(json_array_size(content), 2);
         assert_string_equal(json_string_value(json_object_get(json_array_get(content, 0), "type")), "thinking");
         assert_true(strlen(json_string_value(json_object_get(json_array_get(content, 0), "signature"))) > 0);
         assert_true(strlen(json_string_value(json_object_get(json_array_get(content, 0), "thinking"))) > 0);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(content, 1), "text")), "Hello there!");
+        assert_int_equal(count_events(on.events, "content_block_start"), 2);
 
         /* dropped without a gap: the text block becomes index 0 (seed defect 6) */
-        check_run("thinking-off", "thinking", &(RunOptions) { .thinking = false }, &off);
-        content = json_object_get(off.message, "content");
-        assert_int_equal(json_array_size(content), 1);
-        assert_string_equal(json_string_value(json_object_get(json_array_get(content, 0), "type")), "text");
+        run_transcript("thinking", &(RunOptions) { .thinking = false }, &off);
+        check_ok("thinking", &off, false);
+        check_text_message(&off, "Hello there!", "end_turn");
         assert_int_equal(count_events(off.events, "content_block_start"), 1);
-        assert_json_equal(json_array_get(content, 0), json_array_get(json_object_get(on.message, "content"), 1));
+        assert_json_equal(json_array_get(json_object_get(off.message, "content"), 0), json_array_get(content, 1));
+        assert_json_equal(json_object_get(off.message, "usage"), json_object_get(on.message, "usage"));
         run_done(&on);
         run_done(&off);
 }
 
 static void test_multi_message(void **state) {
         Run run;
-        const json_t *delta;
+        const json_t *delta, *content;
+        _cleanup_free_ char *text = NULL;
 
-        check_run("multi_message", "multi_message", &(RunOptions) {}, &run);
+        run_transcript("multi_message", &(RunOptions) {}, &run);
+        check_ok("multi_message", &run, false);
         /* one message, both upstream messages' blocks renumbered 0, 1 (seed defect 7) */
         assert_int_equal(count_events(run.events, "message_start"), 1);
         assert_int_equal(count_events(run.events, "message_delta"), 1);
         assert_int_equal(count_events(run.events, "message_stop"), 1);
         assert_int_equal(assert_sse_grammar(run.events, false, false), 2);
-        assert_int_equal(json_array_size(json_object_get(run.message, "content")), 2);
+        content = json_object_get(run.message, "content");
+        assert_int_equal(json_array_size(content), 2);
+        assert_true(asprintf(&text, "%s%s", json_string_value(json_object_get(json_array_get(content, 0), "text")),
+                             json_string_value(json_object_get(json_array_get(content, 1), "text"))) > 0);
+        assert_string_equal(text, "This answer was cut off because the limit was reached; here is the rest.");
         /* usage is the result's sum over both calls, not the last call's */
         delta = ev_data(json_array_get(run.events, json_array_size(run.events) - 2));
         assert_string_equal(ev_name(json_array_get(run.events, json_array_size(run.events) - 2)), "message_delta");
         assert_json_equal(json_object_get(delta, "usage"), json_object_get(run.message, "usage"));
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(run.message, "usage"), "output_tokens")),
+                         json_integer_value(json_object_get(json_object_get(run.result, "usage"), "output_tokens")));
+        run_done(&run);
+}
+
+/* A slash command's output (cli/README §10) is an ordinary message too. */
+static void test_slash_raw(void **state) {
+        Run run;
+
+        run_transcript("slash_raw", &(RunOptions) {}, &run);
+        check_ok("slash_raw", &run, false);
+        check_text_message(&run, "Got it.", "end_turn");
         run_done(&run);
 }
 
@@ -274,7 +402,7 @@ static void test_result_text_only(void **state) {
         ApiRequest req = { .client_model = (char *) CLIENT_MODEL };
         ApiEnv env = { .message_id = MESSAGE_ID };
         AnthropicStream *s = NULL;
-        json_auto_t *out = json_array(), *result = NULL, *message = NULL, *expected = NULL;
+        json_auto_t *out = json_array(), *result = NULL, *message = NULL, *expected = NULL, *rebuilt = NULL;
 
         assert_int_equal(anthropic_stream_new(&s, &req, &env), 0);
         for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
@@ -297,6 +425,8 @@ static void test_result_text_only(void **state) {
                 "\"stop_sequence\":null,\"usage\":{\"input_tokens\":0,\"output_tokens\":0,"
                 "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0}}");
         assert_json_equal(message, expected);
+        rebuilt = accumulate(out);
+        assert_json_equal(rebuilt, message);
         anthropic_stream_free(s);
 }
 
@@ -311,8 +441,7 @@ static void test_no_partial_messages(void **state) {
                         run_transcript(names[i], &(RunOptions) { .thinking = thinking }, &partial);
                         run_transcript(names[i], &(RunOptions) { .thinking = thinking, .drop_stream_events = true },
                                        &whole);
-                        assert_int_equal(whole.classify, 0);
-                        (void) assert_sse_grammar(whole.events, false, thinking);
+                        check_ok(names[i], &whole, thinking);
                         assert_json_equal(whole.message, partial.message);
                         run_done(&partial);
                         run_done(&whole);
@@ -320,63 +449,87 @@ static void test_no_partial_messages(void **state) {
         }
 }
 
+/*
+ * A run the API refused never starts a message, so the proxy can still answer with a real HTTP
+ * status (which the SDKs turn into the right exception) instead of an SSE error event.
+ */
 static void test_errors(void **state) {
-        static const struct {
-                const char *name;
-                const char *type;
-        } cases[] = {
-                { "err_400", "invalid_request_error" },
-                { "err_401", "api_error" },
-                { "err_429_oauth_rejected", "rate_limit_error" },
-                { "err_529", "overloaded_error" },
+        static const char *const names[] = {
+                "err_400", "err_401", "err_403", "err_404_model", "err_413", "err_429", "err_429_oauth_rejected",
+                "err_500", "err_529", "err_connection_refused", "err_not_logged_in", "err_prompt_too_long",
         };
 
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                _cleanup_free_ char *g = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
                 Run run;
 
-                run_transcript(cases[i].name, &(RunOptions) {}, &run);
-                assert_int_equal(run.classify, -EPROTO);
-                /* nothing streamed yet: the I/O side answers with a real HTTP status */
-                assert_false(run.started_before_end);
-                assert_int_equal(json_array_size(run.events), 1);
-                (void) assert_sse_grammar(run.events, true, false);
-                assert_string_equal(json_string_value(json_object_get(
-                                            json_object_get(ev_data(json_array_get(run.events, 0)), "error"), "type")),
-                                    cases[i].type);
-                assert_true(asprintf(&g, "stream-%s", cases[i].name) > 0);
-                check_golden(g, run.events);
+                run_transcript(names[i], &(RunOptions) {}, &run);
+                if (run.started || json_array_size(run.events) > 0)
+                        fail_msg("%s: the refused run started a message (%zu events)", names[i],
+                                 json_array_size(run.events));
+                assert_true(json_is_true(json_object_get(run.result, "is_error")));
                 run_done(&run);
         }
 }
 
-/* The CLI dies mid-stream (SIGTERM, exit 143): open block closed, then an error event, never message_stop. */
+/* Fail a run whose CLI died after `max_lines` lines of `name`; returns the events. */
+static json_t *run_cut(const char *name, size_t max_lines, bool *ret_started) {
+        _cleanup_free_ char *rel = NULL;
+        json_auto_t *lines = NULL;
+        ApiRequest req = { .kind = API_ANTHROPIC, .client_model = (char *) CLIENT_MODEL };
+        ApiEnv env = { .message_id = MESSAGE_ID };
+        ApiError e = API_ERROR_NULL;
+        AnthropicStream *s = NULL;
+        json_t *out = json_array();
+
+        assert_int_equal(anthropic_stream_new(&s, &req, &env), 0);
+        assert_true(asprintf(&rel, "transcripts/%s.ndjson", name) > 0);
+        lines = fixture_lines(rel);
+        for (size_t i = 0; i < max_lines; i++) {
+                const json_t *line = json_array_get(lines, i);
+                CliEvent ev = {};
+
+                assert_int_equal(cli_event_parse(json_string_value(line), json_string_length(line), &ev), 0);
+                assert_int_equal(anthropic_stream_feed(s, &ev, out), 0);
+                cli_event_done(&ev);
+        }
+        *ret_started = anthropic_stream_started(s);
+        (void) api_error_set(&e, -ENOEXEC, 500, "api_error", "the CLI died");
+        assert_int_equal(anthropic_stream_fail(s, &e, out), 0);
+        api_error_done(&e);
+        anthropic_stream_free(s);
+        return out;
+}
+
+/* The CLI dies mid-stream: the open block is closed, then an error event, never message_stop. */
 static void test_truncated(void **state) {
-        Run run;
+        json_auto_t *events = NULL;
+        const json_t *err;
+        bool started;
 
         /* text.ndjson: init, status, message_start, block_start, 3 of 6 deltas */
-        run_transcript("text", &(RunOptions) { .max_lines = 7 }, &run);
-        assert_int_equal(run.classify, -ENOEXEC);
-        assert_true(run.started_before_end);
-        assert_int_equal(assert_sse_grammar(run.events, true, false), 1);
-        assert_int_equal(count_events(run.events, "message_stop"), 0);
-        assert_string_equal(ev_name(json_array_get(run.events, json_array_size(run.events) - 2)), "content_block_stop");
-        check_golden("stream-text-truncated", run.events);
-        run_done(&run);
+        events = run_cut("text", 7, &started);
+        assert_true(started);
+        assert_int_equal(assert_sse_grammar(events, true, false), 1);
+        assert_int_equal(count_events(events, "content_block_delta"), 3);
+        assert_int_equal(count_events(events, "message_delta") + count_events(events, "message_stop"), 0);
+        assert_string_equal(ev_name(json_array_get(events, json_array_size(events) - 2)), "content_block_stop");
+        err = json_object_get(ev_data(json_array_get(events, json_array_size(events) - 1)), "error");
+        assert_string_equal(json_string_value(json_object_get(err, "type")), "api_error");
+        assert_string_equal(json_string_value(json_object_get(err, "message")), "the CLI died");
+        json_decref(events);
 
         /* thinking off, cut inside the dropped thinking block: nothing open, so no stop before the error */
-        run_transcript("thinking", &(RunOptions) { .max_lines = 6 }, &run);
-        assert_true(run.started_before_end);
-        assert_int_equal(assert_sse_grammar(run.events, true, false), 0);
-        assert_int_equal(json_array_size(run.events), 2);
-        run_done(&run);
+        events = run_cut("thinking", 6, &started);
+        assert_true(started);
+        assert_int_equal(assert_sse_grammar(events, true, false), 0);
+        assert_int_equal(json_array_size(events), 2);
+        json_decref(events);
 
-        /* cut before message_start: just the error */
-        run_transcript("text", &(RunOptions) { .max_lines = 2 }, &run);
-        assert_false(run.started_before_end);
-        assert_int_equal(json_array_size(run.events), 1);
-        assert_string_equal(ev_name(json_array_get(run.events, 0)), "error");
-        run_done(&run);
+        /* cut before message_start: just the error (the proxy replies with an HTTP status instead) */
+        events = run_cut("text", 2, &started);
+        assert_false(started);
+        assert_int_equal(json_array_size(events), 1);
+        assert_string_equal(ev_name(json_array_get(events, 0)), "error");
 }
 
 static void test_ping_and_after_end(void **state) {
@@ -446,7 +599,7 @@ static void test_tool_use(void **state) {
         ApiRequest req = { .client_model = (char *) CLIENT_MODEL };
         ApiEnv env = { .message_id = MESSAGE_ID };
         AnthropicStream *s = NULL;
-        json_auto_t *out = json_array(), *result = NULL, *message = NULL, *expected = NULL;
+        json_auto_t *out = json_array(), *result = NULL, *message = NULL, *expected = NULL, *rebuilt = NULL;
 
         assert_int_equal(anthropic_stream_new(&s, &req, &env), 0);
         for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
@@ -469,6 +622,8 @@ static void test_tool_use(void **state) {
                 "\"usage\":{\"input_tokens\":220,\"output_tokens\":32,\"cache_creation_input_tokens\":0,"
                 "\"cache_read_input_tokens\":7}}");
         assert_json_equal(message, expected);
+        rebuilt = accumulate(out);
+        assert_json_equal(rebuilt, message);
         anthropic_stream_free(s);
 }
 
@@ -515,6 +670,7 @@ int main(void) {
                 cmocka_unit_test(test_text),
                 cmocka_unit_test(test_thinking),
                 cmocka_unit_test(test_multi_message),
+                cmocka_unit_test(test_slash_raw),
                 cmocka_unit_test(test_result_text_only),
                 cmocka_unit_test(test_no_partial_messages),
                 cmocka_unit_test(test_errors),
