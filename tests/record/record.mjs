@@ -247,6 +247,12 @@ const SCENARIOS = {
         warm_keyed_model_thinking_budget: warm([control('think_1', { subtype: 'set_max_thinking_tokens',
                                                                      max_thinking_tokens: 4096 })],
                                                { flags: ['--model', 'haiku'] }),
+        /* A pooled process waits for minutes: still alive and configurable after 60 s idle. */
+        warm_keyed_model_idle_60s: warm([
+                control_nowait('init_1', { subtype: 'initialize', appendSystemPrompt: SYSTEM_FILE_TEXT }),
+                control_nowait('effort_1', { subtype: 'apply_flag_settings', settings: { effortLevel: 'low' } }),
+                control_nowait('think_1', { subtype: 'set_max_thinking_tokens', max_thinking_tokens: 0 })],
+                { flags: ['--model', 'claude-sonnet-4-6'], idle_ms: 60000 }),
         /* set_model to the model the process already has: no /model record (only a change adds one). */
         warm_keyed_model_same_set_model: warm([control('model_1', { subtype: 'set_model', model: 'claude-sonnet-4-6' })],
                                               { flags: ['--model', 'claude-sonnet-4-6'] }),
@@ -364,7 +370,7 @@ async function record(name) {
                             error: `Unsupported control request subtype: ${j.request?.subtype}` } },
                            'auto answer');
         }
-        const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30000 + (sc.idle_ms || 0));
 
         if (sc.idle_ms)
                 await new Promise((r) => setTimeout(r, sc.idle_ms));
