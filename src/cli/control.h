@@ -37,7 +37,7 @@
  * So a warm pool is keyed by model (spawn with --model M; everything else is applied late), and a
  * request whose model has no idle process is spawned cold. Environment (CLAUDE_CODE_*) is
  * per-server, not per-request, so it needs no key. One conversation per process (history
- * persists, §16.2), then discard: nothing of one request can reach another. More in cli/README.md.
+ * persists, §16.2), then discard: nothing of one request can reach another. More: src/cli/README.md.
  */
 
 /* The requests the host sends to the CLI. */
