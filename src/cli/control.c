@@ -446,6 +446,68 @@ int cli_control_send(CliControl *c, json_t *request, void *cookie, json_t **ret_
         return 0;
 }
 
+static int cli_control_append(json_t *requests, int k, json_t *request) {
+        if (k < 0)
+                return k;
+        if (json_array_append_new(requests, request) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/**
+ * cli_control_build_late_config() - the control requests equal to a request's per-request argv
+ * @r: the request, as for cli_request_build_argv()
+ * @ret_requests: new array of request objects (possibly empty), in the order to send them
+ *
+ * The mirror of cli_request_build_argv() for a pooled process (table in control.h): the system
+ * prompt in APPEND/REPLACE mode → initialize; effort → apply_flag_settings; thinking off →
+ * set_max_thinking_tokens 0; a budget → set_max_thinking_tokens N. The model is not among them:
+ * a pooled process must already have it (a late change leaves the /model record upstream).
+ * Recorded as warm_keyed_model_pipelined: sent back to back with the user line, the upstream
+ * request equals the one of the full argv.
+ *
+ * Return: 0; -EINVAL for an effort the CLI does not take; -ENOMEM.
+ */
+int cli_control_build_late_config(const CliRequest *r, json_t **ret_requests) {
+        json_auto_t *requests = json_array();
+        json_t *req = NULL;
+        int k;
+
+        assert(r);
+        assert(ret_requests);
+
+        if (!requests)
+                return -ENOMEM;
+        if (r->system_prompt &&
+            (r->system_prompt_mode == SYSTEM_PROMPT_APPEND || r->system_prompt_mode == SYSTEM_PROMPT_REPLACE)) {
+                CliControlInit init = {};
+
+                if (r->system_prompt_mode == SYSTEM_PROMPT_APPEND)
+                        init.append_system_prompt = r->system_prompt;
+                else
+                        init.system_prompt = r->system_prompt;
+                k = cli_control_build_initialize(&init, &req);
+                k = cli_control_append(requests, k, TAKE_PTR(req));
+                if (k < 0)
+                        return k;
+        }
+        if (r->effort) {
+                k = cli_control_build_set_effort(r->effort, &req);
+                k = cli_control_append(requests, k, TAKE_PTR(req));
+                if (k < 0)
+                        return k;
+        }
+        if (!r->thinking || r->thinking_budget > 0) {
+                k = cli_control_build_set_max_thinking_tokens(r->thinking ? r->thinking_budget : 0, &req);
+                k = cli_control_append(requests, k, TAKE_PTR(req));
+                if (k < 0)
+                        return k;
+        }
+
+        *ret_requests = TAKE_PTR(requests);
+        return 0;
+}
+
 /* A CLI request: known subtypes with the fields they need, everything else CLI_ASK_UNKNOWN. */
 static void cli_control_classify_ask(const json_t *request, CliControlIn *in) {
         in->ask_request = request;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli/request.h"
 #include "cli/stream.h"
 #include "util/macro.h"
 
@@ -138,6 +139,13 @@ int cli_control_build_get_context_usage(json_t **ret_request);
 int cli_control_build_generic(const char *subtype, json_t **ret_request);
 
 int cli_control_send(CliControl *c, json_t *request, void *cookie, json_t **ret_line);
+
+/*
+ * The requests that give a process spawned with only `--model r->model` (cli_request_build_argv()
+ * of a CliRequest with nothing but model and thinking=true) what the full argv of @r would give
+ * it: a new JSON array of request objects, in order, to send before the first user line.
+ */
+int cli_control_build_late_config(const CliRequest *r, json_t **ret_requests);
 
 /* Incoming: a CLI_EVENT_CONTROL_* event from cli_event_parse() -> what it is. */
 int cli_control_receive(CliControl *c, const CliEvent *ev, CliControlIn *ret);

@@ -635,6 +635,85 @@ static void test_answers(void **state) {
         assert_null(line);
 }
 
+/* The late configuration of a pooled process mirrors the per-request argv of cli_request_build_argv(). */
+static void test_late_config(void **state) {
+        static const struct {
+                CliRequest r;
+                const char *argv_extra;     /* what the full argv adds after "--model M", space-separated */
+                const char *expected;
+        } cases[] = {
+                { { .model = (char *) "sonnet", .thinking = true }, "", "[]" },
+                { { .model = (char *) "sonnet", .thinking = false }, "--thinking disabled",
+                  "[{\"subtype\":\"set_max_thinking_tokens\",\"max_thinking_tokens\":0}]" },
+                { { .model = (char *) "haiku", .thinking = true, .thinking_budget = 4096 },
+                  "--max-thinking-tokens 4096",
+                  "[{\"subtype\":\"set_max_thinking_tokens\",\"max_thinking_tokens\":4096}]" },
+                /* thinking off wins over a budget, as in the argv */
+                { { .model = (char *) "haiku", .thinking = false, .thinking_budget = 4096 }, "--thinking disabled",
+                  "[{\"subtype\":\"set_max_thinking_tokens\",\"max_thinking_tokens\":0}]" },
+                { { .model = (char *) "opus", .thinking = true, .effort = (char *) "max" }, "--effort max",
+                  "[{\"subtype\":\"apply_flag_settings\",\"settings\":{\"effortLevel\":\"max\"}}]" },
+                { { .model = (char *) "opus", .thinking = true, .system_prompt = (char *) "S",
+                    .system_prompt_mode = SYSTEM_PROMPT_REPLACE }, "--system-prompt-file /dev/fd/3",
+                  "[{\"subtype\":\"initialize\",\"systemPrompt\":[\"S\"]}]" },
+                { { .model = (char *) "opus", .thinking = true, .system_prompt = (char *) "S",
+                    .system_prompt_mode = SYSTEM_PROMPT_APPEND }, "--append-system-prompt-file /dev/fd/3",
+                  "[{\"subtype\":\"initialize\",\"appendSystemPrompt\":\"S\"}]" },
+                /* USER mode puts the text into the first user turn: nothing to configure */
+                { { .model = (char *) "opus", .thinking = true, .system_prompt = (char *) "S",
+                    .system_prompt_mode = SYSTEM_PROMPT_USER }, "", "[]" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_strv_free_ char **full = NULL, **pooled = NULL;
+                json_auto_t *got = NULL, *expected = json_literal(cases[i].expected);
+                CliRequest pool = { .model = cases[i].r.model, .thinking = true };
+                _cleanup_free_ char *extra = NULL;
+                size_t n_pooled = 0;
+
+                assert_int_equal(cli_control_build_late_config(&cases[i].r, &got), 0);
+                assert_json_equal(got, expected);
+
+                /* The pooled argv is the full one without exactly these flags. */
+                assert_int_equal(cli_request_build_argv(&cases[i].r, "claude", "/dev/fd/3", &full), 0);
+                assert_int_equal(cli_request_build_argv(&pool, "claude", NULL, &pooled), 0);
+                while (pooled[n_pooled]) {
+                        assert_non_null(full[n_pooled]);
+                        assert_string_equal(full[n_pooled], pooled[n_pooled]);
+                        n_pooled++;
+                }
+                for (char **a = full + n_pooled; *a; a++) {
+                        char *joined = NULL;
+
+                        assert_true(asprintf(&joined, "%s%s%s", extra ?: "", extra ? " " : "", *a) > 0);
+                        free(extra);
+                        extra = joined;
+                }
+                assert_string_equal(extra ?: "", cases[i].argv_extra);
+        }
+}
+
+/* What the recorded warm_keyed_model_pipelined run sent, and the CLI turned into the cold_all request. */
+static void test_late_config_recorded(void **state) {
+        CliRequest r = { .model = (char *) "claude-sonnet-4-6", .effort = (char *) "low", .thinking = false,
+                         .system_prompt = (char *) "SYSTEM PROMPT FROM THE REQUEST.\nSecond line.",
+                         .system_prompt_mode = SYSTEM_PROMPT_APPEND };
+        static const char *const needles[] = { "initialize", "apply_flag_settings", "set_max_thinking_tokens" };
+        json_auto_t *got = NULL;
+
+        assert_int_equal(cli_control_build_late_config(&r, &got), 0);
+        assert_int_equal(json_array_size(got), ELEMENTSOF(needles));
+        for (size_t i = 0; i < ELEMENTSOF(needles); i++) {
+                json_auto_t *recorded = transcript_host_line("warm_keyed_model_pipelined", needles[i]);
+
+                assert_json_equal(json_array_get(got, i), json_object_get(recorded, "request"));
+        }
+        r.effort = (char *) "extreme";
+        json_decref(TAKE_PTR(got));
+        assert_int_equal(cli_control_build_late_config(&r, &got), -EINVAL);
+        assert_null(got);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_kind_names),
@@ -649,6 +728,8 @@ int main(void) {
                 cmocka_unit_test(test_receive_errors),
                 cmocka_unit_test(test_send_errors),
                 cmocka_unit_test(test_answers),
+                cmocka_unit_test(test_late_config),
+                cmocka_unit_test(test_late_config_recorded),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
