@@ -35,6 +35,9 @@
  *  all at once, pipelined         initialize, apply_flag_settings, set_max_thinking_tokens and
  *                                 the user line written back to back, no waiting    = cold
  *
+ * A process answers nothing before it has started (seconds under load): a pool probes readiness
+ * with a harmless request at spawn (mcp_status; warm_keyed_model_probe = cold).
+ *
  * So a warm pool is keyed by model (spawn with --model M; everything else is applied late), and a
  * request whose model has no idle process is spawned cold. Environment (CLAUDE_CODE_*) is
  * per-server, not per-request, so it needs no key. One conversation per process (history

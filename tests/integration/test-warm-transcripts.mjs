@@ -49,6 +49,7 @@ const SAME = [
         ['warm_system_append', 'cold_system_append'],
         ['warm_keyed_model_pipelined', 'cold_all'],
         ['warm_keyed_model_idle_60s', 'cold_all'],
+        ['warm_keyed_model_probe', 'cold_all'],
         ['warm_keyed_model_same_set_model', 'cold_model_id'],
         ['warm_initialize_empty', 'warm_default'],
 ];

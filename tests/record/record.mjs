@@ -253,6 +253,17 @@ const SCENARIOS = {
                 control_nowait('effort_1', { subtype: 'apply_flag_settings', settings: { effortLevel: 'low' } }),
                 control_nowait('think_1', { subtype: 'set_max_thinking_tokens', max_thinking_tokens: 0 })],
                 { flags: ['--model', 'claude-sonnet-4-6'], idle_ms: 60000 }),
+        /*
+         * Readiness: a pool cannot know when a process has finished starting (seconds on a loaded
+         * machine) unless it asks. A harmless request at spawn (mcp_status) is answered once the
+         * CLI is ready; the request's own configuration later still applies as without it.
+         */
+        warm_keyed_model_probe: warm([
+                control('probe_1', { subtype: 'mcp_status' }), { sleep_ms: 1000 },
+                control_nowait('init_1', { subtype: 'initialize', appendSystemPrompt: SYSTEM_FILE_TEXT }),
+                control_nowait('effort_1', { subtype: 'apply_flag_settings', settings: { effortLevel: 'low' } }),
+                control_nowait('think_1', { subtype: 'set_max_thinking_tokens', max_thinking_tokens: 0 })],
+                { flags: ['--model', 'claude-sonnet-4-6'], idle_ms: 0 }),
         /* set_model to the model the process already has: no /model record (only a change adds one). */
         warm_keyed_model_same_set_model: warm([control('model_1', { subtype: 'set_model', model: 'claude-sonnet-4-6' })],
                                               { flags: ['--model', 'claude-sonnet-4-6'] }),
@@ -304,7 +315,7 @@ async function record(name) {
         let results = 0;
         let waiters = [];
         const responses = new Set();
-        const n_users = sc.steps.filter((s) => s.line.type === 'user').length;
+        const n_users = sc.steps.filter((s) => s.line?.type === 'user').length;
 
         child.stdout.on('data', (c) => {
                 const s = c.toString('utf8');
@@ -375,6 +386,10 @@ async function record(name) {
         if (sc.idle_ms)
                 await new Promise((r) => setTimeout(r, sc.idle_ms));
         for (const st of sc.steps) {
+                if (st.sleep_ms) {
+                        await new Promise((r) => setTimeout(r, st.sleep_ms));
+                        continue;
+                }
                 if (st.wait_results)
                         await wait_results(st.wait_results);
                 write_line(st.line);
