@@ -26,6 +26,7 @@ static const char *const cli_event_type_table[_CLI_EVENT_TYPE_MAX] = {
         [CLI_EVENT_RATE_LIMIT] = "rate_limit_event",
         [CLI_EVENT_CONTROL_REQUEST] = "control_request",
         [CLI_EVENT_CONTROL_RESPONSE] = "control_response",
+        [CLI_EVENT_CONTROL_CANCEL_REQUEST] = "control_cancel_request",
         [CLI_EVENT_RESULT] = "result",
 };
 
@@ -53,6 +54,7 @@ static const struct {
         { "rate_limit_event", CLI_EVENT_RATE_LIMIT, "rate_limit_info" },
         { "control_request", CLI_EVENT_CONTROL_REQUEST, "request" },
         { "control_response", CLI_EVENT_CONTROL_RESPONSE, "response" },
+        { "control_cancel_request", CLI_EVENT_CONTROL_CANCEL_REQUEST, NULL },
         { "result", CLI_EVENT_RESULT, NULL },
 };
 
@@ -127,6 +129,7 @@ int cli_event_parse(const char *line, size_t len, CliEvent *ret) {
                 error = json_string_value(json_object_get(root, "error"));
                 break;
         case CLI_EVENT_CONTROL_REQUEST:
+        case CLI_EVENT_CONTROL_CANCEL_REQUEST:
                 request_id = json_string_value(json_object_get(root, "request_id"));
                 break;
         case CLI_EVENT_CONTROL_RESPONSE:

@@ -20,7 +20,8 @@ typedef enum CliEventType {
         CLI_EVENT_USER,                 /* payload = message */
         CLI_EVENT_RATE_LIMIT,           /* payload = rate_limit_info */
         CLI_EVENT_CONTROL_REQUEST,      /* payload = request; request_id set */
-        CLI_EVENT_CONTROL_RESPONSE,     /* payload = response */
+        CLI_EVENT_CONTROL_RESPONSE,     /* payload = response; request_id from inside it */
+        CLI_EVENT_CONTROL_CANCEL_REQUEST,/* the CLI withdraws its request request_id; payload = line */
         CLI_EVENT_RESULT,               /* payload = the whole result object */
         _CLI_EVENT_TYPE_MAX,
 } CliEventType;
@@ -31,7 +32,7 @@ typedef struct CliEvent {
         const json_t *payload;          /* borrowed from root, never NULL after a successful parse */
         const char *subtype;            /* borrowed, NULL if absent */
         const char *error;              /* borrowed: assistant top-level "error", NULL if absent */
-        const char *request_id;         /* borrowed: control request id, NULL if absent */
+        const char *request_id;         /* borrowed: CONTROL_* events' request id, NULL if absent */
 } CliEvent;
 
 /*

@@ -32,9 +32,11 @@ const root = path.resolve(here, '../..');
 const out_dir = path.join(root, 'tests/data/transcripts');
 const claude_bin = process.env.CLAUDE_BIN || path.join(root, 'tests/node/node_modules/.bin/claude');
 
-const BASE_ARGV = ['-p', '--output-format', 'stream-json', '--verbose', '--include-partial-messages',
+/* A warm-pool process gets only this: nothing a request chooses (cli/README §16.4). */
+const WARM_ARGV = ['-p', '--output-format', 'stream-json', '--verbose', '--include-partial-messages',
                    '--input-format', 'stream-json', '--tools', '', '--setting-sources', '',
-                   '--strict-mcp-config', '--no-session-persistence', '--model', 'sonnet'];
+                   '--strict-mcp-config', '--no-session-persistence'];
+const BASE_ARGV = [...WARM_ARGV, '--model', 'sonnet'];
 
 /* A 4x4 red PNG: small enough for a fixture, real enough for the CLI's image checks. */
 const PNG_4X4 = 'iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGP4z8AARwzEcQCukw/x0F8jngAAAABJRU5ErkJggg==';
@@ -48,6 +50,23 @@ const assistant = (id, text) => ({ type: 'assistant', message: { id, type: 'mess
                                    session_id: '' });
 const text_step = (text, extra = {}) => ({ content: [{ type: 'text', text }], ...extra });
 const err = (status, type, message, headers = {}) => ({ default: { status, error: { type, message }, headers } });
+/* A host->CLI control request; the recorder waits for its control_response before the next step. */
+const control = (request_id, request) => ({ line: { type: 'control_request', request_id, request },
+                                            wait_response: request_id });
+/* The same without waiting: the host pipelines its configuration in front of the user line. */
+const control_nowait = (request_id, request) => ({ line: { type: 'control_request', request_id, request } });
+const SYSTEM_FILE_TEXT = 'SYSTEM PROMPT FROM THE REQUEST.\nSecond line.';
+/*
+ * Warm-pool scenarios: spawned with WARM_ARGV only (no --model, --effort, --thinking, system
+ * prompt), idle for a while like a pooled process, then configured over the control channel.
+ * Each has a cold counterpart (same setting as argv) so the two upstream requests can be compared.
+ */
+const WARM_IDLE_MS = 1500;
+const warm = (steps, extra = {}) => ({ warm: true, idle_ms: WARM_IDLE_MS, flags: [],
+                                       script: { default: text_step('Warm answer.') },
+                                       steps: [...steps, { line: user('Say hello') }], ...extra });
+const cold = (flags, extra = {}) => ({ warm: true, flags, script: { default: text_step('Cold answer.') },
+                                       steps: [{ line: user('Say hello') }], ...extra });
 
 /*
  * Scenario: {flags: extra argv, auth: "api_key"|"oauth"|"none", retries0: bool,
@@ -165,6 +184,93 @@ const SCENARIOS = {
                                                        { type: 'text', text: ' /foo bar (last block)' }]) },
                 ],
         },
+        /* What the CLI does with nothing chosen: the defaults a pooled process starts from. */
+        warm_default: warm([]),
+        warm_set_model_alias: warm([control('model_1', { subtype: 'set_model', model: 'sonnet' })]),
+        cold_model_alias: cold(['--model', 'sonnet']),
+        warm_set_model_id: warm([control('model_1', { subtype: 'set_model', model: 'claude-sonnet-4-6' })]),
+        cold_model_id: cold(['--model', 'claude-sonnet-4-6']),
+        warm_thinking_off: warm([control('think_1', { subtype: 'set_max_thinking_tokens', max_thinking_tokens: 0 })]),
+        cold_thinking_off: cold(['--thinking', 'disabled']),
+        /* A budget-thinking model (haiku) is the only kind that uses a token budget (cli/README §8). */
+        warm_thinking_budget: warm([control('model_1', { subtype: 'set_model', model: 'haiku' }),
+                                    control('think_1', { subtype: 'set_max_thinking_tokens',
+                                                         max_thinking_tokens: 4096 })]),
+        cold_thinking_budget: cold(['--model', 'haiku', '--max-thinking-tokens', '4096']),
+        /* No control request names effort; the CLI's own remote client uses apply_flag_settings. */
+        warm_effort: warm([control('effort_1', { subtype: 'apply_flag_settings', settings: { effortLevel: 'low' } })]),
+        cold_effort: cold(['--effort', 'low']),
+        warm_system_replace: warm([control('init_1', { subtype: 'initialize', systemPrompt: [SYSTEM_FILE_TEXT] })]),
+        cold_system_replace: cold(['--system-prompt-file', '@SYSTEM_FILE']),
+        warm_system_append: warm([control('init_1', { subtype: 'initialize', appendSystemPrompt: SYSTEM_FILE_TEXT })]),
+        cold_system_append: cold(['--append-system-prompt-file', '@SYSTEM_FILE']),
+        /* An initialize without any prompt field: does it change the identity block on its own? */
+        warm_initialize_empty: warm([control('init_1', { subtype: 'initialize' })]),
+        /*
+         * Everything a request chooses, written back to back with the user line, without waiting
+         * for any control_response: the latency path a pool would like to take.
+         */
+        warm_all_pipelined: warm([
+                control_nowait('init_1', { subtype: 'initialize', appendSystemPrompt: SYSTEM_FILE_TEXT }),
+                control_nowait('model_1', { subtype: 'set_model', model: 'claude-sonnet-4-6' }),
+                control_nowait('think_1', { subtype: 'set_max_thinking_tokens', max_thinking_tokens: 0 }),
+                control_nowait('effort_1', { subtype: 'apply_flag_settings', settings: { effortLevel: 'low' } })]),
+        cold_all: cold(['--append-system-prompt-file', '@SYSTEM_FILE', '--model', 'claude-sonnet-4-6',
+                        '--thinking', 'disabled', '--effort', 'low']),
+        /*
+         * set_model runs the /model command: its caveat, command and stdout become text blocks of
+         * the first upstream user message. apply_flag_settings {model} is the quiet way.
+         */
+        warm_model_flag_settings: warm([control('model_1', { subtype: 'apply_flag_settings',
+                                                             settings: { model: 'claude-sonnet-4-6' } })]),
+        warm_model_alias_flag_settings: warm([control('model_1', { subtype: 'apply_flag_settings',
+                                                                   settings: { model: 'sonnet' } })]),
+        /* The settings schema lists effortLevel low|medium|high|xhigh only; --effort also takes max. */
+        warm_effort_max: warm([control('effort_1', { subtype: 'apply_flag_settings', settings: { effortLevel: 'max' } })]),
+        cold_effort_max: cold(['--effort', 'max']),
+        warm_thinking_off_flag_settings: warm([control('think_1', { subtype: 'apply_flag_settings',
+                                                                    settings: { alwaysThinkingEnabled: false } })]),
+        warm_all_flag_settings_pipelined: warm([
+                control_nowait('init_1', { subtype: 'initialize', appendSystemPrompt: SYSTEM_FILE_TEXT }),
+                control_nowait('flags_1', { subtype: 'apply_flag_settings',
+                                            settings: { model: 'claude-sonnet-4-6', effortLevel: 'low' } }),
+                control_nowait('think_1', { subtype: 'set_max_thinking_tokens', max_thinking_tokens: 0 })]),
+        /*
+         * The pool keyed by model: spawned with --model (the one setting that cannot be changed
+         * late without the /model record), the rest applied late and pipelined. Compare with cold_all.
+         */
+        warm_keyed_model_pipelined: warm([
+                control_nowait('init_1', { subtype: 'initialize', appendSystemPrompt: SYSTEM_FILE_TEXT }),
+                control_nowait('effort_1', { subtype: 'apply_flag_settings', settings: { effortLevel: 'low' } }),
+                control_nowait('think_1', { subtype: 'set_max_thinking_tokens', max_thinking_tokens: 0 })],
+                { flags: ['--model', 'claude-sonnet-4-6'] }),
+        warm_keyed_model_thinking_budget: warm([control('think_1', { subtype: 'set_max_thinking_tokens',
+                                                                     max_thinking_tokens: 4096 })],
+                                               { flags: ['--model', 'haiku'] }),
+        /* A pooled process waits for minutes: still alive and configurable after 60 s idle. */
+        warm_keyed_model_idle_60s: warm([
+                control_nowait('init_1', { subtype: 'initialize', appendSystemPrompt: SYSTEM_FILE_TEXT }),
+                control_nowait('effort_1', { subtype: 'apply_flag_settings', settings: { effortLevel: 'low' } }),
+                control_nowait('think_1', { subtype: 'set_max_thinking_tokens', max_thinking_tokens: 0 })],
+                { flags: ['--model', 'claude-sonnet-4-6'], idle_ms: 60000 }),
+        /*
+         * Readiness: a pool cannot know when a process has finished starting (seconds on a loaded
+         * machine) unless it asks. A harmless request at spawn (mcp_status) is answered once the
+         * CLI is ready; the request's own configuration later still applies as without it.
+         */
+        warm_keyed_model_probe: warm([
+                control('probe_1', { subtype: 'mcp_status' }), { sleep_ms: 1000 },
+                control_nowait('init_1', { subtype: 'initialize', appendSystemPrompt: SYSTEM_FILE_TEXT }),
+                control_nowait('effort_1', { subtype: 'apply_flag_settings', settings: { effortLevel: 'low' } }),
+                control_nowait('think_1', { subtype: 'set_max_thinking_tokens', max_thinking_tokens: 0 })],
+                { flags: ['--model', 'claude-sonnet-4-6'], idle_ms: 0 }),
+        /* set_model to the model the process already has: no /model record (only a change adds one). */
+        warm_keyed_model_same_set_model: warm([control('model_1', { subtype: 'set_model', model: 'claude-sonnet-4-6' })],
+                                              { flags: ['--model', 'claude-sonnet-4-6'] }),
+        /* Host requests the proxy may need besides configuration, answered on an idle process. */
+        warm_misc_requests: warm([control('usage_1', { subtype: 'get_context_usage' }),
+                                  control('bogus_1', { subtype: 'no_such_subtype' }),
+                                  control('int_1', { subtype: 'interrupt' })]),
 };
 for (const s of Object.values(SCENARIOS)) {
         s.flags ??= ['--thinking', 'disabled'];
@@ -194,7 +300,10 @@ async function record(name) {
                 env.CLAUDE_CODE_OAUTH_TOKEN = OAUTH_TOKEN;
         if (sc.retries0)
                 env.CLAUDE_CODE_MAX_RETRIES = '0';
-        const argv = [...BASE_ARGV, ...sc.flags];
+        const sys_file = path.join(home, 'system-prompt.txt');
+        fs.writeFileSync(sys_file, SYSTEM_FILE_TEXT);
+        const flags = sc.flags.map((f) => (f === '@SYSTEM_FILE' ? sys_file : f));
+        const argv = [...(sc.warm ? WARM_ARGV : BASE_ARGV), ...flags];
 
         const t0 = Date.now();
         const child = spawn(claude_bin, argv, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -205,7 +314,8 @@ async function record(name) {
         let pending = '';
         let results = 0;
         let waiters = [];
-        const n_users = sc.steps.filter((s) => s.line.type === 'user').length;
+        const responses = new Set();
+        const n_users = sc.steps.filter((s) => s.line?.type === 'user').length;
 
         child.stdout.on('data', (c) => {
                 const s = c.toString('utf8');
@@ -217,8 +327,13 @@ async function record(name) {
                         pending = pending.slice(i + 1);
                         line_ms.push(Date.now() - t0);
                         try {
-                                if (JSON.parse(line).type === 'result')
+                                const j = JSON.parse(line);
+                                if (j.type === 'result')
                                         results += 1;
+                                else if (j.type === 'control_response')
+                                        responses.add(j.response?.request_id);
+                                else if (j.type === 'control_request')
+                                        answer_cli_request(j);
                         } catch {
                                 /* non-JSON line: kept verbatim, not counted */
                         }
@@ -243,15 +358,43 @@ async function record(name) {
                 if (!w())
                         waiters.push(w);
         });
-        const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
-
-        for (const st of sc.steps) {
-                if (st.wait_results)
-                        await wait_results(st.wait_results);
-                const line = JSON.stringify(st.line);
-                stdin_written.push({ t_ms: Date.now() - t0, line });
+        const wait_response = (id) => new Promise((r) => {
+                const w = () => {
+                        if (responses.has(id) || done) {
+                                r();
+                                return true;
+                        }
+                        return false;
+                };
+                if (!w())
+                        waiters.push(w);
+        });
+        const write_line = (obj, note) => {
+                const line = JSON.stringify(obj);
+                stdin_written.push({ t_ms: Date.now() - t0, line, ...(note ? { note } : {}) });
                 if (!done)
                         child.stdin.write(line + '\n');
+        };
+        /* No scenario declares an MCP server, so any request from the CLI gets the SDK's refusal. */
+        function answer_cli_request(j) {
+                write_line({ type: 'control_response', response: { subtype: 'error', request_id: j.request_id,
+                            error: `Unsupported control request subtype: ${j.request?.subtype}` } },
+                           'auto answer');
+        }
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30000 + (sc.idle_ms || 0));
+
+        if (sc.idle_ms)
+                await new Promise((r) => setTimeout(r, sc.idle_ms));
+        for (const st of sc.steps) {
+                if (st.sleep_ms) {
+                        await new Promise((r) => setTimeout(r, st.sleep_ms));
+                        continue;
+                }
+                if (st.wait_results)
+                        await wait_results(st.wait_results);
+                write_line(st.line);
+                if (st.wait_response)
+                        await wait_response(st.wait_response);
         }
         await wait_results(n_users);
         child.stdin.end();
@@ -266,7 +409,9 @@ async function record(name) {
         const placeholder_env = { ...env, PATH: '<PATH>', HOME: '<fresh empty temp dir>',
                                   ANTHROPIC_BASE_URL: sc.base_url === 'closed'
                                           ? 'http://127.0.0.1:<closed port>' : 'http://127.0.0.1:<mock port>' };
-        const meta = { name, argv: ['claude', ...argv], env: placeholder_env, cwd: '<empty temp dir>',
+        const meta = { name, argv: ['claude', ...argv.map((a) => (a === sys_file ? '<system prompt file>' : a))],
+                       system_prompt_file: flags.includes(sys_file) ? SYSTEM_FILE_TEXT : undefined,
+                       idle_ms: sc.idle_ms, env: placeholder_env, cwd: '<empty temp dir>',
                        stdin: stdin_written, exit_code: code, signal, stderr, mock_script: sc.script,
                        line_ms, duration_ms, claude_version: '2.1.197' };
         fs.writeFileSync(path.join(out_dir, `${name}.ndjson`), stdout);

@@ -38,6 +38,8 @@ static void test_line_types(void **state) {
                   CLI_EVENT_CONTROL_REQUEST, "request", NULL },
                 { "{\"type\":\"control_response\",\"response\":{\"subtype\":\"success\",\"request_id\":\"r2\"}}",
                   CLI_EVENT_CONTROL_RESPONSE, "response", NULL },
+                { "{\"type\":\"control_cancel_request\",\"request_id\":\"r3\"}", CLI_EVENT_CONTROL_CANCEL_REQUEST,
+                  NULL, NULL },
                 { "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false}", CLI_EVENT_RESULT, NULL, "success" },
                 { "{\"type\":\"brand_new_line\",\"x\":1}", CLI_EVENT_UNKNOWN, NULL, NULL },
         };
@@ -85,6 +87,11 @@ static void test_borrowed_fields(void **state) {
                           &ev),
                 0);
         assert_string_equal(ev.request_id, "q9");
+        cli_event_done(&ev);
+
+        /* the CLI withdrawing its own request: the id is at top level, as in control_request */
+        assert_int_equal(parse_str("{\"type\":\"control_cancel_request\",\"request_id\":\"c1\"}", &ev), 0);
+        assert_string_equal(ev.request_id, "c1");
         cli_event_done(&ev);
 
         /* a second done is harmless */

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * The control lines on the CLI's stdout are as untrusted as the rest of it, and they reach a
+ * table that outlives single lines. The input is split at '\n' like stdout; every line goes
+ * through cli_event_parse() and, if it is a control line, cli_control_receive() against a table
+ * holding a few pending host requests (host_1 .. host_4, so fuzzed answers can match them).
+ * Each ask is answered with the refusal, and with an mcp_response echoing its message; each
+ * answer line must itself parse back as a control_response for the same id. A matched answer
+ * must hand back one of the cookies that were registered, once.
+ */
+
+#include <assert.h>
+#include <string.h>
+
+#include "cli/control.h"
+#include "cli/stream.h"
+#include "fuzz.h"
+#include "util/macro.h"
+
+#define N_HOST_REQUESTS 4
+
+/* The answer the host would write must be a control_response the CLI can match to @request_id. */
+static void check_answer(json_t *line, const char *request_id) {
+        _cleanup_free_ char *text = NULL;
+        CliEvent ev = {};
+
+        if (!line)
+                return;
+        text = json_dumps(line, JSON_COMPACT);
+        json_decref(line);
+        if (!text)
+                return;
+        if (cli_event_parse(text, strlen(text), &ev) < 0)
+                return; /* only when a CLI_LINE_MAX-sized id made it too long */
+        assert(ev.type == CLI_EVENT_CONTROL_RESPONSE);
+        assert(streq_ptr(ev.request_id, request_id));
+        cli_event_done(&ev);
+}
+
+/**
+ * LLVMFuzzerTestOneInput() - one fuzz input
+ * @data: the input bytes (not NUL-terminated)
+ * @size: their length
+ *
+ * Treats @data as CLI stdout (lines split at '\n') and feeds its control lines to a table.
+ *
+ * Return: 0 (libFuzzer reserves other values).
+ */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        _cleanup_(cli_control_freep) CliControl *c = NULL;
+        const char *p = (const char *) data, *end = p + size;
+        bool answered[N_HOST_REQUESTS] = {};
+        int cookies[N_HOST_REQUESTS];
+
+        if (size > FUZZ_INPUT_MAX)
+                return 0;
+        if (cli_control_new(&c) < 0)
+                return 0;
+        for (size_t i = 0; i < N_HOST_REQUESTS; i++) {
+                json_t *req = NULL, *line = NULL;
+                int r;
+
+                switch (i) {
+                case 0:
+                        r = cli_control_build_initialize(&(CliControlInit) { .append_system_prompt = "a" }, &req);
+                        break;
+                case 1:
+                        r = cli_control_build_set_effort("low", &req);
+                        break;
+                case 2:
+                        r = cli_control_build_set_max_thinking_tokens(0, &req);
+                        break;
+                default:
+                        r = cli_control_build_interrupt(&req);
+                }
+                if (r < 0 || cli_control_send(c, req, &cookies[i], &line) < 0)
+                        return 0;
+                json_decref(line);
+        }
+
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                size_t len = (size_t) ((nl ? nl : end) - p);
+                CliEvent ev = {};
+                CliControlIn in;
+
+                if (cli_event_parse(p, len, &ev) >= 0 && cli_control_receive(c, &ev, &in) >= 0) {
+                        switch (in.type) {
+                        case CLI_CONTROL_IN_ASK: {
+                                json_t *line = NULL;
+
+                                if (cli_control_build_refusal(&in, &line) >= 0)
+                                        check_answer(line, in.request_id);
+                                line = NULL;
+                                if (in.mcp_message &&
+                                    cli_control_build_mcp_response(in.request_id, json_deep_copy(in.mcp_message),
+                                                                   &line) >= 0)
+                                        check_answer(line, in.request_id);
+                                break;
+                        }
+                        case CLI_CONTROL_IN_RESPONSE: {
+                                size_t i = (size_t) ((int *) in.cookie - cookies);
+
+                                assert(i < N_HOST_REQUESTS);
+                                assert(!answered[i]);
+                                answered[i] = true;
+                                assert(in.success ? !in.error : !!in.error);
+                                break;
+                        }
+                        case CLI_CONTROL_IN_STRAY_RESPONSE:
+                                assert(!in.cookie);
+                                break;
+                        default:
+                                assert(in.type == CLI_CONTROL_IN_CANCEL);
+                                assert(in.request_id);
+                        }
+                }
+                cli_event_done(&ev);
+                p = nl ? nl + 1 : end;
+        }
+
+        {
+                size_t n = 0;
+
+                for (size_t i = 0; i < N_HOST_REQUESTS; i++)
+                        n += !answered[i];
+                assert(cli_control_n_pending(c) == n);
+        }
+        return 0;
+}
