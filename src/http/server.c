@@ -296,7 +296,7 @@ static void handle_metrics(Server *s, struct evhttp_request *req, const char *re
                 return;
         }
         evhttp_add_header(h, "Content-Type", METRICS_CONTENT_TYPE);
-        evhttp_send_reply(req, 200, "OK", buf);
+        http_reply_buffer(req, 200, buf);
         evbuffer_free(buf);
 }
 
@@ -343,6 +343,9 @@ static bool head_ok(struct evhttp_request *req, const char *request_id) {
         if (status == 0)
                 return true;
         log_info("%s: refused a request head: %s", request_id, msg);
+        /* evhttp echoes the request's version in the status line: never "HTTP/2.0 505". */
+        req->major = 1;
+        req->minor = 1;
         http_linger_after_reply(req);
         reply_error_with_id(req, request_id, status, "invalid_request_error", msg);
         return false;
