@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "http/accept-guard.h"
@@ -55,26 +57,33 @@ static int reserve_open(void) {
         return open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-static const char shed_reply[] =
-        "HTTP/1.1 503 Service Unavailable\r\n"
-        "Content-Type: application/json\r\n"
-        "Retry-After: 1\r\n"
-        "Connection: close\r\n"
-        "Content-Length: 115\r\n"
-        "\r\n"
-        "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Too many open connections; try again later\"}}\n";
+static const char shed_body[] =
+        "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Too many open "
+        "connections; try again later\"}}\n";
 
 /* One waiting connection: read what it sent so far (so the close is a FIN, not an RST, in the
- * common case of a small request that already arrived), answer 503, close. */
+ * common case of a small request that already arrived; a few reads at most, a fast sender must
+ * not keep us here), answer 503, close. */
 static bool shed_one(int listen_fd) {
-        char buf[4096];
+        char buf[4096], head[256];
         int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct iovec iov[2];
+        int n;
 
         if (fd < 0)
                 return false;
-        while (read(fd, buf, sizeof(buf)) > 0)
+        for (int i = 0; i < 4 && read(fd, buf, sizeof(buf)) > 0; i++)
                 ;
-        (void) !write(fd, shed_reply, sizeof(shed_reply) - 1);
+        n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 503 Service Unavailable\r\n"
+                     "Content-Type: application/json\r\n"
+                     "Retry-After: 1\r\n"
+                     "Connection: close\r\n"
+                     "Content-Length: %zu\r\n\r\n",
+                     sizeof(shed_body) - 1);
+        iov[0] = (struct iovec) { head, (size_t) n };
+        iov[1] = (struct iovec) { (void *) shed_body, sizeof(shed_body) - 1 };
+        (void) !writev(fd, iov, 2);
         (void) shutdown(fd, SHUT_WR);
         close(fd);
         return true;

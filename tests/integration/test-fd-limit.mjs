@@ -122,10 +122,13 @@ describe('file descriptor limit', { skip }, () => {
       const shed = idle.find((s) => s.answer.includes('\r\n\r\n')).answer;
       assert.match(shed, /^HTTP\/1\.1 503 /);
       assert.match(shed, /content-type: application\/json/i);
-      assert.equal(JSON.parse(shed.slice(shed.indexOf('\r\n\r\n') + 4)).error.type, 'overloaded_error');
+      const shedBody = shed.slice(shed.indexOf('\r\n\r\n') + 4);
+      assert.equal(Number(/content-length: (\d+)/i.exec(shed)?.[1]), Buffer.byteLength(shedBody), 'Content-Length');
+      assert.equal(JSON.parse(shedBody).error.type, 'overloaded_error');
 
       // A new client while full gets an answer (the 503, through the reserve descriptor).
       const during = await health(p);
+      console.log(`/health while full: ${during.status ?? during.error}`);
       assert.ok(during.status === 503 || during.status === 200, `a request while full: ${JSON.stringify(during)}`);
       if (during.status === 503) assert.equal(during.json?.error?.type, 'overloaded_error');
 
