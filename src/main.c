@@ -17,8 +17,10 @@
 #include "config.h"
 #include "http/server.h"
 #include "systemd/notify.h"
+#include "util/log-libevent.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/rlimit.h"
 #include "util/message-ids.h"
 #include "util/strv.h"
 
@@ -227,6 +229,14 @@ static int run(int argc, char *argv[]) {
         }
 
         log_setup(arg_log_target, config.log_level);
+        log_libevent_setup();
+        {
+                long n = rlimit_nofile_raise();
+                if (n < 0)
+                        log_warning_errno((int) n, "Cannot raise the file descriptor limit: %m");
+                else
+                        log_debug("file descriptor limit: %ld", n);
+        }
         (void) signal(SIGPIPE, SIG_IGN);
         /* Until the loop's signal events exist, a SIGTERM (systemd stopping us during start-up)
          * stays pending instead of killing us uncleanly; it is handled once unblocked below. */

@@ -24,14 +24,34 @@ const char *http_reason_phrase(int status) {
         case 405: return "Method Not Allowed";
         case 408: return "Request Timeout";
         case 413: return "Payload Too Large";
+        case 415: return "Unsupported Media Type";
+        case 417: return "Expectation Failed";
+        case 431: return "Request Header Fields Too Large";
         case 429: return "Too Many Requests";
         case 500: return "Internal Server Error";
         case 502: return "Bad Gateway";
         case 503: return "Service Unavailable";
+        case 501: return "Not Implemented";
         case 504: return "Gateway Timeout";
+        case 505: return "HTTP Version Not Supported";
         case 529: return "Overloaded";
         default: return "Unknown";
         }
+}
+
+void http_reply_buffer(struct evhttp_request *req, int status, struct evbuffer *buf) {
+        /* libevent 2.1.12 writes a reply's body even to HEAD (evhttp_make_header() copies the
+         * output buffer whatever the method), which a keep-alive client then reads as the start of
+         * the next response. Send the length a GET would get, and no body. */
+        if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+                char n[32];
+                snprintf(n, sizeof(n), "%zu", evbuffer_get_length(buf));
+                evhttp_remove_header(evhttp_request_get_output_headers(req), "Content-Length");
+                evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Length", n);
+                evhttp_send_reply(req, status, http_reason_phrase(status), NULL);
+                return;
+        }
+        evhttp_send_reply(req, status, http_reason_phrase(status), buf);
 }
 
 void http_reply_json(struct evhttp_request *req, int status, const json_t *body) {
@@ -45,7 +65,7 @@ void http_reply_json(struct evhttp_request *req, int status, const json_t *body)
                 return;
         }
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-        evhttp_send_reply(req, status, http_reason_phrase(status), buf);
+        http_reply_buffer(req, status, buf);
         evbuffer_free(buf);
 }
 

@@ -10,6 +10,8 @@
 #include "api/api.h"
 
 const char *http_reason_phrase(int status);
+/* Send a complete reply with body `buf` (not freed); for HEAD, its length and no body. */
+void http_reply_buffer(struct evhttp_request *req, int status, struct evbuffer *buf);
 /* Send a complete JSON reply. Adds Content-Type; the caller set any other headers already. */
 void http_reply_json(struct evhttp_request *req, int status, const json_t *body);
 /* Send an API error: status, e->headers, retry-after (from retry_at and `now`), envelope of `kind`. */

@@ -10,7 +10,9 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,7 +33,11 @@
 #include "build-config.h"
 #include "cli/env.h"
 #include "cli/spawn.h"
+#include "http/accept-guard.h"
+#include "http/head-check.h"
+#include "http/linger.h"
 #include "http/metrics.h"
+#include "http/nul-guard.h"
 #include "http/reply.h"
 #include "http/server.h"
 #include "session.h"
@@ -290,7 +296,7 @@ static void handle_metrics(Server *s, struct evhttp_request *req, const char *re
                 return;
         }
         evhttp_add_header(h, "Content-Type", METRICS_CONTENT_TYPE);
-        evhttp_send_reply(req, 200, "OK", buf);
+        http_reply_buffer(req, 200, buf);
         evbuffer_free(buf);
 }
 
@@ -320,6 +326,31 @@ static Route route_for(const char *path, const char **ret_arg) {
         return ROUTE_NONE;
 }
 
+/* The request head as libevent parsed it, judged by head_check(); refused with the connection
+ * closed after the reply, since a head we refuse may also frame its body wrongly. */
+static bool head_ok(struct evhttp_request *req, const char *request_id) {
+        const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+        HeadField fields[HEAD_MAX_FIELDS + 1];
+        const struct evkeyval *kv;
+        size_t n = 0;
+        char msg[256];
+        int status;
+
+        /* keyvalq_struct.h's TAILQ without <sys/queue.h>'s macros. */
+        for (kv = h->tqh_first; kv && n < ELEMENTSOF(fields); kv = kv->next.tqe_next)
+                fields[n++] = (HeadField) { kv->key, kv->value };
+        status = head_check(req->major, req->minor, fields, n, msg, sizeof(msg));
+        if (status == 0)
+                return true;
+        log_info("%s: refused a request head: %s", request_id, msg);
+        /* evhttp echoes the request's version in the status line: never "HTTP/2.0 505". */
+        req->major = 1;
+        req->minor = 1;
+        http_linger_after_reply(req);
+        reply_error_with_id(req, request_id, status, "invalid_request_error", msg);
+        return false;
+}
+
 static void on_request(struct evhttp_request *req, void *userdata) {
         Server *s = userdata;
         enum evhttp_cmd_type m = evhttp_request_get_command(req);
@@ -332,6 +363,14 @@ static void on_request(struct evhttp_request *req, void *userdata) {
 
         request_id_for(req, request_id, sizeof(request_id));
         s->last_activity_usec = now_usec();
+        /* Not a proxy. And evhttp keeps a CONNECT's connection open after any answer: close it. */
+        if (m == EVHTTP_REQ_CONNECT) {
+                http_linger_after_reply(req);
+                reply_error_with_id(req, request_id, 405, "invalid_request_error", "Method CONNECT is not allowed");
+                return;
+        }
+        if (!head_ok(req, request_id))
+                return;
         if (!path || !*path) {
                 reply_error_with_id(req, request_id, 400, "invalid_request_error", "Malformed request URI");
                 return;
@@ -400,6 +439,7 @@ void server_stop(Server *s) {
         s->stopping = true;
         (void) sd_notify(0, "STOPPING=1\nSTATUS=stopping");
         log_info("stopping: %u requests running, %u queued", s->children, s->queued.n);
+        accept_guard_forget(s->accept_guard);
         for (unsigned i = 0; i < s->n_sockets; i++)
                 evhttp_del_accept_socket(s->http, s->sockets[i]);
         s->n_sockets = 0;
@@ -496,20 +536,30 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
                 return r;
         }
 
+        r = accept_guard_new(&s->accept_guard, base);
+        if (r < 0) {
+                server_free(s);
+                return log_error_errno(r, "Cannot set up the accept guard: %m");
+        }
         s->http = evhttp_new(base);
         if (!s->http) {
                 server_free(s);
                 return -ENOMEM;
         }
         /* Bodies up to MAX_BODY_BYTES are ours to judge; past that the session answers 413 in the
-         * API's envelope. evhttp's own hard cap sits above it to bound memory; with lingering
-         * close even that case is answered rather than reset. */
+         * API's envelope. evhttp's own hard cap sits above it to bound memory: a body announced or
+         * grown past it is refused by evhttp at once, answered by http/libevent-replies.c in our
+         * envelope, and the connection closed after a bounded linger (http/linger.c). Not
+         * EVHTTP_SERVER_LINGERING_CLOSE: that drains as many bytes as the client announced, so
+         * "Content-Length: 2^64" held the connection for as long as the client stayed. */
         uint64_t hard = config->max_body_bytes > INT64_MAX / 4 ? INT64_MAX / 2 : config->max_body_bytes * 2 + (1 << 20);
         evhttp_set_max_body_size(s->http, (ev_ssize_t) hard);
         evhttp_set_max_headers_size(s->http, 64 * 1024);
-        (void) evhttp_set_flags(s->http, EVHTTP_SERVER_LINGERING_CLOSE);
-        evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-                                                    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+        /* Every method, even ones evhttp does not know (the EVHTTP_REQ_UNKNOWN_ bit, 1 << 15): the
+         * route table answers 404/405 in our envelope instead of evhttp's 501 page. */
+        evhttp_set_allowed_methods(s->http, 0xffff);
+        /* NULs never reach the header parser (http/nul-guard.c). */
+        evhttp_set_bevcb(s->http, http_nul_guard_bev_new, NULL);
         evhttp_set_default_content_type(s->http, "application/json");
         /* Applies to reading requests and to a stalled client's pending writes. evhttp stops
          * reading while a request is handled, so a long, quiet stream is never cut by this. */
@@ -594,6 +644,7 @@ int server_listen(Server *s) {
                 if (!b)
                         return log_error_errno(-EIO, "Cannot accept on inherited fd %d", fd);
                 s->sockets[s->n_sockets++] = b;
+                (void) accept_guard_watch(s->accept_guard, evhttp_bound_socket_get_listener(b));
                 log_bound(fd);
         }
         if (s->n_sockets > 0)
@@ -606,6 +657,7 @@ int server_listen(Server *s) {
                 return log_error_errno(-EADDRINUSE, "Cannot listen on %s:%u: %m", s->config->host,
                                        (unsigned) s->config->port);
         s->sockets[s->n_sockets++] = b;
+        (void) accept_guard_watch(s->accept_guard, evhttp_bound_socket_get_listener(b));
         socket_nodelay(evhttp_bound_socket_get_fd(b));
         log_bound(evhttp_bound_socket_get_fd(b));
         return 0;
@@ -629,6 +681,9 @@ Server *server_free(Server *s) {
                 event_free(s->ev_sigint);
         if (s->http)
                 evhttp_free(s->http);
+        /* After evhttp_free: freeing the connections is what starts their lingering. */
+        http_linger_close_all();
+        s->accept_guard = accept_guard_free(s->accept_guard);
         if (s->work_dir && !s->config->work_dir && !getenv("RUNTIME_DIRECTORY"))
                 (void) rmdir(s->work_dir);
         free(s->work_dir);

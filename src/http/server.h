@@ -14,6 +14,7 @@
 typedef struct Session Session;
 typedef struct Container Container;
 typedef struct Notify Notify;
+typedef struct AcceptGuard AcceptGuard;
 
 typedef struct SessionList {
         Session *head, *tail;
@@ -41,6 +42,7 @@ typedef struct Server {
         struct event *ev_sigterm, *ev_sigint, *ev_stop_deadline;
         struct evhttp_bound_socket *sockets[16];
         unsigned n_sockets;
+        AcceptGuard *accept_guard;      /* EMFILE: pause, shed, log once (http/accept-guard.c) */
 
         /* systemd integration (src/systemd/): containment, sd_notify, metrics. */
         Container *container;           /* how CLI children are contained (SCOPE_MODE) */
