@@ -43,19 +43,9 @@
 #include "util/macro.h"
 #include "util/random-id.h"
 #include "util/strv.h"
+#include "util/time-util.h"
 
 extern char **environ;
-
-uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
-int64_t now_unix(void) {
-        return (int64_t) time(NULL);
-}
 
 /* ---- the CLI, checked once at start --------------------------------------------------------- */
 

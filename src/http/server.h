@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "http/metrics.h"
+#include "util/time-util.h"
 
 typedef struct Session Session;
 typedef struct Container Container;
@@ -61,9 +62,6 @@ void server_stop(Server *s);
 void server_maybe_exit(Server *s);
 /* SIGHUP: use a new, validated configuration; listening sockets and running requests stay. */
 void server_set_config(Server *s, const Config *config);
-
-uint64_t now_usec(void);
-int64_t now_unix(void);
 
 void session_list_append(SessionList *l, Session *s);
 void session_list_remove(SessionList *l, Session *s);
