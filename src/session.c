@@ -55,8 +55,7 @@ typedef enum SessionState {
 
 struct Session {
         Server *server;
-        Session *prev, *next;
-        SessionList *list;
+        SchedTicket ticket;             /* in flight, queued for a slot */
         SessionState state;
 
         struct evhttp_request *req;     /* NULL once replied or the client left */
@@ -101,41 +100,6 @@ struct Session {
 static void session_maybe_free(Session *s);
 static void session_kill(Session *s, CliKillReason reason);
 static void session_finish_error(Session *s, int r, ApiError *err);
-
-/* ---- lists ---------------------------------------------------------------------------------- */
-
-void session_list_append(SessionList *l, Session *s) {
-        assert(!s->list);
-        s->prev = l->tail;
-        s->next = NULL;
-        if (l->tail)
-                l->tail->next = s;
-        else
-                l->head = s;
-        l->tail = s;
-        l->n++;
-        s->list = l;
-}
-
-void session_list_remove(SessionList *l, Session *s) {
-        if (s->list != l)
-                return;
-        if (s->prev)
-                s->prev->next = s->next;
-        else
-                l->head = s->next;
-        if (s->next)
-                s->next->prev = s->prev;
-        else
-                l->tail = s->prev;
-        l->n--;
-        s->prev = s->next = NULL;
-        s->list = NULL;
-}
-
-Session *session_next(Session *s) {
-        return s->next;
-}
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
@@ -540,12 +504,11 @@ static void on_child_exit(evutil_socket_t fd, short what, void *userdata) {
 
         session_conclude(s);
 
+        event_freep_(&s->ev_kill);
         if (s->slot_held) {
                 s->slot_held = false;
-                s->server->children--;
+                scheduler_release(&s->server->scheduler, 1);
         }
-        event_freep_(&s->ev_kill);
-        server_kick_queue(s->server);
         session_maybe_free(s);
 }
 
@@ -656,7 +619,7 @@ static void client_gone(Session *s) {
         if (s->http_status == 0)
                 s->http_status = 499;
         if (s->state == SESSION_QUEUED)
-                session_list_remove(&s->server->queued, s);
+                scheduler_leave(&s->server->scheduler, &s->ticket);
         session_kill(s, CLI_KILL_DISCONNECT);
 }
 
@@ -753,8 +716,7 @@ static void access_log(Session *s) {
 static Session *session_free(Session *s) {
         if (!s)
                 return NULL;
-        if (s->list)
-                session_list_remove(s->list, s);
+        scheduler_leave(&s->server->scheduler, &s->ticket);
         if (s->state != SESSION_NEW)
                 access_log(s);
         event_freep_(&s->ev_conn_closed);
@@ -771,8 +733,8 @@ static Session *session_free(Session *s) {
         event_freep_(&s->ev_backpressure);
         s->container = container_slot_free(s->container);
         if (s->slot_held) {
-                s->server->children--;
                 s->slot_held = false;
+                scheduler_release(&s->server->scheduler, 1);
         }
         cli_child_done(&s->child);
         if (s->stdout_buf)
@@ -918,19 +880,15 @@ static int session_spawn(Session *s) {
 
 /**
  * session_start() - run the session's CLI child now
- * @s: a session that holds no slot yet
+ * @s: a session whose slot the scheduler just granted
  */
-void session_start(Session *s) {
+static void session_start(Session *s) {
         Server *server = s->server;
         ApiError err = {};
         int r;
 
-        if (s->list)
-                session_list_remove(s->list, s);
-        session_list_append(&server->active, s);
         s->state = SESSION_RUNNING;
         s->slot_held = true;
-        server->children++;
 
         r = session_spawn(s);
         if (r < 0) {
@@ -945,11 +903,14 @@ void session_start(Session *s) {
                         return;         /* the reap frees it */
                 if (s->slot_held) {
                         s->slot_held = false;
-                        server->children--;
+                        scheduler_release(&server->scheduler, 1);
                 }
                 session_maybe_free(s);
-                server_kick_queue(server);
         }
+}
+
+static void on_slot_granted(SchedTicket *t, void *userdata) {
+        session_start(userdata);
 }
 
 /**
@@ -964,7 +925,7 @@ void session_abort(Session *s, CliKillReason reason) {
         ApiError err = {};
 
         if (s->state == SESSION_QUEUED) {
-                session_list_remove(&s->server->queued, s);
+                scheduler_leave(&s->server->scheduler, &s->ticket);
                 api_error_set(&err, -ESHUTDOWN, 503, "api_error", "The proxy is shutting down; retry shortly");
                 reply_error(s, &err);
                 session_maybe_free(s);
@@ -1005,7 +966,7 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
         snprintf(s->request_id, sizeof(s->request_id), "%s", request_id);
         random_id(s->message_id, sizeof(s->message_id), ops->id_prefix, RANDOM_ID_BASE62, 24);
         s->state = SESSION_NEW;
-        session_list_append(&server->active, s);
+        scheduler_join(&server->scheduler, &s->ticket, on_slot_granted, s);
 
         if (len > c->max_body_bytes) {
                 api_error_set(&err, -E2BIG, 413, "request_too_large", "Request body too large (limit %" PRIu64 " bytes)",
@@ -1075,26 +1036,30 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
         if (s->ev_deadline && c->request_timeout_ms > 0)
                 (void) event_add_ms(s->ev_deadline, c->request_timeout_ms);
 
-        if (server->children < c->max_concurrent && server->queued.n == 0) {
+        r = scheduler_acquire(&server->scheduler, &s->ticket, 1);
+        if (r > 0) {
                 session_start(s);
                 return;
         }
-        if (server->queued.n >= c->max_queue) {
+        if (r == -EBUSY) {
                 char f1[80], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_LIMIT_HIT, f1, NULL };
+                unsigned running = scheduler_children(&server->scheduler), queued = scheduler_queued(&server->scheduler);
 
                 snprintf(f1, sizeof(f1), "CLAUDE_PROXY_REQUEST_ID=%s", s->request_id);
                 log_full_errno_fields(LOG_NOTICE, 0, fields, "%s: %u CLI children running and %u queued, refusing",
-                                      s->request_id, server->children, server->queued.n);
+                                      s->request_id, running, queued);
                 api_error_set(&err, -EBUSY, 529, "overloaded_error",
-                              "The proxy is at capacity (%u requests running, %u queued); retry shortly",
-                              server->children, server->queued.n);
+                              "The proxy is at capacity (%u requests running, %u queued); retry shortly", running,
+                              queued);
                 err.error_class = "queue_full";
                 goto server_error;
         }
-        session_list_remove(&server->active, s);
-        session_list_append(&server->queued, s);
+        if (r < 0) {
+                api_error_set(&err, r, 503, "api_error", "The proxy cannot run this request now; retry shortly");
+                goto server_error;
+        }
         s->state = SESSION_QUEUED;
-        log_debug("%s: queued (%u waiting)", s->request_id, server->queued.n);
+        log_debug("%s: queued (%u waiting)", s->request_id, scheduler_queued(&server->scheduler));
         return;
 
 client_error:

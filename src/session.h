@@ -14,8 +14,5 @@
  * itself when both the reply is done (or the client gone) and its child is reaped.
  */
 void session_handle(Server *server, struct evhttp_request *req, const ApiOps *ops, const char *request_id);
-/* Start a queued session's child (called by the server when a slot frees). */
-void session_start(Session *s);
 /* The proxy is stopping: queued sessions get 503 now, running ones are killed after the grace. */
 void session_abort(Session *s, CliKillReason reason);
-Session *session_next(Session *s);

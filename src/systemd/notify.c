@@ -33,7 +33,7 @@ static void on_watchdog(evutil_socket_t fd, short what, void *userdata) {
 }
 
 static bool server_idle(const Server *s) {
-        return s->active.n == 0 && s->queued.n == 0 && s->children == 0;
+        return scheduler_idle(&s->scheduler);
 }
 
 /**
@@ -49,8 +49,8 @@ void notify_status_now(Notify *n) {
         s = n->server;
         if (s->stopping)
                 return;         /* server_stop() said "stopping" */
-        snprintf(buf, sizeof(buf), "%u in flight, %u queued, %u children, %" PRIu64 " served%s%s", s->active.n,
-                 s->queued.n, s->children, s->requests_total, s->last_error[0] ? "; last error: " : "",
+        snprintf(buf, sizeof(buf), "%u in flight, %u queued, %u children, %" PRIu64 " served%s%s", scheduler_in_flight(&s->scheduler),
+                 scheduler_queued(&s->scheduler), scheduler_children(&s->scheduler), s->requests_total, s->last_error[0] ? "; last error: " : "",
                  s->last_error);
         if (streq(buf, n->status))
                 return;
