@@ -477,6 +477,8 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
                 server_free(s);
                 return r;
         }
+        s->run_ctx = (RunContext) { .base = base, .config = config, .container = s->container,
+                                    .envp = s->child_envp, .cwd = s->work_dir };
         r = container_cleanup_leftovers(s->container);
         if (r > 0)
                 log_notice("cleaned up %d CLI containers left by an earlier instance", r);
@@ -655,6 +657,7 @@ void server_set_config(Server *s, const Config *config) {
         else {
                 strv_free(s->child_envp);
                 s->child_envp = envp;
+                s->run_ctx.envp = envp;
         }
         if (!streq_ptr(s->config->claude_path, config->claude_path)) {
                 char *p = find_executable(config->claude_path);
@@ -673,6 +676,7 @@ void server_set_config(Server *s, const Config *config) {
         container_set_config(s->container, config);
         log_set_max_level(config->log_level);
         s->config = config;
+        s->run_ctx.config = config;
         /* A slot limit that grew lets queued requests start now. */
         scheduler_set_limits(&s->scheduler, config->max_concurrent, config->max_queue);
 }

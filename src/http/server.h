@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "http/metrics.h"
+#include "run.h"
 #include "scheduler.h"
 #include "util/time-util.h"
 
@@ -29,6 +30,7 @@ typedef struct Server {
         char **child_envp;              /* the CLI's environment, built once */
 
         Scheduler scheduler;            /* CLI slots, the queue, the requests in flight */
+        RunContext run_ctx;             /* what every CLI run shares: loop, container, env, cwd */
         uint64_t requests_total;
         uint64_t started_usec;          /* CLOCK_MONOTONIC */
         bool stopping;
