@@ -13,6 +13,8 @@
  * a real HTTP status the SDKs turn into the right exception; after that, failures become an SSE
  * `error` event. Every end — result, crash, timeout, idle, client gone, shutdown — goes through
  * run_kill() and the run's reap (on_run_exit), so no child, pipe or timer outlives its session.
+ * Keep-alive pings are re-armed at every write, so no silence on the wire exceeds
+ * PING_INTERVAL_MS (plus the loop's latency).
  *
  * What this does not do: translate (api/), decide what an outcome means (cli/outcome.c), frame
  * SSE (http/sse.c), run the child (run.c), or count slots (scheduler.c).
@@ -110,10 +112,13 @@ static void session_release_request(Session *s) {
         s->replied = true;
 }
 
+/* Bytes went out: the TTFB clock, and the keep-alive clock starts over from this write. */
 static void note_first_byte(Session *s) {
         if (s->ttfb_usec == 0)
                 s->ttfb_usec = now_usec() - s->start_usec;
         s->last_write_usec = now_usec();
+        if (s->ev_ping && s->server->config->ping_interval_ms > 0)
+                (void) event_add_ms(s->ev_ping, s->server->config->ping_interval_ms);
 }
 
 /* Bytes written to the client that it has not read yet. */
@@ -369,24 +374,27 @@ static void on_deadline(evutil_socket_t fd, short what, void *userdata) {
         session_maybe_free(s);
 }
 
+/* PING_INTERVAL_MS passed since the last write (every write re-arms this timer). */
 static void on_ping(evutil_socket_t fd, short what, void *userdata) {
         Session *s = userdata;
-        uint64_t interval = s->server->config->ping_interval_ms * 1000;
 
         if (!s->req || s->replied)
-                return;
-        if (now_usec() - s->last_write_usec < interval)
                 return;
         if (s->ops->started(s->translator)) {
                 json_auto_t *out = json_array();
                 if (out && s->ops->ping(s->translator, out) >= 0)
                         stream_send(s, out);
+                else if (s->server->config->ping_interval_ms > 0)
+                        (void) event_add_ms(s->ev_ping, s->server->config->ping_interval_ms);
                 return;
         }
         /* No message yet: a comment keeps the connection warm without breaking the SDK's event order. */
         struct evbuffer *buf = evbuffer_new();
-        if (!buf)
+        if (!buf) {
+                if (s->server->config->ping_interval_ms > 0)
+                        (void) event_add_ms(s->ev_ping, s->server->config->ping_interval_ms);
                 return;
+        }
         stream_begin(s);
         (void) sse_append_comment(buf, "ping");
         evhttp_send_reply_chunk(s->req, buf);
@@ -552,7 +560,7 @@ static int session_spawn(Session *s, RunStage *stage) {
         if (!s->ev_backpressure)
                 return -ENOMEM;
         if (s->api.stream && c->ping_interval_ms > 0) {
-                s->ev_ping = event_new(server->base, -1, EV_PERSIST, on_ping, s);
+                s->ev_ping = evtimer_new(server->base, on_ping, s);
                 if (!s->ev_ping)
                         return -ENOMEM;
         }
