@@ -417,6 +417,33 @@ static void on_signal(evutil_socket_t sig, short what, void *userdata) {
         server_stop(s);
 }
 
+/* ---- what systemd/notify.c reports ---------------------------------------------------------- */
+
+static void notify_figures(void *userdata, NotifyFigures *ret) {
+        const Server *s = userdata;
+
+        *ret = (NotifyFigures) {
+                .in_flight = scheduler_in_flight(&s->scheduler),
+                .queued = scheduler_queued(&s->scheduler),
+                .children = scheduler_children(&s->scheduler),
+                .served = s->requests_total,
+                .last_error = s->last_error,
+                .stopping = s->stopping,
+                .idle = scheduler_idle(&s->scheduler),
+                .last_activity_usec = s->last_activity_usec,
+                .exit_idle_sec = s->config->exit_idle_sec,
+        };
+}
+
+static void notify_exit_idle(void *userdata) {
+        server_stop(userdata);
+}
+
+static const NotifySource server_notify_source = {
+        .figures = notify_figures,
+        .exit_idle = notify_exit_idle,
+};
+
 /* ---- setup ---------------------------------------------------------------------------------- */
 
 static int work_dir_setup(Server *s) {
@@ -483,7 +510,7 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
         if (r > 0)
                 log_notice("cleaned up %d CLI containers left by an earlier instance", r);
         s->last_activity_usec = now_usec();
-        r = notify_new(&s->notify, s);
+        r = notify_new(&s->notify, base, &server_notify_source, s);
         if (r < 0) {
                 server_free(s);
                 return r;
