@@ -16,7 +16,7 @@
  * Keep-alive pings are re-armed at every write, so no silence on the wire exceeds
  * PING_INTERVAL_MS (plus the loop's latency).
  *
- * What this does not do: translate (api/), decide what an outcome means (cli/outcome.c), frame
+ * What this does not do: translate (api/), decide what an outcome means (api/outcome.c), frame
  * SSE (http/sse.c), run the child (run.c), or count slots (scheduler.c).
  */
 
@@ -27,7 +27,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "cli/outcome.h"
+#include "api/outcome.h"
 #include "cli/request.h"
 #include "cli/stream.h"
 #include "http/reply.h"
