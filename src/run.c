@@ -46,6 +46,28 @@ const RunContainerOps run_container_default = {
         .slot_free = container_slot_free,
 };
 
+/*
+ * TEST ONLY (CLAUDE_PROXY_TEST_FAIL_PLACEMENT=1, see server.c): every child is gated and its
+ * placement fails after the fork, the path a scope or cgroup failure takes, which the
+ * integration tests cannot otherwise produce on demand.
+ */
+static bool gate_always(const Container *c) {
+        return true;
+}
+
+static int place_fails(Container *c, const ScopeInfo *info, container_ready_t ready_cb, void *userdata,
+                       ContainerSlot **ret) {
+        return -EIO;
+}
+
+const RunContainerOps run_container_fail_for_tests = {
+        .needs_gate = gate_always,
+        .place = place_fails,
+        .unit = container_slot_unit,
+        .kill = container_kill,
+        .slot_free = container_slot_free,
+};
+
 struct Run {
         const RunContext *ctx;
         const RunContainerOps *cops;

@@ -35,6 +35,8 @@ typedef struct RunContainerOps {
 } RunContainerOps;
 
 extern const RunContainerOps run_container_default;
+/* TEST ONLY: gate every child and fail its placement with -EIO (CLAUDE_PROXY_TEST_FAIL_PLACEMENT). */
+extern const RunContainerOps run_container_fail_for_tests;
 
 /* What every run of the process shares; owned by the server and updated on reload. */
 typedef struct RunContext {

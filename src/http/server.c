@@ -506,6 +506,11 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
         }
         s->run_ctx = (RunContext) { .base = base, .config = config, .container = s->container,
                                     .envp = s->child_envp, .cwd = s->work_dir };
+        /* Fault injection for the test suite only: every CLI child fails its containment. */
+        if (getenv("CLAUDE_PROXY_TEST_FAIL_PLACEMENT")) {
+                log_warning("CLAUDE_PROXY_TEST_FAIL_PLACEMENT is set: every request will fail (test only)");
+                s->run_ctx.container_ops = &run_container_fail_for_tests;
+        }
         r = container_cleanup_leftovers(s->container);
         if (r > 0)
                 log_notice("cleaned up %d CLI containers left by an earlier instance", r);
