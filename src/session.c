@@ -7,44 +7,39 @@
  *          └─ slot free? ── yes ─► spawn ─► write stdin lines ─► read NDJSON ─► translate ─► reply
  *                         └─ no ─► queue (full: 529) ─► spawn when a slot frees
  *
- * The child's stdin is written line by line: each history user line waits for its `result` (the
- * CLI's sequencing rule, cli/README §10), and stdin stays open until the final `result`, so the
- * control channel can use it later. Streaming replies hold back their HTTP headers until the
- * first message_start (or the first keep-alive), so a failure before any content still gets a
- * real HTTP status the SDKs turn into the right exception; after that, failures become an SSE
+ * The CLI child is a Run (run.c): its stdin sequencing, stdout lines, timers and reap live
+ * there; this file only hears its events. Streaming replies hold back their HTTP headers until
+ * the first message_start (or the first keep-alive), so a failure before any content still gets
+ * a real HTTP status the SDKs turn into the right exception; after that, failures become an SSE
  * `error` event. Every end — result, crash, timeout, idle, client gone, shutdown — goes through
- * session_kill() and the pidfd reap, so no child, pipe or timer outlives its session.
+ * run_kill() and the run's reap (on_run_exit), so no child, pipe or timer outlives its session.
+ * Keep-alive pings are re-armed at every write, so no silence on the wire exceeds
+ * PING_INTERVAL_MS (plus the loop's latency).
  *
- * What this does not do: translate (api/), decide what an outcome means (cli/outcome.c), frame
- * SSE (http/sse.c), or fork (cli/spawn.c).
+ * What this does not do: translate (api/), decide what an outcome means (api/outcome.c), frame
+ * SSE (http/sse.c), run the child (run.c), or count slots (scheduler.c).
  */
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <assert.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
-#include <sys/mman.h>
 
-#include "cli/outcome.h"
+#include "api/outcome.h"
 #include "cli/request.h"
-#include "cli/spawn.h"
 #include "cli/stream.h"
 #include "http/reply.h"
 #include "http/sse.h"
+#include "run.h"
 #include "session.h"
-#include "systemd/container.h"
 #include "util/event-util.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/message-ids.h"
 #include "util/random-id.h"
 
-#define STDERR_TAIL_MAX 4096
 #define CLIENT_BACKLOG_MAX (4u << 20)
 
 typedef enum SessionState {
@@ -55,8 +50,7 @@ typedef enum SessionState {
 
 struct Session {
         Server *server;
-        Session *prev, *next;
-        SessionList *list;
+        SchedTicket ticket;             /* in flight, queued for a slot */
         SessionState state;
 
         struct evhttp_request *req;     /* NULL once replied or the client left */
@@ -72,25 +66,13 @@ struct Session {
         void *translator;
         CliOutcome outcome;
 
-        CliChild child;
-        bool spawned, slot_held;
-        ContainerSlot *container;       /* the child's scope/cgroup, until after the reap */
-        bool placing;                   /* gated child waits for its scope; do not reap it yet */
+        Run *run;                       /* the CLI child, NULL before the start or if it failed */
+        bool run_exited, slot_held;
+        pid_t pid;                      /* for the access log */
         char unit[200];                 /* the scope or cgroup name, for the access log */
-        struct event *ev_stdout, *ev_stderr, *ev_stdin, *ev_pidfd;
-        struct event *ev_deadline, *ev_idle, *ev_kill, *ev_ping, *ev_backpressure;
-        struct evbuffer *stdout_buf, *stdin_buf;
-        char stderr_tail[STDERR_TAIL_MAX + 1];
-        size_t stderr_len;
-        int system_prompt_fd;
-
-        json_t *input_lines;
-        size_t input_next;
-        bool awaiting_result, input_done, stdin_closed;
+        struct event *ev_deadline, *ev_ping, *ev_backpressure;
 
         bool stream_started;            /* HTTP headers of the SSE reply sent */
-        CliKillReason kill_reason;
-        bool term_sent;
         CliExit exit;
 
         uint64_t start_usec, ttfb_usec, last_write_usec;
@@ -101,41 +83,6 @@ struct Session {
 static void session_maybe_free(Session *s);
 static void session_kill(Session *s, CliKillReason reason);
 static void session_finish_error(Session *s, int r, ApiError *err);
-
-/* ---- lists ---------------------------------------------------------------------------------- */
-
-void session_list_append(SessionList *l, Session *s) {
-        assert(!s->list);
-        s->prev = l->tail;
-        s->next = NULL;
-        if (l->tail)
-                l->tail->next = s;
-        else
-                l->head = s;
-        l->tail = s;
-        l->n++;
-        s->list = l;
-}
-
-void session_list_remove(SessionList *l, Session *s) {
-        if (s->list != l)
-                return;
-        if (s->prev)
-                s->prev->next = s->next;
-        else
-                l->head = s->next;
-        if (s->next)
-                s->next->prev = s->prev;
-        else
-                l->tail = s->prev;
-        l->n--;
-        s->prev = s->next = NULL;
-        s->list = NULL;
-}
-
-Session *session_next(Session *s) {
-        return s->next;
-}
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
@@ -165,10 +112,42 @@ static void session_release_request(Session *s) {
         s->replied = true;
 }
 
+/* Bytes went out: the TTFB clock, and the keep-alive clock starts over from this write. */
 static void note_first_byte(Session *s) {
         if (s->ttfb_usec == 0)
                 s->ttfb_usec = now_usec() - s->start_usec;
         s->last_write_usec = now_usec();
+        if (s->ev_ping && s->server->config->ping_interval_ms > 0)
+                (void) event_add_ms(s->ev_ping, s->server->config->ping_interval_ms);
+}
+
+/* Bytes written to the client that it has not read yet. */
+static size_t client_backlog(Session *s) {
+        struct bufferevent *bev = s->evcon ? evhttp_connection_get_bufferevent(s->evcon) : NULL;
+
+        return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+}
+
+/* A slow reader: stop reading the CLI until the client catches up. The pipe then fills and the
+ * CLI waits, instead of the proxy buffering without bound. */
+static void check_backlog(Session *s) {
+        if (!s->run || s->run_exited || !s->ev_backpressure || evtimer_pending(s->ev_backpressure, NULL))
+                return;
+        if (client_backlog(s) <= CLIENT_BACKLOG_MAX)
+                return;
+        run_pause_reading(s->run);
+        (void) event_add_ms(s->ev_backpressure, 20);
+}
+
+static void on_backpressure(evutil_socket_t fd, short what, void *userdata) {
+        Session *s = userdata;
+
+        if (client_backlog(s) > CLIENT_BACKLOG_MAX / 2) {
+                (void) event_add_ms(s->ev_backpressure, 20);
+                return;
+        }
+        if (s->run && !s->run_exited)
+                run_resume_reading(s->run);
 }
 
 static void reply_error(Session *s, const ApiError *err) {
@@ -205,6 +184,7 @@ static void stream_send(Session *s, const json_t *events) {
         if (buf)
                 evbuffer_free(buf);
         note_first_byte(s);
+        check_backlog(s);
 }
 
 static void stream_end(Session *s) {
@@ -271,8 +251,8 @@ static void session_conclude(Session *s) {
 
         if (s->replied)
                 return;
-        exit.kill_reason = s->kill_reason;
-        r = cli_outcome_classify(&s->outcome, &exit, s->stderr_len ? s->stderr_tail : NULL, &err);
+        exit.kill_reason = run_kill_reason(s->run);
+        r = cli_outcome_classify(&s->outcome, &exit, run_stderr_tail(s->run), &err);
         if (r >= 0)
                 session_finish_ok(s, s->outcome.result);
         else {
@@ -282,7 +262,7 @@ static void session_conclude(Session *s) {
                 /* The id marks a CLI that died without a result; API errors it reported are not. */
                 log_full_errno_fields(LOG_NOTICE, 0, r == -ENOEXEC ? fields : NULL, "%s: CLI run failed: %s (%s)",
                                       s->request_id, err.message, err.error_class ?: "api");
-                if (s->kill_reason != CLI_KILL_DISCONNECT)
+                if (exit.kill_reason != CLI_KILL_DISCONNECT)
                         snprintf(s->server->last_error, sizeof(s->server->last_error), "%s: %.100s",
                                  err.error_class ?: "api", err.message);
                 session_finish_error(s, r, &err);
@@ -290,67 +270,16 @@ static void session_conclude(Session *s) {
         api_error_done(&err);
 }
 
-/* ---- stdin ---------------------------------------------------------------------------------- */
+/* ---- the run's events ---------------------------------------------------------------------- */
 
-static void stdin_close(Session *s) {
-        event_freep_(&s->ev_stdin);
-        s->child.stdin_fd = safe_close(s->child.stdin_fd);
-        s->stdin_closed = true;
+static void session_kill(Session *s, CliKillReason reason) {
+        if (s->run)
+                run_kill(s->run, reason);
 }
 
-static void stdin_flush(Session *s) {
-        if (s->child.stdin_fd < 0)
-                return;
-        while (evbuffer_get_length(s->stdin_buf) > 0) {
-                int n = evbuffer_write(s->stdin_buf, s->child.stdin_fd);
-                if (n < 0) {
-                        if (errno == EAGAIN || errno == EINTR)
-                                break;
-                        /* EPIPE: the child is gone; its reap decides what happened. */
-                        evbuffer_drain(s->stdin_buf, evbuffer_get_length(s->stdin_buf));
-                        stdin_close(s);
-                        return;
-                }
-        }
-        if (evbuffer_get_length(s->stdin_buf) > 0)
-                (void) event_add(s->ev_stdin, NULL);
-        else if (s->stdin_closed)
-                stdin_close(s);
-}
-
-static void stdin_write_more(Session *s) {
-        size_t n = json_array_size(s->input_lines);
-
-        while (!s->awaiting_result && s->input_next < n) {
-                const json_t *line = json_array_get(s->input_lines, s->input_next++);
-                if (json_append_to_evbuffer(s->stdin_buf, line) < 0 || evbuffer_add(s->stdin_buf, "\n", 1) < 0) {
-                        log_oom();
-                        session_kill(s, CLI_KILL_PROTOCOL);
-                        return;
-                }
-                if (cli_input_line_awaits_result(line))
-                        s->awaiting_result = true;
-        }
-        if (s->input_next >= n && !s->awaiting_result)
-                s->input_done = true;
-        stdin_flush(s);
-}
-
-static void on_stdin_writable(evutil_socket_t fd, short what, void *userdata) {
-        stdin_flush(userdata);
-}
-
-/* ---- stdout --------------------------------------------------------------------------------- */
-
-static void handle_event(Session *s, const CliEvent *ev) {
-        if (!s->input_done) {
-                /* History phase: only the acknowledgements of shouldQuery:false lines come here. */
-                if (ev->type == CLI_EVENT_RESULT && s->awaiting_result) {
-                        s->awaiting_result = false;
-                        stdin_write_more(s);
-                }
-                return;
-        }
+/* A line of the live turn (the history's acknowledgements stay in run.c). */
+static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
+        Session *s = userdata;
 
         cli_outcome_feed(&s->outcome, ev);
         if (s->translator && !s->replied) {
@@ -368,220 +297,56 @@ static void handle_event(Session *s, const CliEvent *ev) {
 
         if (ev->type == CLI_EVENT_RESULT) {
                 /* The final turn is over: EOF lets the CLI exit; the reap collects it. */
-                if (evbuffer_get_length(s->stdin_buf) == 0)
-                        stdin_close(s);
-                else
-                        s->stdin_closed = true;
+                run_finish(s->run);
                 s->exit = (CliExit) { .exited = true, .code = 0 };
                 session_conclude(s);
-                if (s->ev_kill && !s->child.reaped)
-                        (void) event_add_ms(s->ev_kill, s->server->config->kill_grace_ms + 5000);
         }
 }
 
-static void process_lines(Session *s, bool at_eof) {
-        for (;;) {
-                size_t len = 0;
-                struct evbuffer_ptr p = evbuffer_search_eol(s->stdout_buf, NULL, &len, EVBUFFER_EOL_LF);
-                size_t avail = evbuffer_get_length(s->stdout_buf);
-                size_t n;
+/* The scope's start job failed after the child was forked: the run is killing it. */
+static void on_run_failed(Run *run, int r, void *userdata) {
+        Session *s = userdata;
+        ApiError err = {};
 
-                if (p.pos < 0) {
-                        if (avail > CLI_LINE_MAX) {
-                                log_warning("%s: the CLI printed a line over %u bytes, ending the run",
-                                            s->request_id, CLI_LINE_MAX);
-                                evbuffer_drain(s->stdout_buf, avail);
-                                session_kill(s, CLI_KILL_PROTOCOL);
-                                return;
-                        }
-                        if (!at_eof || avail == 0)
-                                return;
-                        n = avail;      /* a last line without newline */
-                } else
-                        n = (size_t) p.pos;
-
-                if (n > CLI_LINE_MAX) {
-                        evbuffer_drain(s->stdout_buf, n + len);
-                        session_kill(s, CLI_KILL_PROTOCOL);
-                        return;
-                }
-                const char *line = (const char *) evbuffer_pullup(s->stdout_buf, (ev_ssize_t) n);
-                CliEvent ev = {};
-                int r = cli_event_parse(line ?: "", n, &ev);
-                evbuffer_drain(s->stdout_buf, n + (p.pos < 0 ? 0 : len));
-                if (r < 0)
-                        log_debug_errno(r, "%s: ignoring an unreadable CLI line: %m", s->request_id);
-                else {
-                        handle_event(s, &ev);
-                        cli_event_done(&ev);
-                }
-                if (s->kill_reason == CLI_KILL_PROTOCOL)
-                        return;
-        }
+        api_error_set(&err, r, 500, "api_error", "Could not contain the Claude CLI in its scope");
+        err.error_class = "scope";
+        s->error_class = "scope";
+        reply_error(s, &err);
 }
 
-/* Read what is there. Return true at EOF. */
-static bool stdout_read(Session *s) {
-        for (;;) {
-                int n = evbuffer_read(s->stdout_buf, s->child.stdout_fd, 65536);
-                if (n > 0) {
-                        if (evbuffer_get_length(s->stdout_buf) > (size_t) CLI_LINE_MAX + 65536)
-                                break;
-                        continue;
-                }
-                if (n == 0)
-                        return true;
-                return !(errno == EAGAIN || errno == EINTR);
-        }
-        return false;
-}
+static void fail_with_timeout(Session *s, CliKillReason reason);
 
-/* Bytes written to the client that it has not read yet. */
-static size_t client_backlog(Session *s) {
-        struct bufferevent *bev = s->evcon ? evhttp_connection_get_bufferevent(s->evcon) : NULL;
-
-        return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
-}
-
-static void on_backpressure(evutil_socket_t fd, short what, void *userdata) {
+static void on_run_idle(Run *run, void *userdata) {
         Session *s = userdata;
 
-        if (client_backlog(s) > CLIENT_BACKLOG_MAX / 2) {
-                (void) event_add_ms(s->ev_backpressure, 20);
+        if (s->replied)
                 return;
-        }
-        if (s->ev_stdout)
-                (void) event_add(s->ev_stdout, NULL);
+        log_notice("%s: the CLI was silent too long", s->request_id);
+        fail_with_timeout(s, CLI_KILL_IDLE);
 }
 
-static void on_stdout(evutil_socket_t fd, short what, void *userdata) {
+/* The child was reaped, everything it printed handled: decide, give the slot back, maybe free. */
+static void on_run_exit(Run *run, const CliExit *exit, void *userdata) {
         Session *s = userdata;
 
-        /* A slow reader: stop reading the CLI until the client catches up. The pipe then fills and
-         * the CLI waits, instead of the proxy buffering without bound. */
-        if (client_backlog(s) > CLIENT_BACKLOG_MAX && s->ev_backpressure) {
-                (void) event_del(s->ev_stdout);
-                (void) event_add_ms(s->ev_backpressure, 20);
-                return;
-        }
-
-        bool eof = stdout_read(s);
-
-        if (s->ev_idle && s->server->config->idle_timeout_ms > 0)
-                (void) event_add_ms(s->ev_idle, s->server->config->idle_timeout_ms);
-        process_lines(s, eof);
-        if (eof)
-                event_freep_(&s->ev_stdout);
-}
-
-static void on_stderr(evutil_socket_t fd, short what, void *userdata) {
-        Session *s = userdata;
-        char buf[4096];
-
-        for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
-                if (n <= 0) {
-                        if (n == 0 || !(errno == EAGAIN || errno == EINTR))
-                                event_freep_(&s->ev_stderr);
-                        return;
-                }
-                /* Keep the tail: the last lines say why a CLI gave up. */
-                if ((size_t) n >= STDERR_TAIL_MAX) {
-                        memcpy(s->stderr_tail, buf + n - STDERR_TAIL_MAX, STDERR_TAIL_MAX);
-                        s->stderr_len = STDERR_TAIL_MAX;
-                } else {
-                        size_t keep = MIN(s->stderr_len, STDERR_TAIL_MAX - (size_t) n);
-                        memmove(s->stderr_tail, s->stderr_tail + s->stderr_len - keep, keep);
-                        memcpy(s->stderr_tail + keep, buf, (size_t) n);
-                        s->stderr_len = keep + (size_t) n;
-                }
-                s->stderr_tail[s->stderr_len] = 0;
-        }
-}
-
-/* ---- the child's end ------------------------------------------------------------------------ */
-
-static void on_child_exit(evutil_socket_t fd, short what, void *userdata) {
-        Session *s = userdata;
-        CliExit e = {};
-        int r;
-
-        /* A gated child that died while its scope is being created stays a zombie until the
-         * job is done, so its pid cannot be reused under the pending StartTransientUnit. */
-        if (s->placing) {
-                event_del(s->ev_pidfd);
-                return;
-        }
-        r = cli_child_try_reap(&s->child, &e);
-        if (r == 0)
-                return;
-        /* Reaped: a setsid()ed grandchild may still hold the scope/cgroup; this ends it. */
-        if (r > 0)
-                s->container = container_slot_free(s->container);
-        if (r < 0)
-                log_warning_errno(r, "%s: waitid failed: %m", s->request_id);
-        event_freep_(&s->ev_pidfd);
-
-        /* Whatever the CLI printed before it died is in the pipes: take it before deciding. */
-        if (s->ev_stdout) {
-                (void) stdout_read(s);
-                process_lines(s, true);
-                event_freep_(&s->ev_stdout);
-        }
-        if (s->ev_stderr)
-                on_stderr(s->child.stderr_fd, EV_READ, s);
-        /* The real status, for the log and for a run that ended without a result. */
-        if (r > 0)
-                s->exit = e;
-
-        log_full_errno(s->exit.exited && s->exit.code == 0 ? LOG_DEBUG : LOG_INFO, 0,
-                       "%s: CLI pid %d ended (%s %d)", s->request_id, (int) s->child.pid,
-                       s->exit.exited ? "exit" : "signal", s->exit.exited ? s->exit.code : s->exit.signal);
-
+        s->run_exited = true;
+        /* The real status, for a run that ended without a result. */
+        if (exit)
+                s->exit = *exit;
         session_conclude(s);
-
         if (s->slot_held) {
                 s->slot_held = false;
-                s->server->children--;
+                scheduler_release(&s->server->scheduler, 1);
         }
-        event_freep_(&s->ev_kill);
-        server_kick_queue(s->server);
         session_maybe_free(s);
 }
 
-static void on_kill_timer(evutil_socket_t fd, short what, void *userdata) {
-        Session *s = userdata;
-
-        if (!s->term_sent) {
-                /* The run is over but the CLI lingers (or never saw EOF): end it. */
-                session_kill(s, s->kill_reason ?: CLI_KILL_PROTOCOL);
-                return;
-        }
-        log_notice("%s: CLI pid %d ignored SIGTERM for %" PRIu64 " ms, sending SIGKILL", s->request_id,
-                   (int) s->child.pid, s->server->config->kill_grace_ms);
-        (void) cli_child_signal(&s->child, SIGKILL);
-        container_kill(s->container, SIGKILL);
-}
-
-/**
- * session_kill() - end the child's whole process group: SIGTERM now, SIGKILL after the grace
- * @s: the session
- * @reason: why; kept (the first reason wins) for the outcome and the log
- */
-static void session_kill(Session *s, CliKillReason reason) {
-        if (s->kill_reason == CLI_KILL_NONE)
-                s->kill_reason = reason;
-        if (!s->spawned || s->child.reaped || s->term_sent)
-                return;
-        s->term_sent = true;
-        /* A gated child has not exec'd yet: closing the gate makes it exit by itself. */
-        s->child.gate_fd = safe_close(s->child.gate_fd);
-        (void) cli_child_signal(&s->child, SIGTERM);
-        /* The scope/cgroup also holds what left the process group (setsid). */
-        container_kill(s->container, SIGTERM);
-        if (s->ev_kill)
-                (void) event_add_ms(s->ev_kill, s->server->config->kill_grace_ms);
-}
+static const RunCallbacks session_run_callbacks = {
+        .on_event = on_run_event,
+        .on_failed = on_run_failed,
+        .on_idle = on_run_idle,
+        .on_exit = on_run_exit,
+};
 
 /* ---- timers --------------------------------------------------------------------------------- */
 
@@ -609,33 +374,27 @@ static void on_deadline(evutil_socket_t fd, short what, void *userdata) {
         session_maybe_free(s);
 }
 
-static void on_idle(evutil_socket_t fd, short what, void *userdata) {
-        Session *s = userdata;
-
-        if (s->replied)
-                return;
-        log_notice("%s: the CLI was silent too long", s->request_id);
-        fail_with_timeout(s, CLI_KILL_IDLE);
-}
-
+/* PING_INTERVAL_MS passed since the last write (every write re-arms this timer). */
 static void on_ping(evutil_socket_t fd, short what, void *userdata) {
         Session *s = userdata;
-        uint64_t interval = s->server->config->ping_interval_ms * 1000;
 
         if (!s->req || s->replied)
-                return;
-        if (now_usec() - s->last_write_usec < interval)
                 return;
         if (s->ops->started(s->translator)) {
                 json_auto_t *out = json_array();
                 if (out && s->ops->ping(s->translator, out) >= 0)
                         stream_send(s, out);
+                else if (s->server->config->ping_interval_ms > 0)
+                        (void) event_add_ms(s->ev_ping, s->server->config->ping_interval_ms);
                 return;
         }
         /* No message yet: a comment keeps the connection warm without breaking the SDK's event order. */
         struct evbuffer *buf = evbuffer_new();
-        if (!buf)
+        if (!buf) {
+                if (s->server->config->ping_interval_ms > 0)
+                        (void) event_add_ms(s->ev_ping, s->server->config->ping_interval_ms);
                 return;
+        }
         stream_begin(s);
         (void) sse_append_comment(buf, "ping");
         evhttp_send_reply_chunk(s->req, buf);
@@ -656,7 +415,7 @@ static void client_gone(Session *s) {
         if (s->http_status == 0)
                 s->http_status = 499;
         if (s->state == SESSION_QUEUED)
-                session_list_remove(&s->server->queued, s);
+                scheduler_leave(&s->server->scheduler, &s->ticket);
         session_kill(s, CLI_KILL_DISCONNECT);
 }
 
@@ -705,7 +464,7 @@ static void access_log(Session *s) {
         FIELD("CLAUDE_PROXY_HTTP_STATUS=%d", s->http_status);
         FIELD("CLAUDE_PROXY_DURATION_USEC=%" PRIu64, dur);
         FIELD("CLAUDE_PROXY_TTFB_USEC=%" PRIu64, s->ttfb_usec);
-        FIELD("CLAUDE_PROXY_CHILD_PID=%d", (int) s->child.pid);
+        FIELD("CLAUDE_PROXY_CHILD_PID=%d", (int) s->pid);
         if (s->outcome.result) {
                 const json_t *u = json_object_get(s->outcome.result, "usage");
                 FIELD("CLAUDE_PROXY_INPUT_TOKENS=%" JSON_INTEGER_FORMAT,
@@ -753,34 +512,21 @@ static void access_log(Session *s) {
 static Session *session_free(Session *s) {
         if (!s)
                 return NULL;
-        if (s->list)
-                session_list_remove(s->list, s);
+        scheduler_leave(&s->server->scheduler, &s->ticket);
         if (s->state != SESSION_NEW)
                 access_log(s);
         event_freep_(&s->ev_conn_closed);
         if (s->evcon)
                 evhttp_connection_set_closecb(s->evcon, NULL, NULL);
-        event_freep_(&s->ev_stdout);
-        event_freep_(&s->ev_stderr);
-        event_freep_(&s->ev_stdin);
-        event_freep_(&s->ev_pidfd);
         event_freep_(&s->ev_deadline);
-        event_freep_(&s->ev_idle);
-        event_freep_(&s->ev_kill);
         event_freep_(&s->ev_ping);
         event_freep_(&s->ev_backpressure);
-        s->container = container_slot_free(s->container);
+        /* Only after its on_exit, but for the process' end: a run still alive is killed here. */
+        s->run = run_free(s->run);
         if (s->slot_held) {
-                s->server->children--;
                 s->slot_held = false;
+                scheduler_release(&s->server->scheduler, 1);
         }
-        cli_child_done(&s->child);
-        if (s->stdout_buf)
-                evbuffer_free(s->stdout_buf);
-        if (s->stdin_buf)
-                evbuffer_free(s->stdin_buf);
-        s->system_prompt_fd = safe_close(s->system_prompt_fd);
-        json_decref(s->input_lines);
         if (s->translator)
                 s->ops->stream_free(s->translator);
         cli_outcome_done(&s->outcome);
@@ -792,164 +538,92 @@ static Session *session_free(Session *s) {
 static void session_maybe_free(Session *s) {
         if (!(s->replied || s->client_gone))
                 return;
-        if (s->spawned && !s->child.reaped)
+        if (s->run && !s->run_exited)
                 return;
         Server *server = s->server;
         session_free(s);
         server_maybe_exit(server);
 }
 
-/* The scope's start job finished (or failed): let the child exec, or end it. */
-static void on_placed(ContainerSlot *slot, int r, void *userdata) {
-        Session *s = userdata;
-
-        s->placing = false;
-        if (r < 0) {
-                ApiError err = {};
-                api_error_set(&err, r, 500, "api_error", "Could not contain the Claude CLI in its scope");
-                err.error_class = "scope";
-                s->error_class = "scope";
-                reply_error(s, &err);
-                session_kill(s, CLI_KILL_PROTOCOL);
-        } else if (!s->term_sent)
-                (void) cli_child_release(&s->child);
-        /* on_child_exit may have parked the pidfd while we waited. */
-        if (s->ev_pidfd)
-                (void) event_add(s->ev_pidfd, NULL);
-}
-
-/* A memfd holding the system prompt, passed as fd 3: nothing large or secret goes into argv. */
-static int system_prompt_memfd(const char *text) {
-        _cleanup_close_ int fd = memfd_create("claude-proxy-system-prompt", MFD_CLOEXEC);
-        size_t n = strlen(text), off = 0;
-
-        if (fd < 0)
-                return negative_errno();
-        while (off < n) {
-                ssize_t k = write(fd, text + off, n - off);
-                if (k < 0)
-                        return negative_errno();
-                off += (size_t) k;
-        }
-        if (lseek(fd, 0, SEEK_SET) < 0)
-                return negative_errno();
-        return TAKE_FD(fd);
-}
-
-static int session_spawn(Session *s) {
-        const Config *c = s->server->config;
-        _cleanup_strv_free_ char **argv = NULL;
-        const char *prompt_path = NULL;
+/* Start the run; timers first, so nothing can fail once a child exists. */
+static int session_spawn(Session *s, RunStage *stage) {
+        Server *server = s->server;
+        const Config *c = server->config;
+        json_auto_t *lines = NULL;
         int r;
 
-        if (s->api.cli.system_prompt && s->api.cli.system_prompt_mode != SYSTEM_PROMPT_USER) {
-                r = system_prompt_memfd(s->api.cli.system_prompt);
-                if (r < 0)
-                        return r;
-                s->system_prompt_fd = r;
-                prompt_path = "/dev/fd/3";
-        }
-        r = cli_request_build_argv(&s->api.cli, s->server->claude_path, prompt_path, &argv);
+        *stage = RUN_STAGE_SPAWN;
+        r = cli_request_build_input(&s->api.cli, &lines);
         if (r < 0)
                 return r;
-        r = cli_request_build_input(&s->api.cli, &s->input_lines);
-        if (r < 0)
-                return r;
-
-        CliSpawnOptions o = {
-                .argv = argv,
-                .envp = s->server->child_envp,
-                .cwd = s->server->work_dir,
-                .pass_fd = s->system_prompt_fd,
-                /* Scope and cgroup modes hold the child before exec until it is inside. */
-                .gated = container_needs_gate(s->server->container),
-        };
-        r = cli_spawn(&o, &s->child);
-        if (r < 0)
-                return r;
-        s->spawned = true;
-        s->system_prompt_fd = safe_close(s->system_prompt_fd);
-
-        ScopeInfo info = { .request_id = s->request_id, .api = api_kind_to_string(s->ops->kind),
-                           .model = s->api.cli.model, .pid = s->child.pid };
-        r = container_place(s->server->container, &info, on_placed, s, &s->container);
-        if (r < 0) {
-                ApiError err = {};
-                api_error_set(&err, r, 500, "api_error", "Could not contain the Claude CLI: %s", strerror(-r));
-                err.error_class = "scope";
-                s->error_class = "scope";
-                reply_error(s, &err);
-                return r;
-        }
-        snprintf(s->unit, sizeof(s->unit), "%s", container_slot_unit(s->container) ?: "");
-        if (r > 0)
-                (void) cli_child_release(&s->child);
-        else
-                s->placing = true;
-
-        struct event_base *base = s->server->base;
-        s->ev_stdout = event_new(base, s->child.stdout_fd, EV_READ | EV_PERSIST, on_stdout, s);
-        s->ev_stderr = event_new(base, s->child.stderr_fd, EV_READ | EV_PERSIST, on_stderr, s);
-        s->ev_stdin = event_new(base, s->child.stdin_fd, EV_WRITE, on_stdin_writable, s);
-        s->ev_pidfd = event_new(base, s->child.pidfd, EV_READ | EV_PERSIST, on_child_exit, s);
-        s->ev_kill = evtimer_new(base, on_kill_timer, s);
-        s->ev_idle = evtimer_new(base, on_idle, s);
-        s->ev_backpressure = evtimer_new(base, on_backpressure, s);
-        s->stdout_buf = evbuffer_new();
-        s->stdin_buf = evbuffer_new();
-        if (!s->ev_stdout || !s->ev_stderr || !s->ev_stdin || !s->ev_pidfd || !s->ev_kill || !s->ev_idle || !s->ev_backpressure ||
-            !s->stdout_buf || !s->stdin_buf)
+        s->ev_backpressure = evtimer_new(server->base, on_backpressure, s);
+        if (!s->ev_backpressure)
                 return -ENOMEM;
-        (void) event_add(s->ev_stdout, NULL);
-        (void) event_add(s->ev_stderr, NULL);
-        (void) event_add(s->ev_pidfd, NULL);
-        if (c->idle_timeout_ms > 0)
-                (void) event_add_ms(s->ev_idle, c->idle_timeout_ms);
         if (s->api.stream && c->ping_interval_ms > 0) {
-                s->ev_ping = event_new(base, -1, EV_PERSIST, on_ping, s);
+                s->ev_ping = evtimer_new(server->base, on_ping, s);
                 if (!s->ev_ping)
                         return -ENOMEM;
-                (void) event_add_ms(s->ev_ping, c->ping_interval_ms);
         }
-        log_debug("%s: started CLI pid %d", s->request_id, (int) s->child.pid);
-        stdin_write_more(s);
-        return 0;
+
+        RunSpawn sp = {
+                .cli = &s->api.cli,
+                .claude_path = server->claude_path,
+                .log_id = s->request_id,
+                .api = api_kind_to_string(s->ops->kind),
+        };
+        r = run_start(&s->run, &server->run_ctx, &sp, &session_run_callbacks, s, stage);
+        if (r < 0)
+                return r;
+        s->pid = run_pid(s->run);
+        snprintf(s->unit, sizeof(s->unit), "%s", run_unit(s->run));
+        if (s->ev_ping)
+                (void) event_add_ms(s->ev_ping, c->ping_interval_ms);
+        return run_send_turns(s->run, lines);
 }
 
 /**
  * session_start() - run the session's CLI child now
- * @s: a session that holds no slot yet
+ * @s: a session whose slot the scheduler just granted
  */
-void session_start(Session *s) {
+static void session_start(Session *s) {
         Server *server = s->server;
         ApiError err = {};
+        RunStage stage;
         int r;
 
-        if (s->list)
-                session_list_remove(s->list, s);
-        session_list_append(&server->active, s);
         s->state = SESSION_RUNNING;
         s->slot_held = true;
-        server->children++;
 
-        r = session_spawn(s);
+        r = session_spawn(s, &stage);
         if (r < 0) {
                 log_full_errno(LOG_ERR, r, "%s: cannot start the Claude CLI '%s': %m", s->request_id,
                                server->claude_path);
-                api_error_set(&err, r, 500, "api_error", "Could not start the Claude CLI: %s", strerror(-r));
-                err.error_class = "spawn";
+                if (stage == RUN_STAGE_CONTAIN) {
+                        api_error_set(&err, r, 500, "api_error", "Could not contain the Claude CLI: %s", strerror(-r));
+                        err.error_class = "scope";
+                } else {
+                        api_error_set(&err, r, 500, "api_error", "Could not start the Claude CLI: %s", strerror(-r));
+                        err.error_class = "spawn";
+                }
                 reply_error(s, &err);
-                s->error_class = s->error_class ?: "spawn";
-                session_kill(s, CLI_KILL_PROTOCOL);
-                if (s->spawned)
-                        return;         /* the reap frees it */
+                s->error_class = err.error_class;
+                api_error_done(&err);
+                if (s->run) {
+                        /* The run exists, so its on_exit is certain: that frees the session. */
+                        session_kill(s, CLI_KILL_PROTOCOL);
+                        return;
+                }
+                /* run_start() failed and left nothing running: the slot and the session go now. */
                 if (s->slot_held) {
                         s->slot_held = false;
-                        server->children--;
+                        scheduler_release(&server->scheduler, 1);
                 }
                 session_maybe_free(s);
-                server_kick_queue(server);
         }
+}
+
+static void on_slot_granted(SchedTicket *t, void *userdata) {
+        session_start(userdata);
 }
 
 /**
@@ -964,7 +638,7 @@ void session_abort(Session *s, CliKillReason reason) {
         ApiError err = {};
 
         if (s->state == SESSION_QUEUED) {
-                session_list_remove(&s->server->queued, s);
+                scheduler_leave(&s->server->scheduler, &s->ticket);
                 api_error_set(&err, -ESHUTDOWN, 503, "api_error", "The proxy is shutting down; retry shortly");
                 reply_error(s, &err);
                 session_maybe_free(s);
@@ -999,13 +673,11 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
         s->server = server;
         s->req = req;
         s->ops = ops;
-        s->child = CLI_CHILD_NULL;
-        s->system_prompt_fd = -EBADF;
         s->start_usec = now_usec();
         snprintf(s->request_id, sizeof(s->request_id), "%s", request_id);
         random_id(s->message_id, sizeof(s->message_id), ops->id_prefix, RANDOM_ID_BASE62, 24);
         s->state = SESSION_NEW;
-        session_list_append(&server->active, s);
+        scheduler_join(&server->scheduler, &s->ticket, on_slot_granted, s);
 
         if (len > c->max_body_bytes) {
                 api_error_set(&err, -E2BIG, 413, "request_too_large", "Request body too large (limit %" PRIu64 " bytes)",
@@ -1075,26 +747,30 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
         if (s->ev_deadline && c->request_timeout_ms > 0)
                 (void) event_add_ms(s->ev_deadline, c->request_timeout_ms);
 
-        if (server->children < c->max_concurrent && server->queued.n == 0) {
+        r = scheduler_acquire(&server->scheduler, &s->ticket, 1);
+        if (r > 0) {
                 session_start(s);
                 return;
         }
-        if (server->queued.n >= c->max_queue) {
+        if (r == -EBUSY) {
                 char f1[80], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_LIMIT_HIT, f1, NULL };
+                unsigned running = scheduler_children(&server->scheduler), queued = scheduler_queued(&server->scheduler);
 
                 snprintf(f1, sizeof(f1), "CLAUDE_PROXY_REQUEST_ID=%s", s->request_id);
                 log_full_errno_fields(LOG_NOTICE, 0, fields, "%s: %u CLI children running and %u queued, refusing",
-                                      s->request_id, server->children, server->queued.n);
+                                      s->request_id, running, queued);
                 api_error_set(&err, -EBUSY, 529, "overloaded_error",
-                              "The proxy is at capacity (%u requests running, %u queued); retry shortly",
-                              server->children, server->queued.n);
+                              "The proxy is at capacity (%u requests running, %u queued); retry shortly", running,
+                              queued);
                 err.error_class = "queue_full";
                 goto server_error;
         }
-        session_list_remove(&server->active, s);
-        session_list_append(&server->queued, s);
+        if (r < 0) {
+                api_error_set(&err, r, 503, "api_error", "The proxy cannot run this request now; retry shortly");
+                goto server_error;
+        }
         s->state = SESSION_QUEUED;
-        log_debug("%s: queued (%u waiting)", s->request_id, server->queued.n);
+        log_debug("%s: queued (%u waiting)", s->request_id, scheduler_queued(&server->scheduler));
         return;
 
 client_error:

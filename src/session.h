@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* One API request <-> one CLI child: owns the translator, the child, its pipes and timers. */
+/* The HTTP side of one API request: parse, translator, framing, pings, deadline, access log. Its
+ * CLI child is a Run (run.h); its slot comes from the scheduler (scheduler.h). */
 
 #include <event2/http.h>
 
@@ -11,11 +12,8 @@
 /*
  * Take over an authenticated API request whose body is in `req`: parse it, answer a client
  * error at once, else run it now or queue it (529 when the queue is full). The session frees
- * itself when both the reply is done (or the client gone) and its child is reaped.
+ * itself when both the reply is done (or the client gone) and its run has exited.
  */
 void session_handle(Server *server, struct evhttp_request *req, const ApiOps *ops, const char *request_id);
-/* Start a queued session's child (called by the server when a slot frees). */
-void session_start(Session *s);
 /* The proxy is stopping: queued sessions get 503 now, running ones are killed after the grace. */
 void session_abort(Session *s, CliKillReason reason);
-Session *session_next(Session *s);

@@ -12,7 +12,7 @@
  * `result` line's summed usage. Without partial messages only `assistant` lines (one complete
  * block each) arrive; those are turned into the same event grammar.
  *
- * Errors never arrive as stream events: the caller classifies the run (cli/outcome.c) and calls
+ * Errors never arrive as stream events: the caller classifies the run (api/outcome.c) and calls
  * anthropic_stream_fail(). This module decides nothing about success and never touches I/O.
  */
 

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 
 #include "api/api.h"
-#include "cli/outcome.h"
+#include "api/outcome.h"
 #include "cli/stream.h"
 
 /*

@@ -3,10 +3,28 @@
 
 /* I/O: start one CLI child in its own process group, with pipes, a start gate and a pidfd. */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "cli/outcome.h"
+/* Why the proxy ended a child (the first reason wins); the outcome and the log say it. */
+typedef enum CliKillReason {
+        CLI_KILL_NONE,
+        CLI_KILL_TIMEOUT,       /* REQUEST_TIMEOUT_MS */
+        CLI_KILL_IDLE,          /* IDLE_TIMEOUT_MS without output */
+        CLI_KILL_DISCONNECT,    /* the client went away */
+        CLI_KILL_SHUTDOWN,      /* the proxy is stopping */
+        CLI_KILL_PROTOCOL,      /* the CLI printed something we cannot use (huge line) */
+        _CLI_KILL_REASON_MAX,
+} CliKillReason;
+
+/* How a reaped child ended. */
+typedef struct CliExit {
+        bool exited;            /* true: code is valid; false: killed by signal */
+        int code;
+        int signal;
+        CliKillReason kill_reason;
+} CliExit;
 
 typedef struct CliSpawnOptions {
         char *const *argv;

@@ -3,7 +3,7 @@
 /*
  * One line of the CLI's `--output-format stream-json --verbose` stdout -> a typed CliEvent
  * (cli/README §5). This module only classifies and points at the interesting part of the line;
- * it does not interpret content (api/ does) nor decide success (cli/outcome.c does). Splitting
+ * it does not interpret content (api/ does) nor decide success (api/outcome.c does). Splitting
  * stdout into lines and enforcing the length cap while reading is the I/O side's job; the cap is
  * checked here again so no caller can hand the parser an unbounded line.
  */

@@ -49,19 +49,9 @@
 #include "util/macro.h"
 #include "util/random-id.h"
 #include "util/strv.h"
+#include "util/time-util.h"
 
 extern char **environ;
-
-uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
-int64_t now_unix(void) {
-        return (int64_t) time(NULL);
-}
 
 /* ---- the CLI, checked once at start --------------------------------------------------------- */
 
@@ -236,8 +226,8 @@ static void handle_health(Server *s, struct evhttp_request *req, const char *req
                 "{s:s,s:s,s:{s:s?,s:s?,s:b,s:s?},s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "status",
                 s->stopping ? "stopping" : (s->claude_path ? "ok" : "degraded"), "version", PACKAGE_VERSION, "cli",
                 "path", s->claude_path ?: s->config->claude_path, "version", s->claude_version, "available",
-                s->claude_path != NULL, "problem", s->claude_problem, "requests_in_flight", (json_int_t) s->children,
-                "queued", (json_int_t) s->queued.n, "max_concurrent", (json_int_t) s->config->max_concurrent,
+                s->claude_path != NULL, "problem", s->claude_problem, "requests_in_flight", (json_int_t) scheduler_children(&s->scheduler),
+                "queued", (json_int_t) scheduler_queued(&s->scheduler), "max_concurrent", (json_int_t) s->config->max_concurrent,
                 "max_queue", (json_int_t) s->config->max_queue, "requests_total", (json_int_t) s->requests_total,
                 "uptime_seconds", (json_int_t) ((now_usec() - s->started_usec) / 1000000ULL),
                 /* Which containment auto picked (never "auto" itself). */
@@ -277,9 +267,9 @@ static void handle_models(Server *s, struct evhttp_request *req, const char *req
 
 static void handle_metrics(Server *s, struct evhttp_request *req, const char *request_id) {
         MetricsGauges g = {
-                .in_flight = s->active.n,
-                .queued = s->queued.n,
-                .children = s->children,
+                .in_flight = scheduler_in_flight(&s->scheduler),
+                .queued = scheduler_queued(&s->scheduler),
+                .children = scheduler_children(&s->scheduler),
                 .uptime_sec = (now_usec() - s->started_usec) / 1000000ULL,
                 .version = PACKAGE_VERSION,
                 .scope_mode = scope_mode_to_string(container_mode(s->container)),
@@ -421,16 +411,19 @@ static void on_request(struct evhttp_request *req, void *userdata) {
 void server_maybe_exit(Server *s) {
         /* Called whenever a session ends: the idle clock for EXIT_IDLE_SEC starts here. */
         s->last_activity_usec = now_usec();
-        if (s->stopping && s->active.n == 0 && s->queued.n == 0)
+        if (s->stopping && s->scheduler.members.n == 0)
                 event_base_loopexit(s->base, NULL);
 }
 
 static void on_stop_deadline(evutil_socket_t fd, short what, void *userdata) {
         Server *s = userdata;
 
-        log_notice("shutdown grace over, ending %u running CLI children", s->children);
-        for (Session *i = s->active.head; i; i = session_next(i))
-                session_abort(i, CLI_KILL_SHUTDOWN);
+        log_notice("shutdown grace over, ending %u running CLI children", scheduler_children(&s->scheduler));
+        for (SchedTicket *t = s->scheduler.members.head, *next; t; t = next) {
+                next = t->next;
+                if (!t->queued)
+                        session_abort(t->userdata, CLI_KILL_SHUTDOWN);
+        }
 }
 
 void server_stop(Server *s) {
@@ -438,13 +431,15 @@ void server_stop(Server *s) {
                 return;
         s->stopping = true;
         (void) sd_notify(0, "STOPPING=1\nSTATUS=stopping");
-        log_info("stopping: %u requests running, %u queued", s->children, s->queued.n);
+        log_info("stopping: %u requests running, %u queued", scheduler_children(&s->scheduler),
+                 scheduler_queued(&s->scheduler));
         accept_guard_forget(s->accept_guard);
+        scheduler_stop(&s->scheduler);
         for (unsigned i = 0; i < s->n_sockets; i++)
                 evhttp_del_accept_socket(s->http, s->sockets[i]);
         s->n_sockets = 0;
-        while (s->queued.head)
-                session_abort(s->queued.head, CLI_KILL_SHUTDOWN);
+        while (s->scheduler.queue.head)
+                session_abort(s->scheduler.queue.head->userdata, CLI_KILL_SHUTDOWN);
         s->ev_stop_deadline = evtimer_new(s->base, on_stop_deadline, s);
         if (s->ev_stop_deadline)
                 (void) event_add_ms(s->ev_stop_deadline, s->config->shutdown_grace_ms);
@@ -462,12 +457,34 @@ static void on_signal(evutil_socket_t sig, short what, void *userdata) {
         server_stop(s);
 }
 
-/* ---- setup ---------------------------------------------------------------------------------- */
+/* ---- what systemd/notify.c reports ---------------------------------------------------------- */
 
-void server_kick_queue(Server *s) {
-        while (s->queued.head && s->children < s->config->max_concurrent && !s->stopping)
-                session_start(s->queued.head);
+static void notify_figures(void *userdata, NotifyFigures *ret) {
+        const Server *s = userdata;
+
+        *ret = (NotifyFigures) {
+                .in_flight = scheduler_in_flight(&s->scheduler),
+                .queued = scheduler_queued(&s->scheduler),
+                .children = scheduler_children(&s->scheduler),
+                .served = s->requests_total,
+                .last_error = s->last_error,
+                .stopping = s->stopping,
+                .idle = scheduler_idle(&s->scheduler),
+                .last_activity_usec = s->last_activity_usec,
+                .exit_idle_sec = s->config->exit_idle_sec,
+        };
 }
+
+static void notify_exit_idle(void *userdata) {
+        server_stop(userdata);
+}
+
+static const NotifySource server_notify_source = {
+        .figures = notify_figures,
+        .exit_idle = notify_exit_idle,
+};
+
+/* ---- setup ---------------------------------------------------------------------------------- */
 
 static int work_dir_setup(Server *s) {
         const char *rt = getenv("RUNTIME_DIRECTORY");
@@ -507,6 +524,7 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
         s->base = base;
         s->config = config;
         s->started_usec = now_usec();
+        scheduler_init(&s->scheduler, config->max_concurrent, config->max_queue);
 
         r = work_dir_setup(s);
         if (r < 0) {
@@ -526,11 +544,18 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
                 server_free(s);
                 return r;
         }
+        s->run_ctx = (RunContext) { .base = base, .config = config, .container = s->container,
+                                    .envp = s->child_envp, .cwd = s->work_dir };
+        /* Fault injection for the test suite only: every CLI child fails its containment. */
+        if (getenv("CLAUDE_PROXY_TEST_FAIL_PLACEMENT")) {
+                log_warning("CLAUDE_PROXY_TEST_FAIL_PLACEMENT is set: every request will fail (test only)");
+                s->run_ctx.container_ops = &run_container_fail_for_tests;
+        }
         r = container_cleanup_leftovers(s->container);
         if (r > 0)
                 log_notice("cleaned up %d CLI containers left by an earlier instance", r);
         s->last_activity_usec = now_usec();
-        r = notify_new(&s->notify, s);
+        r = notify_new(&s->notify, base, &server_notify_source, s);
         if (r < 0) {
                 server_free(s);
                 return r;
@@ -668,8 +693,8 @@ Server *server_free(Server *s) {
                 return NULL;
         /* Sessions still alive here (second signal, loop broken) are freed by their owner: kill their
          * children synchronously so nothing outlives the proxy. */
-        while (s->queued.head)
-                session_abort(s->queued.head, CLI_KILL_SHUTDOWN);
+        while (s->scheduler.queue.head)
+                session_abort(s->scheduler.queue.head->userdata, CLI_KILL_SHUTDOWN);
         s->notify = notify_free(s->notify);
         /* Kills whatever is still in a scope or cgroup; sessions freed later find no slot work. */
         s->container = container_free(s->container);
@@ -719,6 +744,7 @@ void server_set_config(Server *s, const Config *config) {
         else {
                 strv_free(s->child_envp);
                 s->child_envp = envp;
+                s->run_ctx.envp = envp;
         }
         if (!streq_ptr(s->config->claude_path, config->claude_path)) {
                 char *p = find_executable(config->claude_path);
@@ -737,6 +763,7 @@ void server_set_config(Server *s, const Config *config) {
         container_set_config(s->container, config);
         log_set_max_level(config->log_level);
         s->config = config;
+        s->run_ctx.config = config;
         /* A slot limit that grew lets queued requests start now. */
-        server_kick_queue(s);
+        scheduler_set_limits(&s->scheduler, config->max_concurrent, config->max_queue);
 }

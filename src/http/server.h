@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The HTTP server: listeners, limits, routing, the session lists and the CLI slot accounting. */
+/* The HTTP server: listeners, limits, routing, the graceful stop. CLI slots: scheduler.h. */
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -10,16 +10,14 @@
 
 #include "config.h"
 #include "http/metrics.h"
+#include "run.h"
+#include "scheduler.h"
+#include "util/time-util.h"
 
 typedef struct Session Session;
 typedef struct Container Container;
 typedef struct Notify Notify;
 typedef struct AcceptGuard AcceptGuard;
-
-typedef struct SessionList {
-        Session *head, *tail;
-        unsigned n;
-} SessionList;
 
 typedef struct Server {
         struct event_base *base;
@@ -32,9 +30,8 @@ typedef struct Server {
         char *work_dir;                 /* the CLI's cwd */
         char **child_envp;              /* the CLI's environment, built once */
 
-        SessionList active;             /* sessions with a child, or replying */
-        SessionList queued;             /* waiting for a CLI slot */
-        unsigned children;              /* CLI slots in use */
+        Scheduler scheduler;            /* CLI slots, the queue, the requests in flight */
+        RunContext run_ctx;             /* what every CLI run shares: loop, container, env, cwd */
         uint64_t requests_total;
         uint64_t started_usec;          /* CLOCK_MONOTONIC */
         bool stopping;
@@ -56,16 +53,8 @@ int server_new(Server **ret, struct event_base *base, const Config *config);
 Server *server_free(Server *s);
 /* Listen on systemd's sockets (LISTEN_FDS) if any, else bind HOST:PORT. */
 int server_listen(Server *s);
-/* A CLI slot freed up: start queued sessions. */
-void server_kick_queue(Server *s);
 /* Begin a graceful stop: no new connections, running requests finish, then the loop exits. */
 void server_stop(Server *s);
 void server_maybe_exit(Server *s);
 /* SIGHUP: use a new, validated configuration; listening sockets and running requests stay. */
 void server_set_config(Server *s, const Config *config);
-
-uint64_t now_usec(void);
-int64_t now_unix(void);
-
-void session_list_append(SessionList *l, Session *s);
-void session_list_remove(SessionList *l, Session *s);

@@ -20,6 +20,7 @@
 #include "systemd/bus.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/time-util.h"
 
 struct Bus {
         sd_bus *bus;
@@ -29,13 +30,6 @@ struct Bus {
         bool user;
         bool dead;
 };
-
-static uint64_t now_monotonic_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
 
 static void bus_rearm(Bus *b);
 
@@ -81,7 +75,7 @@ static void bus_rearm(Bus *b) {
                 (void) event_add(b->ev, NULL);
         else {
                 /* sd-bus reports an absolute CLOCK_MONOTONIC time. */
-                uint64_t now = now_monotonic_usec(), d = until > now ? until - now : 0;
+                uint64_t now = now_usec(), d = until > now ? until - now : 0;
                 struct timeval tv = { .tv_sec = (time_t) (d / 1000000), .tv_usec = (suseconds_t) (d % 1000000) };
                 (void) event_add(b->ev, &tv);
         }

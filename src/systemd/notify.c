@@ -20,9 +20,11 @@
 #include "systemd/notify.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/time-util.h"
 
 struct Notify {
-        Server *server;
+        const NotifySource *source;
+        void *userdata;
         struct event *ev_watchdog;
         struct event *ev_tick;
         char status[512];
@@ -32,26 +34,22 @@ static void on_watchdog(evutil_socket_t fd, short what, void *userdata) {
         (void) sd_notify(0, "WATCHDOG=1");
 }
 
-static bool server_idle(const Server *s) {
-        return s->active.n == 0 && s->queued.n == 0 && s->children == 0;
-}
-
 /**
  * notify_status_now() - send STATUS= if it changed since the last one
  * @n: the notifier, may be NULL
  */
 void notify_status_now(Notify *n) {
-        const Server *s;
+        NotifyFigures f = {};
         char buf[sizeof(n->status)];
 
         if (!n)
                 return;
-        s = n->server;
-        if (s->stopping)
+        n->source->figures(n->userdata, &f);
+        if (f.stopping)
                 return;         /* server_stop() said "stopping" */
-        snprintf(buf, sizeof(buf), "%u in flight, %u queued, %u children, %" PRIu64 " served%s%s", s->active.n,
-                 s->queued.n, s->children, s->requests_total, s->last_error[0] ? "; last error: " : "",
-                 s->last_error);
+        const char *last_error = f.last_error ?: "";
+        snprintf(buf, sizeof(buf), "%u in flight, %u queued, %u children, %" PRIu64 " served%s%s", f.in_flight,
+                 f.queued, f.children, f.served, last_error[0] ? "; last error: " : "", last_error);
         if (streq(buf, n->status))
                 return;
         memcpy(n->status, buf, sizeof(buf));
@@ -60,37 +58,40 @@ void notify_status_now(Notify *n) {
 
 static void on_tick(evutil_socket_t fd, short what, void *userdata) {
         Notify *n = userdata;
-        Server *s = n->server;
-        uint64_t idle = s->config->exit_idle_sec;
+        NotifyFigures f = {};
 
         notify_status_now(n);
-        if (idle > 0 && !s->stopping && server_idle(s) &&
-            now_usec() - s->last_activity_usec >= idle * 1000000ULL) {
-                log_info("idle for %" PRIu64 " s with no request and no CLI child, exiting", idle);
-                server_stop(s);
+        n->source->figures(n->userdata, &f);
+        if (f.exit_idle_sec > 0 && !f.stopping && f.idle &&
+            now_usec() - f.last_activity_usec >= f.exit_idle_sec * 1000000ULL) {
+                log_info("idle for %" PRIu64 " s with no request and no CLI child, exiting", f.exit_idle_sec);
+                n->source->exit_idle(n->userdata);
         }
 }
 
 /**
  * notify_new() - start the watchdog and status timers
  * @ret: the notifier
- * @server: the server whose counters STATUS= shows
+ * @base: the event loop
+ * @source: where the figures for STATUS= and the idle check come from
+ * @userdata: for @source
  *
  * Return: 0, or -ENOMEM.
  */
-int notify_new(Notify **ret, Server *server) {
+int notify_new(Notify **ret, struct event_base *base, const NotifySource *source, void *userdata) {
         struct timeval second = { .tv_sec = 1 };
         Notify *n = calloc(1, sizeof(*n));
         uint64_t wd = 0;
 
         if (!n)
                 return -ENOMEM;
-        n->server = server;
+        n->source = source;
+        n->userdata = userdata;
         /* 0: keep WATCHDOG_* set, a reload or re-check may ask again; the CLI's env drops them. */
         if (sd_watchdog_enabled(0, &wd) > 0 && wd > 0) {
                 uint64_t half = wd / 2;
                 struct timeval tv = { .tv_sec = (time_t) (half / 1000000), .tv_usec = (suseconds_t) (half % 1000000) };
-                n->ev_watchdog = event_new(server->base, -1, EV_PERSIST, on_watchdog, n);
+                n->ev_watchdog = event_new(base, -1, EV_PERSIST, on_watchdog, n);
                 if (!n->ev_watchdog) {
                         notify_free(n);
                         return -ENOMEM;
@@ -98,7 +99,7 @@ int notify_new(Notify **ret, Server *server) {
                 (void) event_add(n->ev_watchdog, &tv);
                 log_debug("watchdog: WATCHDOG=1 every %" PRIu64 " ms", half / 1000);
         }
-        n->ev_tick = event_new(server->base, -1, EV_PERSIST, on_tick, n);
+        n->ev_tick = event_new(base, -1, EV_PERSIST, on_tick, n);
         if (!n->ev_tick) {
                 notify_free(n);
                 return -ENOMEM;

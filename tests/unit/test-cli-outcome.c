@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/outcome.h"
+#include "api/outcome.h"
 #include "helpers.h"
 #include "util/macro.h"
 

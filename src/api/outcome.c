@@ -21,7 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/outcome.h"
+#include "api/outcome.h"
 #include "util/macro.h"
 
 #define CLI_AUTH_HINT \

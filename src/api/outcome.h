@@ -6,24 +6,8 @@
 #include <stdbool.h>
 
 #include "api/api.h"
+#include "cli/spawn.h"
 #include "cli/stream.h"
-
-typedef enum CliKillReason {
-        CLI_KILL_NONE,
-        CLI_KILL_TIMEOUT,       /* REQUEST_TIMEOUT_MS */
-        CLI_KILL_IDLE,          /* IDLE_TIMEOUT_MS without output */
-        CLI_KILL_DISCONNECT,    /* the client went away */
-        CLI_KILL_SHUTDOWN,      /* the proxy is stopping */
-        CLI_KILL_PROTOCOL,      /* the CLI printed something we cannot use (huge line) */
-        _CLI_KILL_REASON_MAX,
-} CliKillReason;
-
-typedef struct CliExit {
-        bool exited;            /* true: code is valid; false: killed by signal */
-        int code;
-        int signal;
-        CliKillReason kill_reason;
-} CliExit;
 
 /* Accumulates the facts of the final turn that decide success or failure. */
 typedef struct CliOutcome {
