@@ -64,7 +64,7 @@ struct Session {
         struct event *ev_conn_closed;
         bool client_gone, replied;
 
-        char request_id[48];
+        char request_id[REQUEST_ID_MAX + 1];
         char message_id[48];
         const ApiOps *ops;
         ApiRequest api;
@@ -276,7 +276,7 @@ static void session_conclude(Session *s) {
         if (r >= 0)
                 session_finish_ok(s, s->outcome.result);
         else {
-                char f1[80], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_CHILD_FAILED, f1, NULL };
+                char f1[160], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_CHILD_FAILED, f1, NULL };
 
                 snprintf(f1, sizeof(f1), "CLAUDE_PROXY_REQUEST_ID=%s", s->request_id);
                 /* The id marks a CLI that died without a result; API errors it reported are not. */
@@ -1080,7 +1080,7 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
                 return;
         }
         if (server->queued.n >= c->max_queue) {
-                char f1[80], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_LIMIT_HIT, f1, NULL };
+                char f1[160], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_LIMIT_HIT, f1, NULL };
 
                 snprintf(f1, sizeof(f1), "CLAUDE_PROXY_REQUEST_ID=%s", s->request_id);
                 log_full_errno_fields(LOG_NOTICE, 0, fields, "%s: %u CLI children running and %u queued, refusing",

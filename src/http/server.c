@@ -185,7 +185,7 @@ static const char *method_name(enum evhttp_cmd_type m) {
 /* Keep a client's x-request-id if it is sane; otherwise make one. */
 static void request_id_for(struct evhttp_request *req, char *buf, size_t size) {
         const char *in = evhttp_find_header(evhttp_request_get_input_headers(req), "x-request-id");
-        if (in && strlen(in) > 0 && strlen(in) < size && strlen(in) <= 128) {
+        if (in && strlen(in) > 0 && strlen(in) < size && strlen(in) <= REQUEST_ID_MAX) {
                 bool ok = true;
                 for (const char *c = in; *c; c++)
                         if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
@@ -326,7 +326,7 @@ static void on_request(struct evhttp_request *req, void *userdata) {
         const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
         const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
         _cleanup_free_ char *path = raw_path ? evhttp_uridecode(raw_path, 0, NULL) : NULL;
-        char request_id[160], msg[640];
+        char request_id[REQUEST_ID_MAX + 1], msg[640];
         const char *arg;
         Route r;
 

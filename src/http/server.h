@@ -11,6 +11,10 @@
 #include "config.h"
 #include "http/metrics.h"
 
+/* The longest client x-request-id kept (longer ones are replaced): every holder of a request id
+ * sizes its buffer from this, so a kept id is never cut short. */
+#define REQUEST_ID_MAX 128
+
 typedef struct Session Session;
 typedef struct Container Container;
 typedef struct Notify Notify;
