@@ -137,6 +137,10 @@ Session *session_next(Session *s) {
         return s->next;
 }
 
+struct evhttp_request *session_request(Session *s) {
+        return s->req;
+}
+
 /* ---- helpers -------------------------------------------------------------------------------- */
 
 static void event_freep_(struct event **e) {

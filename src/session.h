@@ -19,3 +19,5 @@ void session_start(Session *s);
 /* The proxy is stopping: queued sessions get 503 now, running ones are killed after the grace. */
 void session_abort(Session *s, CliKillReason reason);
 Session *session_next(Session *s);
+/* The request this session still has to answer (or finish streaming to), NULL once replied. */
+struct evhttp_request *session_request(Session *s);

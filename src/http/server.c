@@ -44,6 +44,10 @@
 #include "util/random-id.h"
 #include "util/strv.h"
 
+/* After the last session of a stop, how long replies still being written may take: a client
+ * that stopped reading must not hold the exit. */
+#define DRAIN_MAX_MS 2000u
+
 extern char **environ;
 
 uint64_t now_usec(void) {
@@ -223,6 +227,26 @@ static bool check_auth(Server *s, struct evhttp_request *req, const char *reques
         return false;
 }
 
+static void on_reply_sent(struct evhttp_request *req, void *userdata) {
+        Server *s = userdata;
+
+        if (s->replies_unsent > 0)
+                s->replies_unsent--;
+        server_maybe_exit(s);
+}
+
+/*
+ * While stopping, count the replies still to be written: evhttp writes a reply on a later turn
+ * of the loop, so exiting as soon as the last session ends would drop the 503 or the final SSE
+ * error event it just sent. A reply whose client vanished is never "sent": DRAIN_MAX_MS bounds that.
+ */
+static void track_reply(Server *s, struct evhttp_request *req) {
+        if (!req)
+                return;
+        evhttp_request_set_on_complete_cb(req, on_reply_sent, s);
+        s->replies_unsent++;
+}
+
 /* ---- handlers ------------------------------------------------------------------------------- */
 
 static void handle_health(Server *s, struct evhttp_request *req, const char *request_id) {
@@ -332,6 +356,8 @@ static void on_request(struct evhttp_request *req, void *userdata) {
 
         request_id_for(req, request_id, sizeof(request_id));
         s->last_activity_usec = now_usec();
+        if (s->stopping)
+                track_reply(s, req);    /* a keep-alive connection's request after SIGTERM */
         if (!path || !*path) {
                 reply_error_with_id(req, request_id, 400, "invalid_request_error", "Malformed request URI");
                 return;
@@ -382,8 +408,21 @@ static void on_request(struct evhttp_request *req, void *userdata) {
 void server_maybe_exit(Server *s) {
         /* Called whenever a session ends: the idle clock for EXIT_IDLE_SEC starts here. */
         s->last_activity_usec = now_usec();
-        if (s->stopping && s->active.n == 0 && s->queued.n == 0)
+        if (!s->stopping || s->active.n > 0 || s->queued.n > 0)
+                return;
+        if (s->replies_unsent == 0) {
                 event_base_loopexit(s->base, NULL);
+                return;
+        }
+        if (s->ev_drain && !evtimer_pending(s->ev_drain, NULL))
+                (void) event_add_ms(s->ev_drain, DRAIN_MAX_MS);
+}
+
+static void on_drain_timeout(evutil_socket_t fd, short what, void *userdata) {
+        Server *s = userdata;
+
+        log_notice("%u replies still unsent after %u ms, exiting anyway", s->replies_unsent, DRAIN_MAX_MS);
+        event_base_loopexit(s->base, NULL);
 }
 
 static void on_stop_deadline(evutil_socket_t fd, short what, void *userdata) {
@@ -403,6 +442,11 @@ void server_stop(Server *s) {
         for (unsigned i = 0; i < s->n_sockets; i++)
                 evhttp_del_accept_socket(s->http, s->sockets[i]);
         s->n_sockets = 0;
+        s->ev_drain = evtimer_new(s->base, on_drain_timeout, s);
+        for (Session *i = s->active.head; i; i = session_next(i))
+                track_reply(s, session_request(i));
+        for (Session *i = s->queued.head; i; i = session_next(i))
+                track_reply(s, session_request(i));
         while (s->queued.head)
                 session_abort(s->queued.head, CLI_KILL_SHUTDOWN);
         s->ev_stop_deadline = evtimer_new(s->base, on_stop_deadline, s);
@@ -623,6 +667,8 @@ Server *server_free(Server *s) {
         s->container = container_free(s->container);
         if (s->ev_stop_deadline)
                 event_free(s->ev_stop_deadline);
+        if (s->ev_drain)
+                event_free(s->ev_drain);
         if (s->ev_sigterm)
                 event_free(s->ev_sigterm);
         if (s->ev_sigint)

@@ -42,7 +42,8 @@ typedef struct Server {
         uint64_t started_usec;          /* CLOCK_MONOTONIC */
         bool stopping;
 
-        struct event *ev_sigterm, *ev_sigint, *ev_stop_deadline;
+        struct event *ev_sigterm, *ev_sigint, *ev_stop_deadline, *ev_drain;
+        unsigned replies_unsent;        /* while stopping: replies evhttp has not finished writing */
         struct evhttp_bound_socket *sockets[16];
         unsigned n_sockets;
 
