@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 
 import {
   assertErrorEnvelope, assertSseGrammar, groupEmpty, messageBody, missing, openStream, parseSse, postJson,
-  reap, startProxy, waitFor,
+  reap, sleep, startProxy, waitFor,
 } from './lib/harness.mjs';
 
 describe('shutdown', { skip: missing() }, () => {
@@ -69,7 +69,7 @@ describe('shutdown', { skip: missing() }, () => {
       proxy.child.kill('SIGTERM');
       // Both answered while the running request is still going (it needs ~4 s more).
       for (const q of queued) {
-        const r = await q;
+        const r = await Promise.race([q, sleep(10000, null, { ref: false }).then(() => assert.fail('a queued request was not answered'))]);
         assert.equal(r.status, 503, r.text);
         assertErrorEnvelope(r.json, 'api_error');
         assert.ok(r.headers.get('request-id'));
