@@ -5,6 +5,8 @@
 // listening socket closes at once; the daemon exits 0 with nothing left behind.
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 
@@ -12,6 +14,21 @@ import {
   assertErrorEnvelope, assertSseGrammar, groupEmpty, messageBody, missing, openStream, parseSse, postJson,
   reap, sleep, startProxy, waitFor,
 } from './lib/harness.mjs';
+
+// Bytes `pid` has written (/proc/PID/io), or -1.
+function written(pid) {
+  try {
+    return Number(/^wchar:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'))[1]);
+  } catch {
+    return -1;
+  }
+}
+
+// utime + stime of `pid`, in clock ticks.
+function cpuTicks(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
 
 describe('shutdown', { skip: missing() }, () => {
   test('a request outliving SHUTDOWN_GRACE_MS is ended: its CLI killed, the stream closed with an error, exit 0',
@@ -56,6 +73,39 @@ describe('shutdown', { skip: missing() }, () => {
         await proxy.stop({ check: false });
       }
     });
+
+  test('a client that stopped reading does not hold the exit: the proxy leaves after a bounded drain', async () => {
+    const proxy = await startProxy({ env: { SHUTDOWN_GRACE_MS: '300', KILL_GRACE_MS: '200', LOG_LEVEL: 'info' } });
+    let res = null;
+    try {
+      // A flood the client never reads: the proxy's output stays queued behind full sockets.
+      const body = JSON.stringify(messageBody('stalled [[fake:text repeat_deltas=40000 hang_after=8]]', { stream: true }));
+      res = await new Promise((resolve, reject) => {
+        const req = http.request({ host: proxy.host, port: proxy.port, path: '/v1/messages', method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+        req.on('error', reject);
+        req.on('response', (r) => { r.pause(); resolve(r); });
+        req.end(body);
+      });
+      const log = await proxy.waitFakeLogFor('stalled', (l) => l.state === 'replaying');
+      // Until the CLI stands still: the proxy stopped reading it, so its own buffers are full too.
+      // (A CLI merely faster than a busy proxy stands still too, but then the proxy is busy.)
+      let last = -1, since = Date.now(), cpu = 0;
+      await waitFor(() => {
+        const w = written(log.pid);
+        if (w !== last || cpuTicks(proxy.pid) - cpu > 5) [last, since, cpu] = [w, Date.now(), cpuTicks(proxy.pid)];
+        return Date.now() - since > 1000;
+      }, 60000, 'the CLI to be held back');
+      proxy.child.kill('SIGTERM');
+      const exit = await Promise.race([proxy.exitPromise,
+        sleep(15000, null, { ref: false }).then(() => assert.fail('the proxy did not exit with a stalled client'))]);
+      assert.deepEqual(exit, { code: 0, signal: null }, proxy.stderrText.slice(-3000));
+      assert.match(proxy.stderrText, /replies still unsent/, proxy.stderrText.slice(-3000));
+    } finally {
+      res?.destroy();
+      await proxy.stop({ check: false });
+    }
+  });
 
   test('queued requests get 503 at once and never start a CLI; the running one finishes; exit 0', async () => {
     const proxy = await startProxy({ env: { MAX_CONCURRENT: '1', MAX_QUEUE: '4', SHUTDOWN_GRACE_MS: '30000' } });
