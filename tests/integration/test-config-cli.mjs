@@ -12,7 +12,8 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 
 import {
-  PROXY_BIN, messageBody, missing, postJson, proxyEnv, tmpdir, waitFor, withProxy,
+  PROXY_BIN, assertSseGrammar, messageBody, missing, openStream, parseSse, postJson, proxyEnv, tmpdir, waitFor,
+  withProxy,
 } from './lib/harness.mjs';
 
 // Run the binary to completion with the test environment plus `env` (null removes a key).
@@ -96,6 +97,10 @@ describe('--check-config', { skip: missing({ fake: false }) }, () => {
     r = runProxy(['--check-config', '--port', '70000']);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /PORT/);
+    assert.match(r.stderr, /70000/, 'the bad value is not named');
+    r = runProxy(['--check-config'], { DEFAULT_EFFORT: 'ludicrous' });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /DEFAULT_EFFORT.*ludicrous|ludicrous.*DEFAULT_EFFORT/);
   });
 });
 
@@ -160,9 +165,16 @@ describe('SIGHUP reload', { skip: missing() }, () => {
 
             assert.deepEqual(await ask('key-one', 'before'), { status: 200, model: 'opus', effort: 'high' });
 
+            // A stream running across the reload is not dropped.
+            const running = openStream(url, messageBody('across [[fake:text delay=100]]', { stream: true }),
+              { 'x-api-key': 'key-one' });
+            await proxy.waitFakeLogFor('across', (l) => l.state === 'replaying');
             writeConfig(dir, ['PROXY_API_KEYS=key-two', 'DEFAULT_MODEL=haiku', 'DEFAULT_EFFORT=low']);
             proxy.child.kill('SIGHUP');
             await waitFor(() => reloads() === 1, 5000, 'the reload');
+            const s = await running;
+            await waitFor(() => s.ended, 10000, 'the stream running across the reload to end');
+            assert.equal(assertSseGrammar(parseSse(s.text)).at(-1).event, 'message_stop');
             assert.equal((await ask('key-one', 'old-key')).status, 401, 'the old key still works');
             // The file's new effort applies; --set DEFAULT_MODEL still beats the file's.
             assert.deepEqual(await ask('key-two', 'after'), { status: 200, model: 'opus', effort: 'low' });

@@ -78,6 +78,17 @@ describe('request-id', { skip: missing() }, () => {
     });
   }
 
+  test('successful replies carry one too: /health, /metrics, /v1/models, /v1/messages (JSON and SSE)', async () => {
+    for (const [method, path, body] of [['GET', '/health'], ['GET', '/metrics'], ['GET', '/v1/models'],
+      ['GET', '/v1/models/claude-sonnet-4-6'], ['POST', '/v1/messages', JSON.stringify(messageBody('ok'))],
+      ['POST', '/v1/messages', JSON.stringify(messageBody('ok', { stream: true }))]]) {
+      const r = await rawRequest(`${proxy.url}${path}`, { method, body,
+        headers: { 'content-type': 'application/json', ...auth } });
+      assert.equal(r.status, 200, `${method} ${path}: ${r.text.slice(0, 300)}`);
+      assert.match(r.headers['request-id'] ?? '', GENERATED, `${method} ${path}`);
+    }
+  });
+
   // Kept: letters, digits and -_.: up to 128 characters. Anything else gets a fresh id, so a
   // client cannot put arbitrary text into the logs and the journal fields.
   const sane = ['a', 'A-Z_0.9:x', 'r'.repeat(128), `req-${'0123456789'.repeat(10)}`];
