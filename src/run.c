@@ -73,7 +73,7 @@ struct Run {
         const RunContainerOps *cops;
         const RunCallbacks *cb;
         void *userdata;
-        char log_id[64];
+        char log_id[160];
 
         CliChild child;
         ContainerSlot *container;       /* the child's scope/cgroup, until after the reap */

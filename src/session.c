@@ -58,7 +58,7 @@ struct Session {
         struct event *ev_conn_closed;
         bool client_gone, replied;
 
-        char request_id[48];
+        char request_id[REQUEST_ID_MAX + 1];
         char message_id[48];
         const ApiOps *ops;
         ApiRequest api;
@@ -83,6 +83,10 @@ struct Session {
 static void session_maybe_free(Session *s);
 static void session_kill(Session *s, CliKillReason reason);
 static void session_finish_error(Session *s, int r, ApiError *err);
+
+struct evhttp_request *session_request(Session *s) {
+        return s->req;
+}
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
@@ -256,7 +260,7 @@ static void session_conclude(Session *s) {
         if (r >= 0)
                 session_finish_ok(s, s->outcome.result);
         else {
-                char f1[80], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_CHILD_FAILED, f1, NULL };
+                char f1[160], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_CHILD_FAILED, f1, NULL };
 
                 snprintf(f1, sizeof(f1), "CLAUDE_PROXY_REQUEST_ID=%s", s->request_id);
                 /* The id marks a CLI that died without a result; API errors it reported are not. */
@@ -753,7 +757,7 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
                 return;
         }
         if (r == -EBUSY) {
-                char f1[80], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_LIMIT_HIT, f1, NULL };
+                char f1[160], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_LIMIT_HIT, f1, NULL };
                 unsigned running = scheduler_children(&server->scheduler), queued = scheduler_queued(&server->scheduler);
 
                 snprintf(f1, sizeof(f1), "CLAUDE_PROXY_REQUEST_ID=%s", s->request_id);

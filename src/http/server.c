@@ -51,6 +51,10 @@
 #include "util/strv.h"
 #include "util/time-util.h"
 
+/* After the last session of a stop, how long replies still being written may take: a client
+ * that stopped reading must not hold the exit. */
+#define DRAIN_MAX_MS 2000u
+
 extern char **environ;
 
 /* ---- the CLI, checked once at start --------------------------------------------------------- */
@@ -181,7 +185,7 @@ static const char *method_name(enum evhttp_cmd_type m) {
 /* Keep a client's x-request-id if it is sane; otherwise make one. */
 static void request_id_for(struct evhttp_request *req, char *buf, size_t size) {
         const char *in = evhttp_find_header(evhttp_request_get_input_headers(req), "x-request-id");
-        if (in && strlen(in) > 0 && strlen(in) < size && strlen(in) <= 128) {
+        if (in && strlen(in) > 0 && strlen(in) < size && strlen(in) <= REQUEST_ID_MAX) {
                 bool ok = true;
                 for (const char *c = in; *c; c++)
                         if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
@@ -217,6 +221,26 @@ static bool check_auth(Server *s, struct evhttp_request *req, const char *reques
         log_info("%s: rejected a request with %s API key", request_id, key ? "a wrong" : "no");
         reply_error_with_id(req, request_id, 401, "authentication_error", "Invalid API key");
         return false;
+}
+
+static void on_reply_sent(struct evhttp_request *req, void *userdata) {
+        Server *s = userdata;
+
+        if (s->replies_unsent > 0)
+                s->replies_unsent--;
+        server_maybe_exit(s);
+}
+
+/*
+ * While stopping, count the replies still to be written: evhttp writes a reply on a later turn
+ * of the loop, so exiting as soon as the last session ends would drop the 503 or the final SSE
+ * error event it just sent. A reply whose client vanished is never "sent": DRAIN_MAX_MS bounds that.
+ */
+static void track_reply(Server *s, struct evhttp_request *req) {
+        if (!req)
+                return;
+        evhttp_request_set_on_complete_cb(req, on_reply_sent, s);
+        s->replies_unsent++;
 }
 
 /* ---- handlers ------------------------------------------------------------------------------- */
@@ -347,12 +371,14 @@ static void on_request(struct evhttp_request *req, void *userdata) {
         const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
         const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
         _cleanup_free_ char *path = raw_path ? evhttp_uridecode(raw_path, 0, NULL) : NULL;
-        char request_id[160], msg[640];
+        char request_id[REQUEST_ID_MAX + 1], msg[640];
         const char *arg;
         Route r;
 
         request_id_for(req, request_id, sizeof(request_id));
         s->last_activity_usec = now_usec();
+        if (s->stopping)
+                track_reply(s, req);    /* a keep-alive connection's request after SIGTERM */
         /* Not a proxy. And evhttp keeps a CONNECT's connection open after any answer: close it. */
         if (m == EVHTTP_REQ_CONNECT) {
                 http_linger_after_reply(req);
@@ -411,8 +437,21 @@ static void on_request(struct evhttp_request *req, void *userdata) {
 void server_maybe_exit(Server *s) {
         /* Called whenever a session ends: the idle clock for EXIT_IDLE_SEC starts here. */
         s->last_activity_usec = now_usec();
-        if (s->stopping && s->scheduler.members.n == 0)
+        if (!s->stopping || s->scheduler.members.n > 0)
+                return;
+        if (s->replies_unsent == 0) {
                 event_base_loopexit(s->base, NULL);
+                return;
+        }
+        if (s->ev_drain && !evtimer_pending(s->ev_drain, NULL))
+                (void) event_add_ms(s->ev_drain, DRAIN_MAX_MS);
+}
+
+static void on_drain_timeout(evutil_socket_t fd, short what, void *userdata) {
+        Server *s = userdata;
+
+        log_notice("%u replies still unsent after %u ms, exiting anyway", s->replies_unsent, DRAIN_MAX_MS);
+        event_base_loopexit(s->base, NULL);
 }
 
 static void on_stop_deadline(evutil_socket_t fd, short what, void *userdata) {
@@ -438,6 +477,9 @@ void server_stop(Server *s) {
         for (unsigned i = 0; i < s->n_sockets; i++)
                 evhttp_del_accept_socket(s->http, s->sockets[i]);
         s->n_sockets = 0;
+        s->ev_drain = evtimer_new(s->base, on_drain_timeout, s);
+        for (SchedTicket *t = s->scheduler.members.head; t; t = t->next)
+                track_reply(s, session_request(t->userdata));
         while (s->scheduler.queue.head)
                 session_abort(s->scheduler.queue.head->userdata, CLI_KILL_SHUTDOWN);
         s->ev_stop_deadline = evtimer_new(s->base, on_stop_deadline, s);
@@ -700,6 +742,8 @@ Server *server_free(Server *s) {
         s->container = container_free(s->container);
         if (s->ev_stop_deadline)
                 event_free(s->ev_stop_deadline);
+        if (s->ev_drain)
+                event_free(s->ev_drain);
         if (s->ev_sigterm)
                 event_free(s->ev_sigterm);
         if (s->ev_sigint)

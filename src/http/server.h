@@ -14,6 +14,10 @@
 #include "scheduler.h"
 #include "util/time-util.h"
 
+/* The longest client x-request-id kept (longer ones are replaced): every holder of a request id
+ * sizes its buffer from this, so a kept id is never cut short. */
+#define REQUEST_ID_MAX 128
+
 typedef struct Session Session;
 typedef struct Container Container;
 typedef struct Notify Notify;
@@ -36,7 +40,8 @@ typedef struct Server {
         uint64_t started_usec;          /* CLOCK_MONOTONIC */
         bool stopping;
 
-        struct event *ev_sigterm, *ev_sigint, *ev_stop_deadline;
+        struct event *ev_sigterm, *ev_sigint, *ev_stop_deadline, *ev_drain;
+        unsigned replies_unsent;        /* while stopping: replies evhttp has not finished writing */
         struct evhttp_bound_socket *sockets[16];
         unsigned n_sockets;
         AcceptGuard *accept_guard;      /* EMFILE: pause, shed, log once (http/accept-guard.c) */

@@ -7,7 +7,8 @@
  * line it prints is a line of a transcript recorded from the real CLI (tests/data/transcripts),
  * except the deliberate garbage and oversized lines of the fault modes. It does not interpret
  * flags, talk to any API or check the conversation it is given; it only logs what it saw
- * (argv, environment, stdin lines) so that tests can assert what the proxy handed the CLI.
+ * (argv, environment, stdin lines, the system-prompt files it was pointed at) so that tests
+ * can assert what the proxy handed the CLI.
  *
  * Which transcript and which faults: a `[[fake:NAME key=value ...]]` directive in the final
  * user message, else the FAKE_CLAUDE_* environment, else "text".
@@ -66,11 +67,13 @@ typedef struct Options {
         bool ignore_sigterm;
         GrandchildMode grandchild;
         bool no_eof_wait;
+        uint64_t repeat_deltas; /* print each recorded content_block_delta line this many times */
 } Options;
 
 static const char *const option_keys[] = {
         "delay", "crash_after", "crash_mode", "hang_after", "garbage", "huge_line",
         "exit_code", "stderr", "ignore_sigterm", "grandchild", "no_eof_wait",
+        "repeat_deltas",
 };
 
 typedef struct Transcript {
@@ -160,6 +163,10 @@ static int options_set(Options *o, const char *key, const char *value) {
                                 parse_bool(value) ? GRANDCHILD_GROUP : GRANDCHILD_NONE;
         } else if (streq(key, "no_eof_wait")) {
                 o->no_eof_wait = parse_bool(value);
+        } else if (streq(key, "repeat_deltas")) {
+                if (parse_u64(value, &u) < 0 || u > 10000000)
+                        return -EINVAL;
+                o->repeat_deltas = u;
         } else
                 return -ENOENT;
         return 0;
@@ -409,6 +416,28 @@ static int print_line(const char *s, size_t n) {
         return r < 0 ? r : write_all(STDOUT_FILENO, "\n", 1);
 }
 
+/* `times` copies of a line, written in large chunks: a flood of single-line writes would make
+ * the fake, not the proxy, the bottleneck. */
+static int print_line_repeated(const char *s, size_t n, uint64_t times) {
+        size_t per = MAX((size_t) 1, (size_t) (256 * 1024) / (n + 1));
+        _cleanup_free_ char *buf = malloc(per * (n + 1));
+
+        if (!buf)
+                return -ENOMEM;
+        for (size_t k = 0; k < per; k++) {
+                memcpy(buf + k * (n + 1), s, n);
+                buf[k * (n + 1) + n] = '\n';
+        }
+        while (times > 0) {
+                size_t now = (size_t) MIN((uint64_t) per, times);
+                int r = write_all(STDOUT_FILENO, buf, now * (n + 1));
+                if (r < 0)
+                        return r;
+                times -= now;
+        }
+        return 0;
+}
+
 static void sleep_ms(uint64_t ms) {
         struct timespec ts = { .tv_sec = (time_t) (ms / 1000), .tv_nsec = (long) (ms % 1000) * 1000000L };
 
@@ -432,6 +461,36 @@ static void log_set(const char *key, json_t *value) {
         if (value)
                 (void) json_object_set_new(log_root, key, value);
         log_flush();
+}
+
+/*
+ * What the CLI would read from its --system-prompt-file/--append-system-prompt-file paths (the
+ * proxy passes a memfd as /dev/fd/3): [{flag, path, text}] with text null when unreadable.
+ */
+static json_t *prompt_files_read(int argc, char **argv) {
+        json_t *arr = json_array();
+
+        for (int i = 1; arr && i + 1 < argc; i++) {
+                if (!streq(argv[i], "--system-prompt-file") && !streq(argv[i], "--append-system-prompt-file"))
+                        continue;
+
+                _cleanup_free_ char *buf = NULL;
+                size_t len = 0;
+                FILE *f = fopen(argv[i + 1], "re");
+                FILE *m = f ? open_memstream(&buf, &len) : NULL;
+                char chunk[65536];
+                size_t k;
+
+                while (m && (k = fread(chunk, 1, sizeof(chunk), f)) > 0)
+                        (void) fwrite(chunk, 1, k, m);
+                if (m)
+                        (void) fclose(m);
+                if (f)
+                        (void) fclose(f);
+                (void) json_array_append_new(arr, json_pack("{s:s,s:s,s:o?}", "flag", argv[i], "path", argv[i + 1],
+                                                            "text", m ? json_stringn(buf ?: "", len) : NULL));
+        }
+        return arr;
 }
 
 static int log_init(int argc, char **argv) {
@@ -459,6 +518,7 @@ static int log_init(int argc, char **argv) {
                         (void) json_object_set_new(env, k, json_string(eq + 1));
         }
 
+        (void) json_object_set_new(log_root, "system_prompt_files", prompt_files_read(argc, argv));
         (void) json_object_set_new(log_root, "pid", json_integer(getpid()));
         (void) json_object_set_new(log_root, "ppid", json_integer(getppid()));
         (void) json_object_set_new(log_root, "pgid", json_integer(getpgrp()));
@@ -573,6 +633,16 @@ static int print_huge_line(uint64_t size) {
         return print_line(buf, n);
 }
 
+/* A stream_event carrying a content_block_delta: what repeat_deltas multiplies (a client-visible
+ * flood made only of recorded lines, for back-pressure tests). */
+static bool line_is_delta(const json_t *parsed) {
+        const json_t *ev = json_object_get(parsed, "event");
+
+        return json_is_object(parsed) &&
+               streq_ptr(json_string_value(json_object_get(parsed, "type")), "stream_event") &&
+               streq_ptr(json_string_value(json_object_get(ev, "type")), "content_block_delta");
+}
+
 /* Replay [first, last) of `t` with the fault options applied. */
 static int replay(const Transcript *t, size_t first, size_t last, const Options *o) {
         static const char *const garbage[] = {
@@ -601,7 +671,10 @@ static int replay(const Transcript *t, size_t first, size_t last, const Options 
                         sleep_ms(o->delay_ms);
 
                 const json_t *s = json_array_get(t->lines, i);
-                r = print_line(json_string_value(s), json_string_length(s));
+                if (o->repeat_deltas > 1 && line_is_delta(json_array_get(t->parsed, i)))
+                        r = print_line_repeated(json_string_value(s), json_string_length(s), o->repeat_deltas);
+                else
+                        r = print_line(json_string_value(s), json_string_length(s));
                 if (r < 0)
                         return r;
                 printed++;
