@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  assertErrorEnvelope, assertSseGrammar, messageBody, missing, parseSse, pidAlive, postJson, sseText,
-  waitFor, withProxy,
+  assertErrorEnvelope, assertSseGrammar, messageBody, missing, parseSse, pidAlive, postJson, requireOrSkip,
+  sseText, waitFor, withProxy,
 } from './lib/harness.mjs';
 
-const skip = missing();
+requireOrSkip(missing());
 
 async function stream(proxy, text, extra = {}) {
   const res = await fetch(`${proxy.url}/v1/messages`, {
@@ -22,7 +22,7 @@ async function stream(proxy, text, extra = {}) {
   return { status: res.status, text: await res.text() };
 }
 
-describe('faults', { skip }, () => {
+describe('faults', () => {
   test('crash mid-stream: blocks closed, then an SSE error event', async () => {
     await withProxy({}, async (proxy) => {
       // Lines 1-6 of the text transcript: init, status, message_start, block start, 2 deltas.

@@ -9,10 +9,10 @@ import { describe, test } from 'node:test';
 
 import {
   assertErrorEnvelope, getJson, groupEmpty, groupMembers, messageBody, missing, openRequest, openStream,
-  pidAlive, postJson, reap, sleep, waitFor, withProxy,
+  pidAlive, postJson, reap, requireOrSkip, sleep, waitFor, withProxy,
 } from './lib/harness.mjs';
 
-const skip = missing();
+requireOrSkip(missing());
 const GONE_MS = 100;
 
 // The fake's log once it is replaying (grandchildren spawned), and the pids to clean up.
@@ -22,7 +22,7 @@ async function running(proxy) {
   return { log, pids };
 }
 
-describe('lifecycle', { skip }, () => {
+describe('lifecycle', () => {
   test('client disconnect mid-stream: the process group is gone within 100 ms', async () => {
     await withProxy({ env: { KILL_GRACE_MS: '2000' } }, async (proxy) => {
       const st = await openStream(`${proxy.url}/v1/messages`,

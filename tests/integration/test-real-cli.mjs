@@ -9,16 +9,16 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   REAL_CLI, assertErrorEnvelope, assertSseGrammar, childrenOf, groupEmpty, loadMock, messageBody, missing,
-  parseSse, pidAlive, postJson, reap, sdkClient, sseText, startMock, startProxy, waitFor,
+  parseSse, pidAlive, postJson, reap, requireOrSkip, sdkClient, sseText, startMock, startProxy, waitFor,
 } from './lib/harness.mjs';
 
 const mockMod = await loadMock();
-const skip = missing({ fake: false, realCli: true, sdk: true }) || (!mockMod && 'tests/mock/anthropic-mock.mjs missing');
+requireOrSkip(missing({ fake: false, realCli: true, sdk: true }) || (!mockMod && 'tests/mock/anthropic-mock.mjs missing'));
 
 // 1x1 PNG.
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
-describe('real CLI against the mock API', { skip, concurrency: false }, () => {
+describe('real CLI against the mock API', { concurrency: false }, () => {
   let mock, proxy;
   const url = () => `${proxy.url}/v1/messages`;
   const lastUpstream = () => mock.requests.filter((r) => r.method === 'POST' && /\/v1\/messages/.test(r.path)

@@ -6,9 +6,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { getJson, messageBody, missing, postJson, withProxy } from './lib/harness.mjs';
+import { getJson, messageBody, missing, postJson, requireOrSkip, withProxy } from './lib/harness.mjs';
 
-describe('socket activation', { skip: missing({ tools: ['systemd-socket-activate'] }) }, () => {
+requireOrSkip(missing({ tools: ['systemd-socket-activate'] }));
+
+describe('socket activation', () => {
   test('serves on the inherited socket and ignores PORT', async () => {
     // PORT points at something else on purpose: the inherited fd must win.
     await withProxy({ socketActivate: true, env: { PORT: '1' } }, async (proxy) => {
