@@ -140,14 +140,17 @@ export class Proxy {
 
   // systemd-socket-activate execs the program only at the first connection attempt, like a
   // socket unit, so knock with GET /health until the proxy itself answers on the socket.
+  // `activationPort` is the port we gave systemd-socket-activate; `listening` is every address
+  // the proxy itself says it listens on, for tests to compare.
   async waitActivated(port) {
     this.host = '127.0.0.1';
-    this.port = port;
+    this.port = this.activationPort = port;
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       try {
         const res = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(2000) });
         await res.text();
+        this.listening = [...this.stderrText.matchAll(/listening on (\S+)/g)].map((m) => m[1]);
         return;
       } catch { /* not yet */ }
       if (this.exited)
