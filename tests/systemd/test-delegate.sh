@@ -74,7 +74,7 @@ check_eq "the request completes" 200 "$(cat "$WORK/tree.code")"
 check "the sub-cgroup is removed after the request" wait_until 5 no_req_dir
 check "no CLI process is left (setsid grandchild included)" wait_until 5 no_fake_cli
 
-post_bg "$WORK/disc" "[[fake:text hang_after=2 grandchild=setsid]]" -m 2 "${key[@]}"
+post_bg "$WORK/disc" "[[fake:text hang_after=2 grandchild=setsid]]" -m 5 "${key[@]}"
 check "a sub-cgroup exists for the hanging request" wait_until 5 sh -c "test -n \"\$('$SDNS' exec $PID sh -c \"ls -d '$cg'/req-* 2>/dev/null\")\""
 wait_bg
 check "disconnect: the sub-cgroup is removed" wait_until 5 no_req_dir

@@ -111,7 +111,7 @@ check "StatusText is kept current (0 in flight once the request is done)" \
 echo "# StatusText idle: $(svc_prop StatusText)"
 
 # Client disconnect.
-post_bg "$WORK/disc" "[[fake:text hang_after=2 grandchild=setsid]]" -m 2
+post_bg "$WORK/disc" "[[fake:text hang_after=2 grandchild=setsid]]" -m 5
 check "a scope exists for the hanging request" wait_until 5 have_scope
 wait_bg
 check "disconnect: the scope is gone" wait_until 5 no_scope
