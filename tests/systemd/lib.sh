@@ -317,6 +317,23 @@ require_cgroup2_controllers() {
         done
 }
 
+# set_idle_timeout MS: the service's IDLE_TIMEOUT_MS, through /etc/claude-proxy/claude-proxy.conf
+# (the test's ExecStart names it with --config; the units set no IDLE_TIMEOUT_MS, so the file's
+# value holds) and, when the service runs, a reload that is waited for. A
+# request held open while a test reads what it owns must outlive slow reads on a loaded machine;
+# the silent-CLI check wants the timeout short.
+reloads_done() {
+        X journalctl -u claude-proxy.service -o cat --no-pager | grep -c 'configuration reloaded'
+}
+set_idle_timeout() {
+        local n
+        X sh -c "mkdir -p /etc/claude-proxy && echo IDLE_TIMEOUT_MS=$1 >/etc/claude-proxy/claude-proxy.conf"
+        [ "$(svc_prop ActiveState)" = active ] || return 0
+        n=$(reloads_done)
+        X systemctl reload claude-proxy.service &&
+                wait_until 10 sh -c "test \"\$('$SDNS' exec $PID journalctl -u claude-proxy.service -o cat --no-pager | grep -c 'configuration reloaded')\" -gt $n"
+}
+
 # release NAME: let a request held with [[fake:... hang_after=N release=/run/fake-logs/NAME]] go on.
 release() {
         X touch "/run/fake-logs/$1"

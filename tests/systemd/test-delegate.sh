@@ -22,9 +22,13 @@ dropin "$WORK/units" 30-limits <<-'EOF2'
 	[Service]
 	Environment=SCOPE_MEMORY_MAX=268435456
 	Environment=SCOPE_TASKS_MAX=64
-	Environment=IDLE_TIMEOUT_MS=10000
+	ExecStart=
+	ExecStart=/run/cp/src/claude-proxy --config=/etc/claude-proxy/claude-proxy.conf
 	EOF2
 boot --units "$WORK/units" --enable claude-proxy.socket --add-user claude-proxy
+# IDLE_TIMEOUT_MS from that file: long while requests are held open and read, short for the
+# silent-CLI check below (a reload).
+set_idle_timeout 60000
 X sh -c 'mkdir -p -m 0700 /etc/credstore && echo key-d1 >/etc/credstore/claude-proxy.api-keys && chmod 600 /etc/credstore/claude-proxy.api-keys'
 
 key=(-H 'x-api-key: key-d1')
@@ -85,6 +89,7 @@ check_eq "a crashing CLI is answered 500" 500 \
 check "crash: the sub-cgroup is removed" wait_until 5 no_req_dir
 check "crash: no CLI process is left" wait_until 5 no_fake_cli
 
+check "IDLE_TIMEOUT_MS=4000 by a reload" set_idle_timeout 4000
 check_eq "a silent CLI is answered 504" 504 \
         "$(post '[[fake:text hang_after=2 grandchild=setsid]]' -o /dev/null -w '%{http_code}' -m 15 "${key[@]}")"
 check "timeout: the sub-cgroup is removed" wait_until 5 no_req_dir

@@ -24,9 +24,13 @@ dropin "$WORK/units" 30-limits <<-'EOF2'
 	Environment=SCOPE_MEMORY_MAX=268435456
 	Environment=SCOPE_TASKS_MAX=64
 	Environment=SCOPE_CPU_QUOTA=50
-	Environment=IDLE_TIMEOUT_MS=10000
+	ExecStart=
+	ExecStart=/run/cp/src/claude-proxy --config=/etc/claude-proxy/claude-proxy.conf
 	EOF2
 boot --units "$WORK/units" --enable claude-proxy.socket
+# IDLE_TIMEOUT_MS from that file: long while requests are held open and read, short for the
+# silent-CLI check below (a reload each time).
+set_idle_timeout 60000
 
 # A request's tree, held open (the fake waits for the release file after 3 lines) while the
 # test reads its scope: read after the request ended, the properties would be systemd's defaults.
@@ -124,12 +128,14 @@ check "crash: the scope is gone" wait_until 5 no_scope
 check "crash: no CLI process is left" wait_until 5 no_fake_cli
 
 # The CLI goes silent: IDLE_TIMEOUT_MS ends the request and its scope.
+check "IDLE_TIMEOUT_MS=4000 by a reload" set_idle_timeout 4000
 check_eq "a silent CLI is answered 504" 504 \
         "$(post '[[fake:text hang_after=2 grandchild=setsid]]' -o /dev/null -w '%{http_code}' -m 15)"
 check "timeout: the scope is gone" wait_until 5 no_scope
 check "timeout: no CLI process is left" wait_until 5 no_fake_cli
 
 # The proxy is SIGKILLed with a request in flight.
+check "IDLE_TIMEOUT_MS=60000 by a reload" set_idle_timeout 60000
 post_bg "$WORK/kill" "[[fake:text hang_after=2 grandchild=setsid]]" -m 20
 check "a scope exists before the kill" wait_until 5 have_scope
 old=$(proxy_scopes | head -n 1)
