@@ -39,10 +39,12 @@
 
 #define FAKE_VERSION "2.1.197 (Claude Code)"
 /*
- * How long a history acknowledgement waits before checking whether the proxy already wrote the
- * next line, which it must not do before it has read the `result` (cli/README §10).
+ * A history acknowledgement checks whether the proxy already wrote the next line, which it must
+ * not do before it has read the `result` (cli/README §10). It checks once the proxy (our parent)
+ * has been seen asleep after writing the line we just read, so a proxy that writes ahead has had
+ * its chance to, however slow the machine; this long at most, then the log says it was not seen.
  */
-#define FAKE_ACK_CHECK_MS 20
+#define FAKE_IDLE_WAIT_MS 5000
 /* A fault mode that "hangs forever" still ends eventually, so a broken proxy leaks nothing. */
 #define FAKE_FOREVER_SEC 600
 
@@ -68,11 +70,13 @@ typedef struct Options {
         GrandchildMode grandchild;
         bool no_eof_wait;
         uint64_t repeat_deltas; /* print each recorded content_block_delta line this many times */
+        char *release;          /* with hang_after: wait for this file to exist, then go on */
+        int64_t resets_in;      /* rate_limit_info.resetsAt becomes now + this (s); INT64_MIN: as recorded */
 } Options;
 
 static const char *const option_keys[] = {
         "delay", "crash_after", "crash_mode", "hang_after", "garbage", "huge_line",
-        "exit_code", "stderr", "ignore_sigterm", "grandchild", "no_eof_wait",
+        "exit_code", "stderr", "ignore_sigterm", "grandchild", "no_eof_wait", "release", "resets_in",
         "repeat_deltas",
 };
 
@@ -90,6 +94,7 @@ static char *log_path;
 static void options_done(Options *o) {
         free(o->transcript);
         free(o->stderr_text);
+        free(o->release);
 }
 
 static void transcript_done(Transcript *t) {
@@ -167,6 +172,19 @@ static int options_set(Options *o, const char *key, const char *value) {
                 if (parse_u64(value, &u) < 0 || u > 10000000)
                         return -EINVAL;
                 o->repeat_deltas = u;
+        } else if (streq(key, "release")) {
+                char *s = strdup(value);
+                if (!s)
+                        return -ENOMEM;
+                free(o->release);
+                o->release = s;
+        } else if (streq(key, "resets_in")) {
+                char *end;
+                errno = 0;
+                long long v = strtoll(value, &end, 10);
+                if (errno != 0 || end == value || *end != '\0' || v <= INT64_MIN)
+                        return -EINVAL;
+                o->resets_in = v;
         } else
                 return -ENOENT;
         return 0;
@@ -643,6 +661,39 @@ static bool line_is_delta(const json_t *parsed) {
                streq_ptr(json_string_value(json_object_get(ev, "type")), "content_block_delta");
 }
 
+/* Poll for `path` to exist (a test releasing a held request), for FAKE_FOREVER_SEC at most. */
+static void wait_for_file(const char *path) {
+        time_t until = time(NULL) + FAKE_FOREVER_SEC;
+
+        while (access(path, F_OK) < 0 && time(NULL) < until)
+                sleep_ms(20);
+}
+
+/*
+ * Print line `i` of `t`. With resets_in, a rate_limit_event's resetsAt becomes now + resets_in
+ * (a recorded reset time soon lies in the past, which makes retry-after a constant 0); the
+ * line is otherwise the recorded one, re-serialised in its own key order.
+ */
+static int print_transcript_line(const Transcript *t, size_t i, const Options *o) {
+        const json_t *s = json_array_get(t->lines, i), *parsed = json_array_get(t->parsed, i);
+        const json_t *info = json_object_get(parsed, "rate_limit_info");
+
+        if (o->resets_in != INT64_MIN && json_is_integer(json_object_get(info, "resetsAt")) &&
+            streq_ptr(json_string_value(json_object_get(parsed, "type")), "rate_limit_event")) {
+                json_auto_t *copy = json_deep_copy(parsed);
+                _cleanup_free_ char *text = NULL;
+
+                if (!copy || json_object_set_new(json_object_get(copy, "rate_limit_info"), "resetsAt",
+                                                 json_integer((json_int_t) time(NULL) + o->resets_in)) < 0)
+                        return -ENOMEM;
+                text = json_dumps(copy, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                if (!text)
+                        return -ENOMEM;
+                return print_line(text, strlen(text));
+        }
+        return print_line(json_string_value(s), json_string_length(s));
+}
+
 /* Replay [first, last) of `t` with the fault options applied. */
 static int replay(const Transcript *t, size_t first, size_t last, const Options *o) {
         static const char *const garbage[] = {
@@ -651,6 +702,7 @@ static int replay(const Transcript *t, size_t first, size_t last, const Options 
                 "\x1b[31mWarning:\x1b[0m something on stdout",
         };
         int64_t printed = 0;
+        bool released = false;
         int r;
 
         if (o->huge_line > 0) {
@@ -665,16 +717,20 @@ static int replay(const Transcript *t, size_t first, size_t last, const Options 
                                 _exit(3);
                         (void) raise(SIGKILL);
                 }
-                if (o->hang_after >= 0 && printed >= o->hang_after)
-                        sleep_forever();
+                if (o->hang_after >= 0 && printed >= o->hang_after && !released) {
+                        if (!o->release)
+                                sleep_forever();
+                        wait_for_file(o->release);
+                        released = true;
+                }
                 if (o->delay_ms > 0 && i > first)
                         sleep_ms(o->delay_ms);
 
-                const json_t *s = json_array_get(t->lines, i);
-                if (o->repeat_deltas > 1 && line_is_delta(json_array_get(t->parsed, i)))
+                if (o->repeat_deltas > 1 && line_is_delta(json_array_get(t->parsed, i))) {
+                        const json_t *s = json_array_get(t->lines, i);
                         r = print_line_repeated(json_string_value(s), json_string_length(s), o->repeat_deltas);
-                else
-                        r = print_line(json_string_value(s), json_string_length(s));
+                } else
+                        r = print_transcript_line(t, i, o);
                 if (r < 0)
                         return r;
                 printed++;
@@ -691,8 +747,11 @@ static int replay(const Transcript *t, size_t first, size_t last, const Options 
                         _exit(3);
                 (void) raise(SIGKILL);
         }
-        if (o->hang_after >= 0 && printed >= o->hang_after)
-                sleep_forever();
+        if (o->hang_after >= 0 && printed >= o->hang_after && !released) {
+                if (!o->release)
+                        sleep_forever();
+                wait_for_file(o->release);
+        }
         return 0;
 }
 
@@ -706,13 +765,54 @@ static bool stdin_pending(void) {
         return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
+/* Our parent's scheduler state ('R', 'S', ...) from /proc, or 0. */
+static char parent_state(void) {
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        size_t cap = 0;
+        char state = 0;
+        FILE *f;
+
+        if (asprintf(&path, "/proc/%d/stat", (int) getppid()) < 0)
+                return 0;
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        if (getline(&buf, &cap, f) > 0) {
+                const char *p = strrchr(buf, ')');
+                if (p && p[1] == ' ')
+                        state = p[2];
+        }
+        fclose(f);
+        return state;
+}
+
+/*
+ * Has the proxy gone back to sleep since it wrote the line we just read? Seen asleep twice, a
+ * millisecond apart, is taken as idle in its event loop: a write-ahead would have happened
+ * before that. Not seen within FAKE_IDLE_WAIT_MS (a busy machine): false, and the log says so.
+ */
+static bool wait_parent_idle(void) {
+        int asleep = 0;
+
+        for (int waited = 0; waited < FAKE_IDLE_WAIT_MS; waited++) {
+                if (stdin_pending())
+                        return true;    /* written early: no need to wait for more */
+                asleep = parent_state() == 'S' ? asleep + 1 : 0;
+                if (asleep >= 2)
+                        return true;
+                sleep_ms(1);
+        }
+        return false;
+}
+
 static int history_ack(Transcript *history) {
         json_t *acks = json_object_get(log_root, "history_acks");
         size_t first, last;
         int r;
 
-        sleep_ms(FAKE_ACK_CHECK_MS);
-        (void) json_array_append_new(acks, json_pack("{s:b}", "next_line_written_early", stdin_pending()));
+        bool idle_seen = wait_parent_idle();
+        (void) json_array_append_new(acks, json_pack("{s:b,s:b}", "next_line_written_early", stdin_pending(),
+                                                     "proxy_idle_seen", idle_seen));
         log_flush();
 
         if (!history->lines) {
@@ -742,7 +842,8 @@ static void apply_sigterm(const Options *o) {
 }
 
 static int run(int argc, char **argv) {
-        _cleanup_(options_done) Options o = { .crash_after = -1, .hang_after = -1, .exit_code = -1 };
+        _cleanup_(options_done) Options o = { .crash_after = -1, .hang_after = -1, .exit_code = -1,
+                                              .resets_in = INT64_MIN };
         _cleanup_(transcript_done) Transcript history = {}, t = {};
         _cleanup_free_ char *line = NULL;
         size_t cap = 0;

@@ -12,8 +12,10 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 
 import {
-  PROXY_BIN, TRANSCRIPTS, assertSseGrammar, messageBody, missing, postJson, sleep, withProxy,
+  PROXY_BIN, TRANSCRIPTS, assertSseGrammar, messageBody, missing, requireOrSkip, postJson, sleep, withProxy,
 } from './lib/harness.mjs';
+
+requireOrSkip(missing() || (bytesWritten(process.pid) === null && '/proc/PID/io is not readable'));
 
 // Each of the text transcript's 6 deltas repeated this often: ~30 MB of SSE, ~60 MB from the CLI.
 const REPEAT = 40000;
@@ -58,7 +60,7 @@ function transcriptDeltas(name) {
     .map((j) => j.event.delta.text);
 }
 
-describe('back-pressure', { skip: missing() || (bytesWritten(process.pid) === null && '/proc/PID/io is not readable') },
+describe('back-pressure',
   () => {
   test('a paused client: bounded proxy memory, the CLI held back; resumed: the whole stream, well-formed',
     { timeout: 240000 }, async () => {

@@ -12,9 +12,11 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 
 import {
-  PROXY_BIN, assertSseGrammar, messageBody, missing, openStream, parseSse, postJson, proxyEnv, tmpdir, waitFor,
+  PROXY_BIN, assertSseGrammar, messageBody, missing, requireOrSkip, openStream, parseSse, postJson, proxyEnv, tmpdir, waitFor,
   withProxy,
 } from './lib/harness.mjs';
+
+requireOrSkip(missing());
 
 // Run the binary to completion with the test environment plus `env` (null removes a key).
 function runProxy(args, env = {}) {
@@ -45,7 +47,7 @@ function writeConfig(dir, lines) {
   return p;
 }
 
-describe('--check-config', { skip: missing({ fake: false }) }, () => {
+describe('--check-config', () => {
   test('prints every key with the API keys masked, from the environment, the file and the credential', () => {
     const dir = tmpdir('cp-cfg-');
     try {
@@ -104,7 +106,7 @@ describe('--check-config', { skip: missing({ fake: false }) }, () => {
   });
 });
 
-describe('the running daemon takes the command line over the environment', { skip: missing() }, () => {
+describe('the running daemon takes the command line over the environment', () => {
   test('--host/--port win over an unbindable HOST and PORT from the environment', async () => {
     // 192.0.2.1 (TEST-NET-1) is on no interface: listening there fails, so serving at all
     // proves the command line won.
@@ -128,7 +130,7 @@ describe('the running daemon takes the command line over the environment', { ski
   });
 });
 
-describe('auth on and no keys', { skip: missing({ fake: false }) }, () => {
+describe('auth on and no keys', () => {
   for (const [what, env] of [
     ['REQUIRE_AUTH unset', { REQUIRE_AUTH: null }],
     ['REQUIRE_AUTH=true', { REQUIRE_AUTH: 'true' }],
@@ -145,7 +147,7 @@ describe('auth on and no keys', { skip: missing({ fake: false }) }, () => {
   }
 });
 
-describe('SIGHUP reload', { skip: missing() }, () => {
+describe('SIGHUP reload', () => {
   test('re-reads the file, keeps the old configuration when the new one is invalid, re-applies --set',
     async () => {
       const dir = tmpdir('cp-cfg-');

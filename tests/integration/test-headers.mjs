@@ -9,9 +9,11 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  assertErrorEnvelope, assertSseGrammar, getJson, messageBody, missing, openStream, parseSse, postJson,
+  assertErrorEnvelope, assertSseGrammar, getJson, messageBody, missing, requireOrSkip, openStream, parseSse, postJson,
   startProxy, waitFor, withProxy,
 } from './lib/harness.mjs';
+
+requireOrSkip(missing());
 
 const KEY = 'proxy-key-headers';
 const GENERATED = /^req_[0-9a-z]{20}$/;
@@ -36,7 +38,7 @@ function rawRequest(url, { method = 'GET', headers = {}, body } = {}) {
   });
 }
 
-describe('request-id', { skip: missing() }, () => {
+describe('request-id', () => {
   let proxy;
   before(async () => {
     proxy = await startProxy({
@@ -122,7 +124,7 @@ describe('request-id', { skip: missing() }, () => {
   }
 });
 
-describe('request-id on a 529', { skip: missing() }, () => {
+describe('request-id on a 529', () => {
   const auth = { 'x-api-key': KEY };
 
   test('529 when the queue is full carries a request-id', async () => {
@@ -141,7 +143,7 @@ describe('request-id on a 529', { skip: missing() }, () => {
   });
 });
 
-describe('x-proxy-unsupported', { skip: missing() }, () => {
+describe('x-proxy-unsupported', () => {
   let proxy;
   before(async () => { proxy = await startProxy(); });
   after(async () => { await proxy?.stop(); });
@@ -185,7 +187,7 @@ describe('x-proxy-unsupported', { skip: missing() }, () => {
   });
 });
 
-describe('/v1/models/{id}', { skip: missing() }, () => {
+describe('/v1/models/{id}', () => {
   test('every listed model can be fetched by id; an unknown one is 404; a key is needed', async () => {
     await withProxy({ env: { REQUIRE_AUTH: 'true', PROXY_API_KEYS: KEY } }, async (proxy) => {
       const auth = { 'x-api-key': KEY };
@@ -212,7 +214,7 @@ describe('/v1/models/{id}', { skip: missing() }, () => {
   });
 });
 
-describe('METRICS_AUTH', { skip: missing() }, () => {
+describe('METRICS_AUTH', () => {
   test('false opens /metrics only; true (the default) needs a key', async () => {
     for (const [metricsAuth, open] of [['false', true], [null, false], ['true', false]]) {
       await withProxy({ env: { REQUIRE_AUTH: 'true', PROXY_API_KEYS: KEY, METRICS_AUTH: metricsAuth } },

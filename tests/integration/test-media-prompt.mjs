@@ -8,7 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { messageBody, missing, postJson, startProxy, withProxy } from './lib/harness.mjs';
+import { messageBody, missing, requireOrSkip, postJson, startProxy, withProxy } from './lib/harness.mjs';
+
+requireOrSkip(missing());
 
 // Multi-line, non-ASCII, quotes, a tab and a trailing newline: what a copy could mangle or trim.
 const SYSTEM = 'You are a terse assistant.\n\nRules:\n- Answer in "one" line;\n- ünïcödé ✓ 日本語\n\ttabbed\n';
@@ -22,7 +24,7 @@ function promptArgs(log) {
   return log.argv.filter((a) => /system-prompt/.test(a));
 }
 
-describe('SYSTEM_PROMPT_MODE', { skip: missing() }, () => {
+describe('SYSTEM_PROMPT_MODE', () => {
   for (const [mode, flag] of [['append', '--append-system-prompt-file'], ['replace', '--system-prompt-file']]) {
     test(`${mode}: the system text arrives intact through ${flag} /dev/fd/3, not in the user turn`, async () => {
       await withProxy({ env: { SYSTEM_PROMPT_MODE: mode } }, async (proxy) => {
@@ -70,7 +72,7 @@ describe('SYSTEM_PROMPT_MODE', { skip: missing() }, () => {
   });
 });
 
-describe('media reach the CLI', { skip: missing() }, () => {
+describe('media reach the CLI', () => {
   let proxy;
   before(async () => { proxy = await startProxy(); });
   after(async () => { await proxy?.stop(); });

@@ -11,9 +11,11 @@ import net from 'node:net';
 import { describe, test } from 'node:test';
 
 import {
-  assertErrorEnvelope, assertSseGrammar, groupEmpty, messageBody, missing, openStream, parseSse, postJson,
+  assertErrorEnvelope, assertSseGrammar, groupEmpty, messageBody, missing, requireOrSkip, openStream, parseSse, postJson,
   reap, sleep, startProxy, waitFor,
 } from './lib/harness.mjs';
+
+requireOrSkip(missing());
 
 // Bytes `pid` has written (/proc/PID/io), or -1.
 function written(pid) {
@@ -30,7 +32,7 @@ function cpuTicks(pid) {
   return Number(f[11]) + Number(f[12]);
 }
 
-describe('shutdown', { skip: missing() }, () => {
+describe('shutdown', () => {
   test('a request outliving SHUTDOWN_GRACE_MS is ended: its CLI killed, the stream closed with an error, exit 0',
     async () => {
       const proxy = await startProxy({ env: { SHUTDOWN_GRACE_MS: '400', KILL_GRACE_MS: '300' } });

@@ -7,11 +7,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  assertSseGrammar, groupEmpty, messageBody, missing, openRequest, parseSse, pidAlive, postJson, sleep, sseText,
+  assertSseGrammar, groupEmpty, messageBody, missing, requireOrSkip, openRequest, parseSse, pidAlive, postJson, sleep, sseText,
   waitFor, withProxy,
 } from './lib/harness.mjs';
 
-describe('timeouts of 0', { skip: missing() }, () => {
+requireOrSkip(missing());
+
+describe('timeouts of 0', () => {
   for (const [what, env] of [
     ['REQUEST_TIMEOUT_MS=0', { REQUEST_TIMEOUT_MS: '0', IDLE_TIMEOUT_MS: '60000' }],
     ['IDLE_TIMEOUT_MS=0', { REQUEST_TIMEOUT_MS: '60000', IDLE_TIMEOUT_MS: '0' }],
