@@ -440,9 +440,9 @@ static void on_placed(ContainerSlot *slot, int k, void *userdata) {
 /* ---- start, free ---------------------------------------------------------------------------- */
 
 /* A memfd holding the system prompt, passed as fd 3: nothing large or secret goes into argv. */
-static int system_prompt_memfd(const char *text) {
+static int system_prompt_memfd(const char *text, size_t n) {
         _cleanup_close_ int fd = memfd_create("claude-proxy-system-prompt", MFD_CLOEXEC);
-        size_t n = strlen(text), off = 0;
+        size_t off = 0;
 
         if (fd < 0)
                 return negative_errno();
@@ -465,7 +465,9 @@ static int run_spawn(Run *r, const RunSpawn *sp, RunStage *stage) {
 
         *stage = RUN_STAGE_SPAWN;
         if (sp->cli->system_prompt && sp->cli->system_prompt_mode != SYSTEM_PROMPT_USER) {
-                k = system_prompt_memfd(sp->cli->system_prompt);
+                /* By length: the text may hold a NUL ("\u0000"). */
+                k = system_prompt_memfd(sp->cli->system_prompt,
+                                        sp->cli->system_prompt_len ?: strlen(sp->cli->system_prompt));
                 if (k < 0)
                         return k;
                 r->system_prompt_fd = k;

@@ -692,7 +692,9 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
                 api_error_set(&err, -EINVAL, 400, "invalid_request_error", "Request body is empty");
                 goto client_error;
         }
-        root = json_loadb((const char *) evbuffer_pullup(body, -1), len, JSON_REJECT_DUPLICATES, &jerr);
+        /* "\u0000" is valid JSON and valid text: accepted, and carried by length from here on. */
+        root = json_loadb((const char *) evbuffer_pullup(body, -1), len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                          &jerr);
         if (!root) {
                 api_error_set(&err, -EBADMSG, 400, "invalid_request_error", "Invalid JSON in request body: %s",
                               jerr.text);

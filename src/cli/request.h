@@ -30,6 +30,7 @@ typedef struct CliRequest {
         bool thinking;          /* false: --thinking disabled */
         int64_t thinking_budget;/* > 0: --max-thinking-tokens N */
         char *system_prompt;    /* client system text, NULL: none */
+        size_t system_prompt_len;/* its length, as it may hold a NUL ("\u0000"); 0: strlen() */
         SystemPromptMode system_prompt_mode;
         json_t *messages;
 } CliRequest;
