@@ -37,6 +37,8 @@
 #define STDERR_TAIL_MAX 4096
 /* After the final result a CLI exits on EOF; give it the kill grace and then some. */
 #define LINGER_EXTRA_MS 5000
+/* Read at most this much stdout per loop turn: a CLI flooding its stdout cannot hold the loop. */
+#define STDOUT_READ_BUDGET (1u << 20)
 
 const RunContainerOps run_container_default = {
         .needs_gate = container_needs_gate,
@@ -83,6 +85,8 @@ struct Run {
 
         struct event *ev_stdout, *ev_stderr, *ev_stdin, *ev_pidfd, *ev_idle, *ev_kill;
         struct evbuffer *stdout_buf, *stdin_buf;
+        size_t stdout_scanned;          /* bytes of stdout_buf known to hold no newline */
+        size_t longest_line;            /* see run_longest_line() */
         bool reading_paused;
         char stderr_tail[STDERR_TAIL_MAX + 1];
         size_t stderr_len;
@@ -236,15 +240,24 @@ static void dispatch(Run *r, const CliEvent *ev) {
 static void process_lines(Run *r, bool at_eof) {
         for (;;) {
                 size_t len = 0;
-                struct evbuffer_ptr p = evbuffer_search_eol(r->stdout_buf, NULL, &len, EVBUFFER_EOL_LF);
                 size_t avail = evbuffer_get_length(r->stdout_buf);
+                struct evbuffer_ptr start, p;
                 size_t n;
 
+                /* Search only what is new: a long line arrives in pipe-sized pieces, and searching
+                 * it from its start each time was quadratic. */
+                if (evbuffer_ptr_set(r->stdout_buf, &start, MIN(r->stdout_scanned, avail), EVBUFFER_PTR_SET) < 0)
+                        p.pos = -1;
+                else
+                        p = evbuffer_search_eol(r->stdout_buf, &start, &len, EVBUFFER_EOL_LF);
                 if (p.pos < 0) {
+                        r->stdout_scanned = avail;
                         if (avail > CLI_LINE_MAX) {
                                 log_warning("%s: the CLI printed a line over %u bytes, ending the run", r->log_id,
                                             CLI_LINE_MAX);
                                 evbuffer_drain(r->stdout_buf, avail);
+                                r->stdout_scanned = 0;
+                                r->longest_line = MAX(r->longest_line, avail);
                                 run_kill(r, CLI_KILL_PROTOCOL);
                                 return;
                         }
@@ -253,6 +266,8 @@ static void process_lines(Run *r, bool at_eof) {
                         n = avail;      /* a last line without newline */
                 } else
                         n = (size_t) p.pos;
+                r->stdout_scanned = 0;
+                r->longest_line = MAX(r->longest_line, n);
 
                 if (n > CLI_LINE_MAX) {
                         evbuffer_drain(r->stdout_buf, n + len);
@@ -274,11 +289,12 @@ static void process_lines(Run *r, bool at_eof) {
         }
 }
 
-/* Read what is there. Return true at EOF. */
-static bool stdout_read(Run *r) {
-        for (;;) {
+/* Read what is there, up to @budget bytes (the event fires again for the rest). Return true at EOF. */
+static bool stdout_read(Run *r, size_t budget) {
+        for (size_t got = 0; got < budget;) {
                 int n = evbuffer_read(r->stdout_buf, r->child.stdout_fd, 65536);
                 if (n > 0) {
+                        got += (size_t) n;
                         if (evbuffer_get_length(r->stdout_buf) > (size_t) CLI_LINE_MAX + 65536)
                                 break;
                         continue;
@@ -292,7 +308,7 @@ static bool stdout_read(Run *r) {
 
 static void on_stdout(evutil_socket_t fd, short what, void *userdata) {
         Run *r = userdata;
-        bool eof = stdout_read(r);
+        bool eof = stdout_read(r, STDOUT_READ_BUDGET);
 
         if (r->ev_idle && config_ms(r, true) > 0)
                 (void) event_add_ms(r->ev_idle, config_ms(r, true));
@@ -403,7 +419,8 @@ static void on_child_exit(evutil_socket_t fd, short what, void *userdata) {
 
         /* Whatever the CLI printed before it died is in the pipes: take it before deciding. */
         if (r->ev_stdout) {
-                (void) stdout_read(r);
+                /* All of it: no event follows the reap. */
+                (void) stdout_read(r, SIZE_MAX);
                 process_lines(r, true);
                 event_freep_(&r->ev_stdout);
         }
@@ -607,4 +624,8 @@ CliKillReason run_kill_reason(const Run *r) {
 
 bool run_reaped(const Run *r) {
         return r && r->child.reaped;
+}
+
+size_t run_longest_line(const Run *r) {
+        return r ? r->longest_line : 0;
 }

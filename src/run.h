@@ -111,3 +111,6 @@ const char *run_unit(const Run *r);
 const char *run_stderr_tail(const Run *r);
 CliKillReason run_kill_reason(const Run *r);
 bool run_reaped(const Run *r);
+/* The longest stdout line seen so far in bytes, an overlong one that ended the run included:
+ * its owner may want to give a large line's memory back to the kernel after the run. */
+size_t run_longest_line(const Run *r);
