@@ -771,7 +771,8 @@ static int run(int argc, char **argv) {
                 if (n == 0)
                         continue;
 
-                json_auto_t *parsed = json_loadb(line, (size_t) n, 0, NULL);
+                /* The real CLI reads stdin with JSON.parse, which takes "\u0000" like any escape. */
+                json_auto_t *parsed = json_loadb(line, (size_t) n, JSON_ALLOW_NUL, NULL);
                 log_stdin_line(line, (size_t) n, parsed);
                 if (replayed || !json_is_object(parsed))
                         continue;
