@@ -4,7 +4,8 @@
  * One CLI process from fork to reap (see run.h).
  *
  *   run_start ─► memfd ─► fork (gated) ─► place in scope/cgroup ─► release gate ─► exec
- *   stdin:  line queue; run_send_turns() sequences the history (cli/README §10)
+ *   stdin:  line queue; run_send_turns() sequences the history (cli/README §10), lines
+ *           serialized by the owner (the request's tree may be long gone), passed by reference
  *   stdout: line splitter ─► history acks swallowed │ control lines ─► on_control
  *                                                   └ the rest      ─► on_event
  *   end:    pidfd readable ─► reap ─► drain stdout/stderr ─► on_exit (last)
@@ -91,9 +92,9 @@ struct Run {
         char stderr_tail[STDERR_TAIL_MAX + 1];
         size_t stderr_len;
 
-        json_t *turns;                  /* run_send_turns() lines */
+        CliInput turns;                 /* run_send_turns() lines; each text goes to stdin_buf */
         size_t turn_next;
-        bool awaiting_result, turns_done, stdin_closing;
+        bool has_turns, awaiting_result, turns_done, stdin_closing;
 
         CliKillReason kill_reason;
         bool term_sent;
@@ -146,18 +147,34 @@ static int stdin_queue(Run *r, const json_t *line) {
         return 0;
 }
 
+static void line_text_free(const void *data, size_t len, void *extra) {
+        free((void *) data);
+}
+
+/* Queue one serialized line by reference: the buffer owns the text from here and frees it once written. */
+static int stdin_queue_text(Run *r, CliInputLine *l) {
+        if (r->child.stdin_fd < 0)
+                return -EPIPE;
+        if (evbuffer_add_reference(r->stdin_buf, l->text, l->len, line_text_free, NULL) < 0)
+                return -ENOMEM;
+        l->text = NULL;
+        if (evbuffer_add(r->stdin_buf, "\n", 1) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 /* Write the conversation up to the next line that must wait for its result. */
 static void turns_write_more(Run *r) {
-        size_t n = json_array_size(r->turns);
+        size_t n = r->turns.n;
 
         while (!r->awaiting_result && r->turn_next < n) {
-                const json_t *line = json_array_get(r->turns, r->turn_next++);
-                if (stdin_queue(r, line) == -ENOMEM) {
+                CliInputLine *l = &r->turns.lines[r->turn_next++];
+                if (stdin_queue_text(r, l) == -ENOMEM) {
                         log_oom();
                         run_kill(r, CLI_KILL_PROTOCOL);
                         return;
                 }
-                if (cli_input_line_awaits_result(line))
+                if (l->awaits_result)
                         r->awaiting_result = true;
         }
         if (r->turn_next >= n && !r->awaiting_result)
@@ -188,14 +205,17 @@ int run_send_line(Run *r, const json_t *line) {
 /**
  * run_send_turns() - queue the conversation, sequenced
  * @r: the run
- * @lines: the stdin lines of cli_request_build_input(); a reference is taken
+ * @turns: the serialized stdin lines (cli_request_serialize_input()); the run takes them and
+ *         leaves @turns empty
  *
- * Return: 0, or -EBUSY when a conversation is queued already.
+ * Return: 0, or -EBUSY when a conversation is queued already (@turns is left as it was).
  */
-int run_send_turns(Run *r, json_t *lines) {
-        if (r->turns)
+int run_send_turns(Run *r, CliInput *turns) {
+        if (r->has_turns)
                 return -EBUSY;
-        r->turns = json_incref(lines);
+        r->turns = *turns;
+        *turns = (CliInput) {};
+        r->has_turns = true;
         r->turn_next = 0;
         r->turns_done = false;
         turns_write_more(r);
@@ -225,7 +245,7 @@ static void dispatch(Run *r, const CliEvent *ev) {
                 r->cb->on_control(r, ev, r->userdata);
                 return;
         }
-        if (r->turns && !r->turns_done) {
+        if (r->has_turns && !r->turns_done) {
                 /* History phase: only the acknowledgements of shouldQuery:false lines come here. */
                 if (ev->type == CLI_EVENT_RESULT && r->awaiting_result) {
                         r->awaiting_result = false;
@@ -601,7 +621,7 @@ Run *run_free(Run *r) {
         if (r->stdin_buf)
                 evbuffer_free(r->stdin_buf);
         r->system_prompt_fd = safe_close(r->system_prompt_fd);
-        json_decref(r->turns);
+        cli_input_done(&r->turns);
         free(r);
         return NULL;
 }

@@ -322,3 +322,69 @@ bool cli_input_line_awaits_result(const json_t *line) {
         return streq_ptr(json_string_value(json_object_get(line, "type")), "user") &&
                json_is_false(json_object_get(line, "shouldQuery"));
 }
+
+void cli_input_done(CliInput *in) {
+        if (!in)
+                return;
+        for (size_t i = 0; i < in->n; i++)
+                free(in->lines[i].text);
+        free(in->lines);
+        *in = (CliInput) {};
+}
+
+/**
+ * cli_input_serialize() - the stdin lines as text
+ * @lines: a JSON array from cli_request_build_input(); its elements are replaced by null as
+ *         they are serialized, so the tree and the text need not coexist whole
+ * @ret: the lines, for cli_input_done()
+ *
+ * Compact JSON, as jansson writes it: U+0000 is escaped, so no text holds a NUL before its end.
+ *
+ * Return: 0; -EINVAL for an element that is not an object; -ENOMEM.
+ */
+int cli_input_serialize(json_t *lines, CliInput *ret) {
+        _cleanup_(cli_input_done) CliInput in = {};
+        size_t n = json_array_size(lines);
+
+        assert(ret);
+
+        if (n > 0) {
+                in.lines = calloc(n, sizeof(CliInputLine));
+                if (!in.lines)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                json_t *line = json_array_get(lines, i);
+                CliInputLine *l = &in.lines[in.n];
+
+                if (!json_is_object(line))
+                        return -EINVAL;
+                l->text = json_dumps(line, JSON_COMPACT);
+                if (!l->text)
+                        return -ENOMEM;
+                l->len = strlen(l->text);
+                l->awaits_result = cli_input_line_awaits_result(line);
+                in.n++;
+                (void) json_array_set_new(lines, i, json_null());
+        }
+        *ret = in;
+        in = (CliInput) {};
+        return 0;
+}
+
+/**
+ * cli_request_serialize_input() - the stdin lines of a request, as text
+ * @r: the request
+ * @ret: the lines, for cli_input_done()
+ *
+ * Return: as cli_request_build_input(); -ENOMEM.
+ */
+int cli_request_serialize_input(const CliRequest *r, CliInput *ret) {
+        json_auto_t *lines = NULL;
+        int k;
+
+        k = cli_request_build_input(r, &lines);
+        if (k < 0)
+                return k;
+        return cli_input_serialize(lines, ret);
+}
