@@ -15,7 +15,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  PROXY_BIN, assertErrorEnvelope, getJson, missing, sleep, startProxy, waitFor,
+  PROXY_BIN, assertErrorEnvelope, getJson, missing, sleep, startProxy, waitFor, withProxy,
 } from './lib/harness.mjs';
 
 const skip = missing();
@@ -307,5 +307,41 @@ describe('a body of 370,000 small blocks', { skip }, () => {
     } finally {
       await proxy.stop();
     }
+  });
+});
+
+// The body of a large request is parsed on a worker thread; a client that leaves meanwhile must
+// neither crash the proxy nor leak the session (the ASan build's leak check runs at stop).
+describe('a client that leaves while its large body is parsed', { skip }, () => {
+  test('the proxy stays up, starts no CLI and stops cleanly', { timeout: 240000 }, async () => {
+    await withProxy({ env: { MAX_BODY_BYTES: 16 << 20 } }, async (proxy) => {
+      const block = '{"type":"text","text":"a"}';
+      const big = `{"model":"sonnet","max_tokens":16,"messages":[{"role":"user","content":[${
+        new Array(200000).fill(block).join(',')}]}]}`;
+      const N = 3;      // two parse on workers, the third on the loop (PARSE_OFFLOAD_MAX)
+      const sockets = [];
+      for (let i = 0; i < N; i++) {
+        await new Promise((resolve) => {
+          const req = http.request({
+            host: proxy.host, port: proxy.port, path: '/v1/messages', method: 'POST',
+            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(big) },
+          });
+          req.on('error', () => {});
+          req.end(big, resolve);
+          sockets.push(req);
+        });
+      }
+      // Let the proxy read the bodies (it answers nothing before the parse), then leave.
+      await sleep(500);
+      for (const r of sockets) r.destroy();
+      // Each session ends with its access log line, status 499 (client closed request); only
+      // then may the proxy be stopped without waiting for a parse.
+      const ended = () => (proxy.stderrText.match(/ anthropic 499 /g) || []).length;
+      await waitFor(() => ended() >= N, 200000, `${N} abandoned requests to end`);
+      assert.equal(proxy.exited, null, 'the proxy died');
+      // Whatever was parsed after its client left never reached a CLI.
+      await sleep(200);
+      assert.deepEqual(proxy.children(), [], 'a child is left');
+    });
   });
 });
