@@ -758,20 +758,23 @@ static int session_parse_offloaded(Session *s, struct evbuffer *body) {
         const Config *c = s->server->config;
         int r;
 
-        s->body = evbuffer_new();
-        if (!s->body || evbuffer_add_buffer(s->body, body) < 0)
-                return -ENOMEM;
         if ((s->env.effort_header && !(s->effort_header = strdup(s->env.effort_header))) ||
             (c->default_model && !(s->default_model = strdup(c->default_model))) ||
             (c->default_effort && !(s->default_effort = strdup(c->default_effort))))
+                return -ENOMEM;
+        s->body = evbuffer_new();
+        if (!s->body || evbuffer_add_buffer(s->body, body) < 0)
                 return -ENOMEM;
         s->env.effort_header = s->effort_header;
         s->env.default_model = s->default_model;
         s->env.default_effort = s->default_effort;
         s->parsing = true;
         r = offload_run(s->server->base, session_parse_work, session_parse_done, s);
-        if (r < 0)
+        if (r < 0) {
+                /* The caller parses on the loop instead: give the body back. */
                 s->parsing = false;
+                (void) evbuffer_add_buffer(body, s->body);
+        }
         return r;
 }
 
