@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,6 +306,11 @@ finish:
 }
 
 int main(int argc, char *argv[]) {
+        /* A fixed threshold: buffers of 1 MiB and more (a large body's pullup, a long CLI line)
+         * are mmap()ed and so unmapped when freed. glibc's default raises the threshold after each
+         * such free, and later big buffers then land in the heap and pin it. */
+        (void) mallopt(M_MMAP_THRESHOLD, 1 << 20);
+
         int r = run(argc, argv);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -7,6 +7,10 @@
  *          └─ slot free? ── yes ─► spawn ─► write stdin lines ─► read NDJSON ─► translate ─► reply
  *                         └─ no ─► queue (full: 529) ─► spawn when a slot frees
  *
+ * The parse (session_handle() ─► session_parsed()) turns the body into the request and the
+ * CLI's stdin lines as text, and drops both trees; a body of 1 MiB or more is parsed on a
+ * worker thread (util/offload.c) so the loop keeps serving meanwhile.
+ *
  * The CLI child is a Run (run.c): its stdin sequencing, stdout lines, timers and reap live
  * there; this file only hears its events. Streaming replies hold back their HTTP headers until
  * the first message_start (or the first keep-alive), so a failure before any content still gets
@@ -25,6 +29,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 
 #include "api/outcome.h"
@@ -38,9 +43,16 @@
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/message-ids.h"
+#include "util/offload.h"
 #include "util/random-id.h"
 
 #define CLIENT_BACKLOG_MAX (4u << 20)
+/* A body or CLI line this big makes a request "large": its memory is handed back to the kernel
+ * once it is no longer needed (glibc keeps freed heap otherwise; see session_trim()). */
+#define SESSION_LARGE_BYTES (1u << 20)
+/* Large bodies parsed off the loop at once; more wait their turn on the loop itself, which bounds
+ * the memory parsing may take (a body's tree is ~20x its size) without refusing anything. */
+#define PARSE_OFFLOAD_MAX 2u
 
 typedef enum SessionState {
         SESSION_NEW,
@@ -78,6 +90,16 @@ struct Session {
         uint64_t start_usec, ttfb_usec, last_write_usec;
         int http_status;
         const char *error_class;
+        bool large;                     /* see SESSION_LARGE_BYTES */
+
+        CliInput input;                 /* serialized at parse time: the request's tree is gone by then */
+
+        /* A large body is parsed on a worker (session_parse_offloaded()); what it reads is its own. */
+        struct evbuffer *body;
+        char *effort_header, *default_model, *default_effort;
+        int parse_r;
+        ApiError parse_err;
+        bool parsing;
 };
 
 static void session_maybe_free(Session *s);
@@ -89,6 +111,16 @@ struct evhttp_request *session_request(Session *s) {
 }
 
 /* ---- helpers -------------------------------------------------------------------------------- */
+
+/*
+ * Give freed heap back to the kernel. glibc returns only the top of the heap by itself; a large
+ * request leaves hundreds of MB of free chunks below live ones (a body of 370,000 blocks is
+ * ~200 MB of small JSON nodes), which stay in RSS until malloc_trim() releases their pages.
+ * Only after large requests: it walks the whole heap.
+ */
+static void session_trim(void) {
+        (void) malloc_trim(0);
+}
 
 static void event_freep_(struct event **e) {
         if (*e) {
@@ -525,6 +557,9 @@ static Session *session_free(Session *s) {
         event_freep_(&s->ev_deadline);
         event_freep_(&s->ev_ping);
         event_freep_(&s->ev_backpressure);
+        /* A large CLI line (its buffer, copy and tree) is freed by now too. */
+        if (run_longest_line(s->run) >= SESSION_LARGE_BYTES)
+                s->large = true;
         /* Only after its on_exit, but for the process' end: a run still alive is killed here. */
         s->run = run_free(s->run);
         if (s->slot_held) {
@@ -535,13 +570,25 @@ static Session *session_free(Session *s) {
                 s->ops->stream_free(s->translator);
         cli_outcome_done(&s->outcome);
         api_request_done(&s->api);
+        cli_input_done(&s->input);
+        if (s->body)
+                evbuffer_free(s->body);
+        free(s->effort_header);
+        free(s->default_model);
+        free(s->default_effort);
+        api_error_done(&s->parse_err);
+        bool trim = s->large;
         free(s);
+        if (trim)
+                session_trim();
         return NULL;
 }
 
 static void session_maybe_free(Session *s) {
         if (!(s->replied || s->client_gone))
                 return;
+        if (s->parsing)
+                return;         /* the worker still uses it; the parse's end frees it */
         if (s->run && !s->run_exited)
                 return;
         Server *server = s->server;
@@ -553,13 +600,9 @@ static void session_maybe_free(Session *s) {
 static int session_spawn(Session *s, RunStage *stage) {
         Server *server = s->server;
         const Config *c = server->config;
-        json_auto_t *lines = NULL;
         int r;
 
         *stage = RUN_STAGE_SPAWN;
-        r = cli_request_build_input(&s->api.cli, &lines);
-        if (r < 0)
-                return r;
         s->ev_backpressure = evtimer_new(server->base, on_backpressure, s);
         if (!s->ev_backpressure)
                 return -ENOMEM;
@@ -582,7 +625,7 @@ static int session_spawn(Session *s, RunStage *stage) {
         snprintf(s->unit, sizeof(s->unit), "%s", run_unit(s->run));
         if (s->ev_ping)
                 (void) event_add_ms(s->ev_ping, c->ping_interval_ms);
-        return run_send_turns(s->run, lines);
+        return run_send_turns(s->run, &s->input);
 }
 
 /**
@@ -651,6 +694,106 @@ void session_abort(Session *s, CliKillReason reason) {
         session_kill(s, reason);
 }
 
+/*
+ * Body -> s->api and the serialized stdin lines; a client error fills @err (400). The body's
+ * tree and the request's conversation tree are dropped before this returns: a queued request
+ * holds text, not a tree of hundreds of bytes a block. Touches no libevent and no server state:
+ * for a large body it runs on the worker.
+ */
+static int session_parse(Session *s, const char *buf, size_t len, ApiError *err) {
+        json_auto_t *root = NULL;
+        json_error_t jerr;
+        int r;
+
+        /* "\u0000" is valid JSON and valid text: accepted, and carried by length from here on. */
+        root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+        if (!root)
+                return api_error_set(err, -EBADMSG, 400, "invalid_request_error", "Invalid JSON in request body: %s",
+                                     jerr.text), -EBADMSG;
+        r = s->ops->parse(root, &s->env, &s->api, err);
+        if (r < 0) {
+                if (err->status == 0)
+                        api_error_set(err, r, 400, "invalid_request_error", "Invalid request");
+                return r;
+        }
+        /* The body's tree goes now; the request holds references to the blocks it needs. */
+        json_decref(TAKE_PTR(root));
+        r = cli_request_serialize_input(&s->api.cli, &s->input);
+        if (r < 0)
+                return api_error_set(err, r, 500, "api_error", "Out of memory"), r;
+        json_decref(s->api.cli.messages);
+        s->api.cli.messages = NULL;
+        return 0;
+}
+
+static void session_parse_work(void *userdata) {
+        Session *s = userdata;
+        size_t len = evbuffer_get_length(s->body);
+
+        s->parse_r = session_parse(s, (const char *) evbuffer_pullup(s->body, -1), len, &s->parse_err);
+        evbuffer_free(s->body);
+        s->body = NULL;
+        /* Here, not on the loop, and last: trimming the heap the body and its tree leave behind
+         * takes a while, and the freed body is part of it. */
+        session_trim();
+}
+
+static void session_parsed(Session *s, int r, ApiError *err);
+
+static void session_parse_done(void *userdata) {
+        Session *s = userdata;
+
+        s->parsing = false;
+        session_parsed(s, s->parse_r, &s->parse_err);
+}
+
+/*
+ * A large body is parsed on a worker thread: the tree of a 10 MB body of small blocks takes
+ * seconds to build on a loaded machine, and /health and every running stream would wait that
+ * long. What the worker reads is the session's own: the body moved out of the request (the
+ * client may leave meanwhile) and copies of the header and config strings (a reload may free
+ * those).
+ */
+static int session_parse_offloaded(Session *s, struct evbuffer *body) {
+        const Config *c = s->server->config;
+        int r;
+
+        if ((s->env.effort_header && !(s->effort_header = strdup(s->env.effort_header))) ||
+            (c->default_model && !(s->default_model = strdup(c->default_model))) ||
+            (c->default_effort && !(s->default_effort = strdup(c->default_effort))))
+                return -ENOMEM;
+        s->body = evbuffer_new();
+        if (!s->body || evbuffer_add_buffer(s->body, body) < 0)
+                return -ENOMEM;
+        s->env.effort_header = s->effort_header;
+        s->env.default_model = s->default_model;
+        s->env.default_effort = s->default_effort;
+        s->parsing = true;
+        r = offload_run(s->server->base, session_parse_work, session_parse_done, s);
+        if (r < 0) {
+                /* The caller parses on the loop instead: give the body back. */
+                s->parsing = false;
+                (void) evbuffer_add_buffer(body, s->body);
+        }
+        return r;
+}
+
+/* Watch the client from here on: it may leave while the body is parsed or the CLI runs. */
+static void session_watch_client(Session *s) {
+        struct bufferevent *bev;
+        evutil_socket_t fd;
+
+        s->evcon = evhttp_request_get_connection(s->req);
+        evhttp_connection_set_closecb(s->evcon, on_connection_close, s);
+        bev = evhttp_connection_get_bufferevent(s->evcon);
+        fd = bev ? bufferevent_getfd(bev) : -1;
+        if (fd >= 0) {
+                s->ev_conn_closed = event_new(s->server->base, fd, EV_CLOSED, on_socket_closed, s);
+                if (s->ev_conn_closed)
+                        (void) event_add(s->ev_conn_closed, NULL);
+        }
+}
+
 /**
  * session_handle() - take over one API request
  * @server: the server
@@ -662,9 +805,7 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
         const Config *c = server->config;
         struct evbuffer *body = evhttp_request_get_input_buffer(req);
         size_t len = evbuffer_get_length(body);
-        json_auto_t *root = NULL;
         ApiError err = {};
-        json_error_t jerr;
         Session *s;
         int r;
 
@@ -686,17 +827,11 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
         if (len > c->max_body_bytes) {
                 api_error_set(&err, -E2BIG, 413, "request_too_large", "Request body too large (limit %" PRIu64 " bytes)",
                               c->max_body_bytes);
-                goto client_error;
+                goto fail;
         }
         if (len == 0) {
                 api_error_set(&err, -EINVAL, 400, "invalid_request_error", "Request body is empty");
-                goto client_error;
-        }
-        root = json_loadb((const char *) evbuffer_pullup(body, -1), len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!root) {
-                api_error_set(&err, -EBADMSG, 400, "invalid_request_error", "Invalid JSON in request body: %s",
-                              jerr.text);
-                goto client_error;
+                goto fail;
         }
 
         s->env = (ApiEnv) {
@@ -708,45 +843,65 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
                 .enable_thinking = c->enable_thinking,
                 .system_prompt_mode = c->system_prompt_mode,
         };
-        r = ops->parse(root, &s->env, &s->api, &err);
+        session_watch_client(s);
+        if (len >= SESSION_LARGE_BYTES) {
+                s->large = true;
+                if (offload_in_flight() < PARSE_OFFLOAD_MAX && session_parse_offloaded(s, body) >= 0)
+                        return;
+        }
+        r = session_parse(s, (const char *) evbuffer_pullup(body, -1), len, &err);
+        /* Parsed: free the body's buffer (twice its size after the pullup) now. */
+        (void) evbuffer_drain(body, evbuffer_get_length(body));
+        if (s->large)
+                session_trim();
+        session_parsed(s, r, &err);
+        return;
+
+fail:
+        session_parsed(s, err.status ? -EINVAL : -ENOMEM, &err);
+}
+
+/* The second half of session_handle(): the body is parsed (or refused). */
+static void session_parsed(Session *s, int r, ApiError *err) {
+        Server *server = s->server;
+        const Config *c = server->config;
+
+        if (!s->req) {
+                /* The client left while the body was parsed. */
+                s->state = SESSION_RUNNING;     /* so it gets an access log line */
+                api_error_done(err);
+                session_maybe_free(s);
+                return;
+        }
         if (r < 0) {
-                if (err.status == 0)
-                        api_error_set(&err, r, 400, "invalid_request_error", "Invalid request");
-                goto client_error;
+                if (err->status == 0)
+                        api_error_set(err, r, 500, "api_error", "Out of memory");
+                if (err->status < 500)
+                        err->error_class = err->error_class ?: "invalid_request";
+                goto fail;
         }
         /* The header's storage belongs to the request; the parsed request has what it needs. */
         s->env.effort_header = NULL;
         /* Same for the config strings: a SIGHUP may free them while this request runs. */
         s->env.default_model = s->env.default_effort = NULL;
-        s->api.kind = ops->kind;
+        s->api.kind = s->ops->kind;
 
         if (!server->claude_path) {
-                api_error_set(&err, -ENOENT, 503, "api_error", "%s", server->claude_problem ?: "The Claude CLI is not available");
-                err.error_class = "cli_missing";
-                goto server_error;
+                api_error_set(err, -ENOENT, 503, "api_error", "%s", server->claude_problem ?: "The Claude CLI is not available");
+                err->error_class = "cli_missing";
+                goto fail;
         }
         if (server->stopping) {
-                api_error_set(&err, -ESHUTDOWN, 503, "api_error", "The proxy is shutting down; retry shortly");
-                goto server_error;
+                api_error_set(err, -ESHUTDOWN, 503, "api_error", "The proxy is shutting down; retry shortly");
+                goto fail;
         }
 
-        r = ops->stream_new(&s->translator, &s->api, &s->env);
+        r = s->ops->stream_new(&s->translator, &s->api, &s->env);
         if (r < 0) {
-                api_error_set(&err, r, 500, "api_error", "Out of memory");
-                goto server_error;
+                api_error_set(err, r, 500, "api_error", "Out of memory");
+                goto fail;
         }
 
-        s->evcon = evhttp_request_get_connection(req);
-        evhttp_connection_set_closecb(s->evcon, on_connection_close, s);
-        {
-                struct bufferevent *bev = evhttp_connection_get_bufferevent(s->evcon);
-                evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-                if (fd >= 0) {
-                        s->ev_conn_closed = event_new(server->base, fd, EV_CLOSED, on_socket_closed, s);
-                        if (s->ev_conn_closed)
-                                (void) event_add(s->ev_conn_closed, NULL);
-                }
-        }
         s->ev_deadline = evtimer_new(server->base, on_deadline, s);
         if (s->ev_deadline && c->request_timeout_ms > 0)
                 (void) event_add_ms(s->ev_deadline, c->request_timeout_ms);
@@ -763,26 +918,24 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
                 snprintf(f1, sizeof(f1), "CLAUDE_PROXY_REQUEST_ID=%s", s->request_id);
                 log_full_errno_fields(LOG_NOTICE, 0, fields, "%s: %u CLI children running and %u queued, refusing",
                                       s->request_id, running, queued);
-                api_error_set(&err, -EBUSY, 529, "overloaded_error",
+                api_error_set(err, -EBUSY, 529, "overloaded_error",
                               "The proxy is at capacity (%u requests running, %u queued); retry shortly", running,
                               queued);
-                err.error_class = "queue_full";
-                goto server_error;
+                err->error_class = "queue_full";
+                goto fail;
         }
         if (r < 0) {
-                api_error_set(&err, r, 503, "api_error", "The proxy cannot run this request now; retry shortly");
-                goto server_error;
+                api_error_set(err, r, 503, "api_error", "The proxy cannot run this request now; retry shortly");
+                goto fail;
         }
         s->state = SESSION_QUEUED;
         log_debug("%s: queued (%u waiting)", s->request_id, scheduler_queued(&server->scheduler));
         return;
 
-client_error:
-        err.error_class = err.error_class ?: "invalid_request";
-server_error:
+fail:
         s->state = SESSION_RUNNING;     /* so it gets an access log line */
-        s->error_class = err.error_class ?: "api";
-        reply_error(s, &err);
-        api_error_done(&err);
+        s->error_class = err->error_class ?: "api";
+        reply_error(s, err);
+        api_error_done(err);
         session_maybe_free(s);
 }

@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (size > FUZZ_INPUT_MAX)
                 return 0;
-        body = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES, &jerr);
+        body = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
         if (!body)
                 return 0;
         run(body, SYSTEM_PROMPT_USER, false);
