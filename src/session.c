@@ -790,19 +790,20 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
         }
 
         /* n choices are n CLI children at once, which must fit the slots. */
-        s->n_choices = MAX(s->api.n, 1u);
-        if (s->n_choices > c->max_concurrent) {
+        unsigned n = MAX(s->api.n, 1u);
+        if (n > c->max_concurrent) {
                 api_error_set(&err, -E2BIG, 400, "invalid_request_error",
                               "n: at most %u choices per request (MAX_CONCURRENT: each choice is one CLI run)",
                               c->max_concurrent);
                 snprintf(err.param, sizeof(err.param), "n");
                 goto client_error;
         }
-        s->choices = calloc(s->n_choices, sizeof(Choice));
+        s->choices = calloc(n, sizeof(Choice));
         if (!s->choices) {
                 api_error_set(&err, -ENOMEM, 500, "api_error", "Out of memory");
                 goto server_error;
         }
+        s->n_choices = n;
         for (unsigned i = 0; i < s->n_choices; i++)
                 s->choices[i] = (Choice) { .session = s, .index = i };
 

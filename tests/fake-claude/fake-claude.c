@@ -66,11 +66,12 @@ typedef struct Options {
         bool ignore_sigterm;
         GrandchildMode grandchild;
         bool no_eof_wait;
+        char *others_hang;      /* claim key: the first process to claim it keeps its faults, the rest hang */
 } Options;
 
 static const char *const option_keys[] = {
         "delay", "crash_after", "crash_mode", "hang_after", "garbage", "huge_line",
-        "exit_code", "stderr", "ignore_sigterm", "grandchild", "no_eof_wait",
+        "exit_code", "stderr", "ignore_sigterm", "grandchild", "no_eof_wait", "others_hang",
 };
 
 typedef struct Transcript {
@@ -87,6 +88,7 @@ static char *log_path;
 static void options_done(Options *o) {
         free(o->transcript);
         free(o->stderr_text);
+        free(o->others_hang);
 }
 
 static void transcript_done(Transcript *t) {
@@ -160,6 +162,16 @@ static int options_set(Options *o, const char *key, const char *value) {
                                 parse_bool(value) ? GRANDCHILD_GROUP : GRANDCHILD_NONE;
         } else if (streq(key, "no_eof_wait")) {
                 o->no_eof_wait = parse_bool(value);
+        } else if (streq(key, "others_hang")) {
+                char *s;
+
+                if (!name_is_safe(value))
+                        return -EINVAL;
+                s = strdup(value);
+                if (!s)
+                        return -ENOMEM;
+                free(o->others_hang);
+                o->others_hang = s;
         } else
                 return -ENOENT;
         return 0;
@@ -720,6 +732,20 @@ static int run(int argc, char **argv) {
                         return 2;
                 if (!o.transcript && options_set_transcript(&o, "text") < 0)
                         return 2;
+                /* Several children of one request (OpenAI n > 1) get the same directive: this
+                 * lets one of them fail while its siblings hang until they are killed. */
+                if (o.others_hang && getenv("FAKE_CLAUDE_LOG_DIR")) {
+                        _cleanup_free_ char *claim = path_join(getenv("FAKE_CLAUDE_LOG_DIR"), "claim-", o.others_hang);
+                        int fd = claim ? open(claim, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+
+                        if (fd >= 0)
+                                close(fd);
+                        else {
+                                o.crash_after = -1;
+                                o.hang_after = 0;
+                        }
+                        log_set("claimed", json_boolean(fd >= 0));
+                }
                 apply_sigterm(&o);
 
                 r = transcript_load(&t, o.transcript);
