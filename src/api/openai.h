@@ -46,3 +46,21 @@ bool openai_chat_stream_started(const OpenAIChatStream *s);
 int openai_chat_stream_ping(OpenAIChatStream *s, json_t *out);
 /* The chat.completion object: choices[i] from choice i's run and results[i]; usage summed. */
 int openai_chat_stream_message(OpenAIChatStream *s, const json_t *const *results, unsigned n, json_t **ret);
+
+/*
+ * The Responses API (api/openai-responses.c). parse() re-states `input` as chat messages and
+ * refuses previous_response_id (the proxy is stateless). The translator produces named events
+ * ({"event": type, "data": {..., "type", "sequence_number"}}), one response per request (n = 1).
+ */
+int openai_responses_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *ret, ApiError *reterr);
+
+typedef struct OpenAIResponsesStream OpenAIResponsesStream;
+
+int openai_responses_stream_new(OpenAIResponsesStream **ret, const ApiRequest *req, const ApiEnv *env);
+OpenAIResponsesStream *openai_responses_stream_free(OpenAIResponsesStream *s);
+int openai_responses_stream_feed(OpenAIResponsesStream *s, unsigned index, const CliEvent *ev, json_t *out);
+int openai_responses_stream_finish(OpenAIResponsesStream *s, unsigned index, const json_t *result, json_t *out);
+int openai_responses_stream_fail(OpenAIResponsesStream *s, const ApiError *err, json_t *out);
+bool openai_responses_stream_started(const OpenAIResponsesStream *s);
+int openai_responses_stream_ping(OpenAIResponsesStream *s, json_t *out);
+int openai_responses_stream_message(OpenAIResponsesStream *s, const json_t *const *results, unsigned n, json_t **ret);

@@ -112,3 +112,56 @@ const ApiOps api_ops_openai_chat = {
         .ping = c_ping,
         .message = c_message,
 };
+
+static int r_stream_new(void **ret, const ApiRequest *req, const ApiEnv *env) {
+        OpenAIResponsesStream *s = NULL;
+        int r = openai_responses_stream_new(&s, req, env);
+
+        if (r < 0)
+                return r;
+        *ret = s;
+        return 0;
+}
+
+static void r_stream_free(void *s) {
+        openai_responses_stream_free(s);
+}
+
+static int r_feed(void *s, unsigned index, const CliEvent *ev, json_t *out) {
+        return openai_responses_stream_feed(s, index, ev, out);
+}
+
+static int r_finish(void *s, unsigned index, const json_t *result, json_t *out) {
+        return openai_responses_stream_finish(s, index, result, out);
+}
+
+static int r_fail(void *s, const ApiError *err, json_t *out) {
+        return openai_responses_stream_fail(s, err, out);
+}
+
+static bool r_started(const void *s) {
+        return openai_responses_stream_started(s);
+}
+
+static int r_ping(void *s, json_t *out) {
+        return openai_responses_stream_ping(s, out);
+}
+
+static int r_message(void *s, const json_t *const *results, unsigned n, json_t **ret) {
+        return openai_responses_stream_message(s, results, n, ret);
+}
+
+const ApiOps api_ops_openai_responses = {
+        .kind = API_RESPONSES,
+        .id_prefix = "resp_",
+        .framing = API_FRAMING_SSE_NAMED,
+        .parse = openai_responses_request_parse,
+        .stream_new = r_stream_new,
+        .stream_free = r_stream_free,
+        .feed = r_feed,
+        .finish = r_finish,
+        .fail = r_fail,
+        .started = r_started,
+        .ping = r_ping,
+        .message = r_message,
+};

@@ -53,3 +53,4 @@ typedef struct ApiOps {
 
 extern const ApiOps api_ops_anthropic;
 extern const ApiOps api_ops_openai_chat;
+extern const ApiOps api_ops_openai_responses;

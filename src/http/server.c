@@ -329,6 +329,7 @@ static const struct RouteEntry {
         { "/v1/models/",          true,  METHODS_GET,     NULL,                 route_models },
         { "/v1/messages",         false, EVHTTP_REQ_POST, &api_ops_anthropic,   NULL },
         { "/v1/chat/completions", false, EVHTTP_REQ_POST, &api_ops_openai_chat, NULL },
+        { "/v1/responses",        false, EVHTTP_REQ_POST, &api_ops_openai_responses, NULL },
 };
 
 /* Paths no route serves, by whose API they look like: an OpenAI client gets OpenAI's envelope. */
@@ -337,7 +338,7 @@ static const struct {
         ApiKind kind;
 } unrouted_envelopes[] = {
         { "/v1/chat/",        API_OPENAI },
-        { "/v1/responses",    API_OPENAI },
+        { "/v1/responses/",   API_RESPONSES },
         { "/v1/completions",  API_OPENAI },
         { "/v1/embeddings",   API_OPENAI },
 };
