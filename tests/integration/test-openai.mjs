@@ -437,3 +437,125 @@ describe('chat completions with authentication', { skip }, () => {
     assert.equal(m.choices[0].message.content, TEXT);
   });
 });
+
+// ---- the Responses API ------------------------------------------------------------------------
+
+function normaliseResp(v) {
+  if (Array.isArray(v)) return v.map(normaliseResp);
+  if (v && typeof v === 'object') {
+    const o = {};
+    for (const [k, x] of Object.entries(v)) {
+      if ((k === 'id' || k === 'item_id') && typeof x === 'string')
+        o[k] = x.replace(/^(resp|msg)_[A-Za-z0-9]{24}/, '$1_NORMALISED');
+      else if (k === 'created_at' && typeof x === 'number') o[k] = 0;
+      else o[k] = normaliseResp(x);
+    }
+    return o;
+  }
+  return v;
+}
+
+// The typed event grammar: created, in_progress, items, completed (or failed) last,
+// sequence_number 0.. without gaps, data.type the event name. Returns the text deltas' sum.
+function assertResponsesGrammar(events, { last = 'response.completed' } = {}) {
+  const evs = events.filter((e) => e.event);
+  evs.forEach((e, i) => {
+    assert.equal(e.data.type, e.event);
+    assert.equal(e.data.sequence_number, i, `sequence_number of ${e.event}`);
+  });
+  assert.deepEqual(evs.slice(0, 2).map((e) => e.event), ['response.created', 'response.in_progress']);
+  assert.equal(evs.at(-1).event, last);
+  const text = evs.filter((e) => e.event === 'response.output_text.delta').map((e) => e.data.delta).join('');
+  const done = evs.filter((e) => e.event === 'response.output_text.done').map((e) => e.data.text).join('');
+  if (last === 'response.completed') assert.equal(text, done);
+  return { text, final: evs.at(-1).data.response };
+}
+
+describe('responses', { skip }, () => {
+  let proxy;
+  before(async () => { proxy = await startProxy(); });
+  after(async () => { await proxy?.stop(); });
+
+  test('non-streaming (openai client): output_text, usage, the requested model', async () => {
+    const { client } = await openaiClient(proxy);
+    const r = await client.responses.create({ model: 'claude-sonnet-4', input: 'Say hello [[fake:text]]',
+      instructions: 'Be brief.', store: false });
+    assert.equal(r.object, 'response');
+    assert.match(r.id, /^resp_/);
+    assert.equal(r.status, 'completed');
+    assert.equal(r.model, 'claude-sonnet-4');
+    assert.equal(r.output_text, TEXT);
+    assert.ok(r.usage.output_tokens > 1);
+    assert.equal(r.usage.total_tokens, r.usage.input_tokens + r.usage.output_tokens);
+  });
+
+  test('streaming (openai client and raw events); golden resp-text.json', async () => {
+    const { client } = await openaiClient(proxy);
+    const stream = await client.responses.create({ model: 'claude-sonnet-4', input: 'Say hello [[fake:text]]', stream: true });
+    const types = [];
+    let text = '', final = null;
+    for await (const e of stream) {
+      types.push(e.type);
+      if (e.type === 'response.output_text.delta') text += e.delta;
+      if (e.type === 'response.completed') final = e.response;
+    }
+    assert.equal(text, TEXT);
+    assert.equal(final.output[0].content[0].text, TEXT);
+    for (const t of ['response.created', 'response.output_item.added', 'response.content_part.added',
+      'response.output_text.done', 'response.output_item.done'])
+      assert.ok(types.includes(t), `${t} in ${types}`);
+
+    const res = await fetch(`${proxy.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-sonnet-4', input: 'Say hello [[fake:text]]', stream: true }) });
+    assert.match(res.headers.get('content-type'), /^text\/event-stream/);
+    const events = parseSse(await res.text());
+    const g = assertResponsesGrammar(events);
+    assert.equal(g.text, TEXT);
+    checkGolden('resp-text.json', normaliseResp(events));
+  });
+
+  test('function_call history and input_image reach the CLI as tool_use/tool_result/image', async () => {
+    const { client } = await openaiClient(proxy);
+    await client.responses.create({ model: 'claude-sonnet-4', input: [
+      { role: 'developer', content: 'DEV-RESP-MARK' },
+      { role: 'user', content: [{ type: 'input_text', text: 'run ls' },
+        { type: 'input_image', image_url: `data:image/png;base64,${PNG}` }] },
+      { type: 'function_call', call_id: 'call_r1', name: 'exec_command', arguments: '{"cmd":"ls"}' },
+      { type: 'function_call_output', call_id: 'call_r1', output: 'a.txt' },
+      { role: 'user', content: 'and now? RESP-MARK' },
+    ], tools: [{ type: 'function', name: 'exec_command', parameters: { type: 'object', properties: {} } }] });
+    const log = await proxy.waitFakeLogFor('RESP-MARK', (l) => l.state === 'exited');
+    const blocks = log.stdin.flatMap((l) => Array.isArray(l.message?.content) ? l.message.content : []);
+    assert.ok(JSON.stringify(log.stdin).includes('DEV-RESP-MARK'));
+    assert.deepEqual(blocks.find((b) => b.type === 'tool_use'),
+      { type: 'tool_use', id: 'call_r1', name: 'exec_command', input: { cmd: 'ls' } });
+    assert.equal(blocks.find((b) => b.type === 'tool_result').content, 'a.txt');
+    assert.equal(blocks.find((b) => b.type === 'image').source.data, PNG);
+  });
+
+  test('previous_response_id is a clear 400; errors in OpenAI\'s envelope', async () => {
+    const { client, OpenAI } = await openaiClient(proxy);
+    await assert.rejects(client.responses.create({ model: 'claude-sonnet-4', input: 'x', previous_response_id: 'resp_1' }),
+      (e) => {
+        assert.ok(e instanceof OpenAI.BadRequestError, `${e}`);
+        assert.equal(e.param, 'previous_response_id');
+        assert.match(e.message, /send the earlier items/);
+        return true;
+      });
+    await assert.rejects(client.responses.create({ model: 'claude-sonnet-4', input: 'hi [[fake:err_429]]' }),
+      (e) => e instanceof OpenAI.RateLimitError);
+    const r = await getJson(`${proxy.url}/v1/responses/resp_123`);
+    assert.equal(r.status, 404);
+    assert.equal(typeof r.json.error.message, 'string');
+    assert.equal(r.json.type, undefined);
+  });
+
+  test('a failure after the stream began ends with response.failed', async () => {
+    const res = await fetch(`${proxy.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-sonnet-4', input: 'hi [[fake:text crash_after=7]]', stream: true }) });
+    assert.equal(res.status, 200);
+    const { final } = assertResponsesGrammar(parseSse(await res.text()), { last: 'response.failed' });
+    assert.equal(final.status, 'failed');
+    assert.equal(typeof final.error.message, 'string');
+  });
+});
