@@ -8,7 +8,9 @@
  *                         └─ no ─► queue (full: 529) ─► spawn when a slot frees
  *
  * The CLI child is a Run (run.c): its stdin sequencing, stdout lines, timers and reap live
- * there; this file only hears its events. Streaming replies hold back their HTTP headers until
+ * there; this file only hears its events. A request for n choices (OpenAI `n`) holds n slots and
+ * n runs, one Choice each: the reply ends when every choice succeeded, and the first failing
+ * choice fails the request and kills its siblings. Streaming replies hold back their HTTP headers until
  * the first message_start (or the first keep-alive), so a failure before any content still gets
  * a real HTTP status the SDKs turn into the right exception; after that, failures become an SSE
  * `error` event. Every end — result, crash, timeout, idle, client gone, shutdown — goes through
