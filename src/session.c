@@ -12,7 +12,9 @@
  * worker thread (util/offload.c) so the loop keeps serving meanwhile.
  *
  * The CLI child is a Run (run.c): its stdin sequencing, stdout lines, timers and reap live
- * there; this file only hears its events. Streaming replies hold back their HTTP headers until
+ * there; this file only hears its events. A request for n choices (OpenAI `n`) holds n slots and
+ * n runs, one Choice each: the reply ends when every choice succeeded, and the first failing
+ * choice fails the request and kills its siblings. Streaming replies hold back their HTTP headers until
  * the first message_start (or the first keep-alive), so a failure before any content still gets
  * a real HTTP status the SDKs turn into the right exception; after that, failures become an SSE
  * `error` event. Every end — result, crash, timeout, idle, client gone, shutdown — goes through
@@ -54,6 +56,16 @@
  * the memory parsing may take (a body's tree is ~20x its size) without refusing anything. */
 #define PARSE_OFFLOAD_MAX 2u
 
+/* One of the request's n CLI runs (OpenAI `n`; always one for Messages). */
+typedef struct Choice {
+        Session *session;
+        unsigned index;
+        Run *run;                       /* NULL before the start or if it failed */
+        bool exited, concluded;
+        CliOutcome outcome;
+        CliExit exit;
+} Choice;
+
 typedef enum SessionState {
         SESSION_NEW,
         SESSION_QUEUED,
@@ -76,16 +88,15 @@ struct Session {
         ApiRequest api;
         ApiEnv env;
         void *translator;
-        CliOutcome outcome;
 
-        Run *run;                       /* the CLI child, NULL before the start or if it failed */
-        bool run_exited, slot_held;
-        pid_t pid;                      /* for the access log */
+        Choice *choices;                /* n_choices of them, one CLI run each */
+        unsigned n_choices, n_ok;       /* n_ok: choices that succeeded */
+        unsigned slots_held;            /* scheduler slots not given back yet */
+        pid_t pid;                      /* for the access log: the first run's */
         char unit[200];                 /* the scope or cgroup name, for the access log */
         struct event *ev_deadline, *ev_ping, *ev_backpressure;
 
         bool stream_started;            /* HTTP headers of the SSE reply sent */
-        CliExit exit;
 
         uint64_t start_usec, ttfb_usec, last_write_usec;
         int http_status;
@@ -120,6 +131,21 @@ struct evhttp_request *session_request(Session *s) {
  */
 static void session_trim(void) {
         (void) malloc_trim(0);
+}
+
+static bool runs_alive(const Session *s) {
+        for (unsigned i = 0; i < s->n_choices; i++)
+                if (s->choices[i].run && !s->choices[i].exited)
+                        return true;
+        return false;
+}
+
+static void release_slots(Session *s, unsigned n) {
+        n = MIN(n, s->slots_held);
+        if (n == 0)
+                return;
+        s->slots_held -= n;
+        scheduler_release(&s->server->scheduler, n);
 }
 
 static void event_freep_(struct event **e) {
@@ -167,11 +193,13 @@ static size_t client_backlog(Session *s) {
 /* A slow reader: stop reading the CLI until the client catches up. The pipe then fills and the
  * CLI waits, instead of the proxy buffering without bound. */
 static void check_backlog(Session *s) {
-        if (!s->run || s->run_exited || !s->ev_backpressure || evtimer_pending(s->ev_backpressure, NULL))
+        if (!runs_alive(s) || !s->ev_backpressure || evtimer_pending(s->ev_backpressure, NULL))
                 return;
         if (client_backlog(s) <= CLIENT_BACKLOG_MAX)
                 return;
-        run_pause_reading(s->run);
+        for (unsigned i = 0; i < s->n_choices; i++)
+                if (s->choices[i].run && !s->choices[i].exited)
+                        run_pause_reading(s->choices[i].run);
         (void) event_add_ms(s->ev_backpressure, 20);
 }
 
@@ -182,8 +210,9 @@ static void on_backpressure(evutil_socket_t fd, short what, void *userdata) {
                 (void) event_add_ms(s->ev_backpressure, 20);
                 return;
         }
-        if (s->run && !s->run_exited)
-                run_resume_reading(s->run);
+        for (unsigned i = 0; i < s->n_choices; i++)
+                if (s->choices[i].run && !s->choices[i].exited)
+                        run_resume_reading(s->choices[i].run);
 }
 
 static void reply_error(Session *s, const ApiError *err) {
@@ -213,7 +242,7 @@ static void stream_send(Session *s, const json_t *events) {
                 return;
         stream_begin(s);
         buf = evbuffer_new();
-        if (!buf || sse_append_events(buf, events) < 0) {
+        if (!buf || sse_append_frames(buf, s->ops->framing, events) < 0) {
                 log_oom();
         } else
                 evhttp_send_reply_chunk(s->req, buf);
@@ -232,14 +261,17 @@ static void stream_end(Session *s) {
 
 /* ---- finishing ------------------------------------------------------------------------------ */
 
-static void session_finish_ok(Session *s, const json_t *result) {
+/* Choice c succeeded. The reply ends when every choice has. */
+static void choice_finish_ok(Choice *c, const json_t *result) {
+        Session *s = c->session;
         json_auto_t *out = json_array();
         int r;
 
         if (!s->req || !out)
                 return;
+        s->n_ok++;
         if (s->api.stream) {
-                r = s->ops->finish(s->translator, result, out);
+                r = s->ops->finish(s->translator, c->index, result, out);
                 if (r < 0) {
                         ApiError e = {};
                         api_error_set(&e, r, 500, "api_error", "failed to translate the CLI's answer");
@@ -247,10 +279,17 @@ static void session_finish_ok(Session *s, const json_t *result) {
                         return;
                 }
                 stream_send(s, out);
-                stream_end(s);
+                if (s->n_ok == s->n_choices)
+                        stream_end(s);
         } else {
                 json_auto_t *msg = NULL;
-                r = s->ops->message(s->translator, result, &msg);
+                const json_t *results[s->n_choices];
+
+                if (s->n_ok < s->n_choices)
+                        return;
+                for (unsigned i = 0; i < s->n_choices; i++)
+                        results[i] = s->choices[i].outcome.result;
+                r = s->ops->message(s->translator, results, s->n_choices, &msg);
                 if (r < 0) {
                         ApiError e = {};
                         api_error_set(&e, r, 500, "api_error", "failed to translate the CLI's answer");
@@ -280,17 +319,25 @@ static void session_finish_error(Session *s, int r, ApiError *err) {
         reply_error(s, err);
 }
 
-static void session_conclude(Session *s) {
+static void session_kill(Session *s, CliKillReason reason);
+
+/* Choice c's run is over (result or exit): what it came to decides the choice, and a failed
+ * choice fails the whole request, its siblings killed. */
+static void choice_conclude(Choice *c) {
+        Session *s = c->session;
         ApiError err = {};
-        CliExit exit = s->exit;
+        CliExit exit = c->exit;
         int r;
 
+        if (c->concluded)
+                return;
+        c->concluded = true;
         if (s->replied)
                 return;
-        exit.kill_reason = run_kill_reason(s->run);
-        r = cli_outcome_classify(&s->outcome, &exit, run_stderr_tail(s->run), &err);
+        exit.kill_reason = run_kill_reason(c->run);
+        r = cli_outcome_classify(&c->outcome, &exit, run_stderr_tail(c->run), &err);
         if (r >= 0)
-                session_finish_ok(s, s->outcome.result);
+                choice_finish_ok(c, c->outcome.result);
         else {
                 char f1[160], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_CHILD_FAILED, f1, NULL };
 
@@ -302,6 +349,8 @@ static void session_conclude(Session *s) {
                         snprintf(s->server->last_error, sizeof(s->server->last_error), "%s: %.100s",
                                  err.error_class ?: "api", err.message);
                 session_finish_error(s, r, &err);
+                /* The request has failed: the other choices' runs have nothing left to do. */
+                session_kill(s, CLI_KILL_PROTOCOL);
         }
         api_error_done(&err);
 }
@@ -309,18 +358,20 @@ static void session_conclude(Session *s) {
 /* ---- the run's events ---------------------------------------------------------------------- */
 
 static void session_kill(Session *s, CliKillReason reason) {
-        if (s->run)
-                run_kill(s->run, reason);
+        for (unsigned i = 0; i < s->n_choices; i++)
+                if (s->choices[i].run && !s->choices[i].exited)
+                        run_kill(s->choices[i].run, reason);
 }
 
 /* A line of the live turn (the history's acknowledgements stay in run.c). */
 static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
-        Session *s = userdata;
+        Choice *c = userdata;
+        Session *s = c->session;
 
-        cli_outcome_feed(&s->outcome, ev);
+        cli_outcome_feed(&c->outcome, ev);
         if (s->translator && !s->replied) {
                 json_auto_t *out = json_array();
-                int r = out ? s->ops->feed(s->translator, ev, out) : -ENOMEM;
+                int r = out ? s->ops->feed(s->translator, c->index, ev, out) : -ENOMEM;
                 if (r < 0)
                         log_debug_errno(r, "%s: translator refused a %s line: %m", s->request_id,
                                         cli_event_type_to_string(ev->type));
@@ -333,27 +384,29 @@ static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
 
         if (ev->type == CLI_EVENT_RESULT) {
                 /* The final turn is over: EOF lets the CLI exit; the reap collects it. */
-                run_finish(s->run);
-                s->exit = (CliExit) { .exited = true, .code = 0 };
-                session_conclude(s);
+                run_finish(c->run);
+                c->exit = (CliExit) { .exited = true, .code = 0 };
+                choice_conclude(c);
         }
 }
 
 /* The scope's start job failed after the child was forked: the run is killing it. */
 static void on_run_failed(Run *run, int r, void *userdata) {
-        Session *s = userdata;
+        Choice *c = userdata;
+        Session *s = c->session;
         ApiError err = {};
 
         api_error_set(&err, r, 500, "api_error", "Could not contain the Claude CLI in its scope");
         err.error_class = "scope";
         s->error_class = "scope";
         reply_error(s, &err);
+        session_kill(s, CLI_KILL_PROTOCOL);
 }
 
 static void fail_with_timeout(Session *s, CliKillReason reason);
 
 static void on_run_idle(Run *run, void *userdata) {
-        Session *s = userdata;
+        Session *s = ((Choice *) userdata)->session;
 
         if (s->replied)
                 return;
@@ -363,17 +416,15 @@ static void on_run_idle(Run *run, void *userdata) {
 
 /* The child was reaped, everything it printed handled: decide, give the slot back, maybe free. */
 static void on_run_exit(Run *run, const CliExit *exit, void *userdata) {
-        Session *s = userdata;
+        Choice *c = userdata;
+        Session *s = c->session;
 
-        s->run_exited = true;
+        c->exited = true;
         /* The real status, for a run that ended without a result. */
-        if (exit)
-                s->exit = *exit;
-        session_conclude(s);
-        if (s->slot_held) {
-                s->slot_held = false;
-                scheduler_release(&s->server->scheduler, 1);
-        }
+        if (exit && !c->concluded)
+                c->exit = *exit;
+        choice_conclude(c);
+        release_slots(s, 1);
         session_maybe_free(s);
 }
 
@@ -501,12 +552,20 @@ static void access_log(Session *s) {
         FIELD("CLAUDE_PROXY_DURATION_USEC=%" PRIu64, dur);
         FIELD("CLAUDE_PROXY_TTFB_USEC=%" PRIu64, s->ttfb_usec);
         FIELD("CLAUDE_PROXY_CHILD_PID=%d", (int) s->pid);
-        if (s->outcome.result) {
-                const json_t *u = json_object_get(s->outcome.result, "usage");
-                FIELD("CLAUDE_PROXY_INPUT_TOKENS=%" JSON_INTEGER_FORMAT,
-                      json_integer_value(json_object_get(u, "input_tokens")));
-                FIELD("CLAUDE_PROXY_OUTPUT_TOKENS=%" JSON_INTEGER_FORMAT,
-                      json_integer_value(json_object_get(u, "output_tokens")));
+        /* Tokens of all choices' runs. */
+        json_int_t in = 0, out = 0;
+        bool any_result = false;
+        const json_t *rl = NULL;
+        for (unsigned i = 0; i < s->n_choices; i++) {
+                const json_t *u = json_object_get(s->choices[i].outcome.result, "usage");
+                any_result = any_result || s->choices[i].outcome.result;
+                in += json_integer_value(json_object_get(u, "input_tokens"));
+                out += json_integer_value(json_object_get(u, "output_tokens"));
+                rl = rl ?: s->choices[i].outcome.rate_limit_info;
+        }
+        if (any_result) {
+                FIELD("CLAUDE_PROXY_INPUT_TOKENS=%" JSON_INTEGER_FORMAT, in);
+                FIELD("CLAUDE_PROXY_OUTPUT_TOKENS=%" JSON_INTEGER_FORMAT, out);
         }
         if (s->error_class)
                 FIELD("CLAUDE_PROXY_ERROR_CLASS=%s", s->error_class);
@@ -517,9 +576,6 @@ static void access_log(Session *s) {
         log_full_errno_fields(LOG_INFO, 0, fields, "%s %s %d %.1fms", s->request_id,
                               api_kind_to_string(s->ops->kind), s->http_status, (double) dur / 1000.0);
 
-        const json_t *usage = s->outcome.result ? json_object_get(s->outcome.result, "usage") : NULL;
-        json_int_t in = json_integer_value(json_object_get(usage, "input_tokens")),
-                   out = json_integer_value(json_object_get(usage, "output_tokens"));
         metrics_observe_request(&s->server->metrics,
                                 &(MetricsRequest) {
                                         .api = api_kind_to_string(s->ops->kind),
@@ -530,9 +586,8 @@ static void access_log(Session *s) {
                                         .output_tokens = out > 0 ? (uint64_t) out : 0,
                                         .error_class = s->error_class,
                                 });
-        metrics_observe_rate_limit(&s->server->metrics, s->outcome.rate_limit_info);
+        metrics_observe_rate_limit(&s->server->metrics, rl);
         if (s->http_status == 429) {
-                const json_t *rl = s->outcome.rate_limit_info;
                 char g[4][160], *gf[5] = { g[0], g[1], g[2], g[3], NULL };
 
                 snprintf(g[0], sizeof(g[0]), "MESSAGE_ID=%s", MESSAGE_ID_RATE_LIMITED);
@@ -558,17 +613,18 @@ static Session *session_free(Session *s) {
         event_freep_(&s->ev_ping);
         event_freep_(&s->ev_backpressure);
         /* A large CLI line (its buffer, copy and tree) is freed by now too. */
-        if (run_longest_line(s->run) >= SESSION_LARGE_BYTES)
-                s->large = true;
+        for (unsigned i = 0; i < s->n_choices; i++)
+                if (run_longest_line(s->choices[i].run) >= SESSION_LARGE_BYTES)
+                        s->large = true;
         /* Only after its on_exit, but for the process' end: a run still alive is killed here. */
-        s->run = run_free(s->run);
-        if (s->slot_held) {
-                s->slot_held = false;
-                scheduler_release(&s->server->scheduler, 1);
+        for (unsigned i = 0; i < s->n_choices; i++) {
+                s->choices[i].run = run_free(s->choices[i].run);
+                cli_outcome_done(&s->choices[i].outcome);
         }
+        free(s->choices);
+        release_slots(s, s->slots_held);
         if (s->translator)
                 s->ops->stream_free(s->translator);
-        cli_outcome_done(&s->outcome);
         api_request_done(&s->api);
         cli_input_done(&s->input);
         if (s->body)
@@ -589,14 +645,14 @@ static void session_maybe_free(Session *s) {
                 return;
         if (s->parsing)
                 return;         /* the worker still uses it; the parse's end frees it */
-        if (s->run && !s->run_exited)
+        if (runs_alive(s))
                 return;
         Server *server = s->server;
         session_free(s);
         server_maybe_exit(server);
 }
 
-/* Start the run; timers first, so nothing can fail once a child exists. */
+/* Start the runs, one per choice; timers first, so nothing can fail once a child exists. */
 static int session_spawn(Session *s, RunStage *stage) {
         Server *server = s->server;
         const Config *c = server->config;
@@ -618,14 +674,34 @@ static int session_spawn(Session *s, RunStage *stage) {
                 .log_id = s->request_id,
                 .api = api_kind_to_string(s->ops->kind),
         };
-        r = run_start(&s->run, &server->run_ctx, &sp, &session_run_callbacks, s, stage);
-        if (r < 0)
-                return r;
-        s->pid = run_pid(s->run);
-        snprintf(s->unit, sizeof(s->unit), "%s", run_unit(s->run));
         if (s->ev_ping)
                 (void) event_add_ms(s->ev_ping, c->ping_interval_ms);
-        return run_send_turns(s->run, &s->input);
+        for (unsigned i = 0; i < s->n_choices; i++) {
+                Choice *ch = &s->choices[i];
+                CliInput turns;
+
+                r = run_start(&ch->run, &server->run_ctx, &sp, &session_run_callbacks, ch, stage);
+                if (r < 0)
+                        return r;
+                if (i == 0) {
+                        s->pid = run_pid(ch->run);
+                        snprintf(s->unit, sizeof(s->unit), "%s", run_unit(ch->run));
+                }
+                /* The last choice takes the session's lines; the others get copies. */
+                if (i + 1 < s->n_choices) {
+                        r = cli_input_copy(&s->input, &turns);
+                        if (r < 0)
+                                return r;
+                } else {
+                        turns = s->input;
+                        s->input = (CliInput) {};
+                }
+                r = run_send_turns(ch->run, &turns);
+                cli_input_done(&turns);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /**
@@ -639,7 +715,7 @@ static void session_start(Session *s) {
         int r;
 
         s->state = SESSION_RUNNING;
-        s->slot_held = true;
+        s->slots_held = s->n_choices;
 
         r = session_spawn(s, &stage);
         if (r < 0) {
@@ -655,15 +731,16 @@ static void session_start(Session *s) {
                 reply_error(s, &err);
                 s->error_class = err.error_class;
                 api_error_done(&err);
-                if (s->run) {
-                        /* The run exists, so its on_exit is certain: that frees the session. */
+                /* The slots of runs that never started go back now; each started run gives its
+                 * own back at its on_exit, which also frees the session. */
+                unsigned started = 0;
+                for (unsigned i = 0; i < s->n_choices; i++)
+                        if (s->choices[i].run)
+                                started++;
+                release_slots(s, s->n_choices - started);
+                if (started > 0) {
                         session_kill(s, CLI_KILL_PROTOCOL);
                         return;
-                }
-                /* run_start() failed and left nothing running: the slot and the session go now. */
-                if (s->slot_held) {
-                        s->slot_held = false;
-                        scheduler_release(&server->scheduler, 1);
                 }
                 session_maybe_free(s);
         }
@@ -896,6 +973,25 @@ static void session_parsed(Session *s, int r, ApiError *err) {
                 goto fail;
         }
 
+        /* n choices are n CLI children at once, which must fit the slots. */
+        unsigned n = MAX(s->api.n, 1u);
+        if (n > c->max_concurrent) {
+                api_error_set(err, -E2BIG, 400, "invalid_request_error",
+                              "n: at most %u choices per request (MAX_CONCURRENT: each choice is one CLI run)",
+                              c->max_concurrent);
+                snprintf(err->param, sizeof(err->param), "n");
+                err->error_class = "invalid_request";
+                goto fail;
+        }
+        s->choices = calloc(n, sizeof(Choice));
+        if (!s->choices) {
+                api_error_set(err, -ENOMEM, 500, "api_error", "Out of memory");
+                goto fail;
+        }
+        s->n_choices = n;
+        for (unsigned i = 0; i < s->n_choices; i++)
+                s->choices[i] = (Choice) { .session = s, .index = i };
+
         r = s->ops->stream_new(&s->translator, &s->api, &s->env);
         if (r < 0) {
                 api_error_set(err, r, 500, "api_error", "Out of memory");
@@ -906,7 +1002,7 @@ static void session_parsed(Session *s, int r, ApiError *err) {
         if (s->ev_deadline && c->request_timeout_ms > 0)
                 (void) event_add_ms(s->ev_deadline, c->request_timeout_ms);
 
-        r = scheduler_acquire(&server->scheduler, &s->ticket, 1);
+        r = scheduler_acquire(&server->scheduler, &s->ticket, s->n_choices);
         if (r > 0) {
                 session_start(s);
                 return;

@@ -333,6 +333,34 @@ void cli_input_done(CliInput *in) {
 }
 
 /**
+ * cli_input_copy() - a second, independent copy of @in (n choices each send the conversation)
+ * Return: 0, or -ENOMEM (@ret then empty).
+ */
+int cli_input_copy(const CliInput *in, CliInput *ret) {
+        CliInput out = {};
+
+        *ret = (CliInput) {};
+        if (in->n == 0)
+                return 0;
+        out.lines = calloc(in->n, sizeof(*out.lines));
+        if (!out.lines)
+                return -ENOMEM;
+        for (; out.n < in->n; out.n++) {
+                const CliInputLine *l = &in->lines[out.n];
+                char *t = malloc(l->len + 1);
+                if (!t) {
+                        cli_input_done(&out);
+                        return -ENOMEM;
+                }
+                memcpy(t, l->text, l->len);
+                t[l->len] = 0;
+                out.lines[out.n] = (CliInputLine) { .text = t, .len = l->len, .awaits_result = l->awaits_result };
+        }
+        *ret = out;
+        return 0;
+}
+
+/**
  * cli_input_serialize() - the stdin lines as text
  * @lines: a JSON array from cli_request_build_input(); its elements are replaced by null as
  *         they are serialized, so the tree and the text need not coexist whole

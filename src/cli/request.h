@@ -75,3 +75,4 @@ int cli_input_serialize(json_t *lines, CliInput *ret);
 /* cli_request_build_input() and cli_input_serialize() in one. */
 int cli_request_serialize_input(const CliRequest *r, CliInput *ret);
 void cli_input_done(CliInput *in);
+int cli_input_copy(const CliInput *in, CliInput *ret);

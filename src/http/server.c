@@ -199,16 +199,16 @@ static void request_id_for(struct evhttp_request *req, char *buf, size_t size) {
         random_id(buf, size, "req_", RANDOM_ID_BASE36, 20);
 }
 
-static void reply_error_with_id(struct evhttp_request *req, const char *request_id, int status, const char *type,
-                                const char *message) {
+static void reply_error_with_id(struct evhttp_request *req, ApiKind kind, const char *request_id, int status,
+                                const char *type, const char *message) {
         ApiError e = { .status = status, .type = type };
 
         snprintf(e.message, sizeof(e.message), "%s", message);
         evhttp_add_header(evhttp_request_get_output_headers(req), "request-id", request_id);
-        http_reply_error(req, API_ANTHROPIC, &e, now_unix());
+        http_reply_error(req, kind, &e, now_unix());
 }
 
-static bool check_auth(Server *s, struct evhttp_request *req, const char *request_id) {
+static bool check_auth(Server *s, struct evhttp_request *req, ApiKind kind, const char *request_id) {
         const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
         size_t n = 0;
         const char *key;
@@ -219,7 +219,7 @@ static bool check_auth(Server *s, struct evhttp_request *req, const char *reques
         if (key && auth_key_matches(s->config->api_keys, key, n))
                 return true;
         log_info("%s: rejected a request with %s API key", request_id, key ? "a wrong" : "no");
-        reply_error_with_id(req, request_id, 401, "authentication_error", "Invalid API key");
+        reply_error_with_id(req, kind, request_id, 401, "authentication_error", "Invalid API key");
         return false;
 }
 
@@ -314,30 +314,82 @@ static void handle_metrics(Server *s, struct evhttp_request *req, const char *re
         evbuffer_free(buf);
 }
 
-typedef enum Route {
-        ROUTE_NONE,
-        ROUTE_HEALTH,
-        ROUTE_METRICS,
-        ROUTE_MODELS,
-        ROUTE_MODEL,
-        ROUTE_MESSAGES,
-} Route;
+/* Everything but the API routes is shared by both SDKs: their errors use the Anthropic envelope,
+ * whose error.message the OpenAI SDKs read as well. */
+static void route_health(Server *s, struct evhttp_request *req, const char *request_id, const char *arg) {
+        handle_health(s, req, request_id);
+}
 
-static Route route_for(const char *path, const char **ret_arg) {
+static void route_metrics(Server *s, struct evhttp_request *req, const char *request_id, const char *arg) {
+        /* METRICS_AUTH=false opens it for a scraper without a key; REQUIRE_AUTH=false opens
+         * everything anyway. */
+        if (!s->config->metrics_auth || check_auth(s, req, API_ANTHROPIC, request_id))
+                handle_metrics(s, req, request_id);
+}
+
+static void route_models(Server *s, struct evhttp_request *req, const char *request_id, const char *arg) {
+        if (check_auth(s, req, API_ANTHROPIC, request_id))
+                handle_models(s, req, request_id, arg);
+}
+
+#define METHODS_GET (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
+
+/*
+ * The routes. `ops` set: an API surface, POST only, authenticated, handed to a session, and its
+ * 401/404/405 in that surface's envelope. Otherwise `handler` serves it. `prefix`: the path is
+ * this followed by one non-empty segment, given to the handler as its argument.
+ */
+static const struct RouteEntry {
+        const char *path;
+        bool prefix;
+        unsigned methods;
+        const ApiOps *ops;
+        void (*handler)(Server *s, struct evhttp_request *req, const char *request_id, const char *arg);
+} routes[] = {
+        { "/health",              false, METHODS_GET,     NULL,                 route_health },
+        { "/healthz",             false, METHODS_GET,     NULL,                 route_health },
+        { "/metrics",             false, METHODS_GET,     NULL,                 route_metrics },
+        { "/v1/models",           false, METHODS_GET,     NULL,                 route_models },
+        { "/v1/models/",          true,  METHODS_GET,     NULL,                 route_models },
+        { "/v1/messages",         false, EVHTTP_REQ_POST, &api_ops_anthropic,   NULL },
+        { "/v1/chat/completions", false, EVHTTP_REQ_POST, &api_ops_openai_chat, NULL },
+        { "/v1/responses",        false, EVHTTP_REQ_POST, &api_ops_openai_responses, NULL },
+};
+
+/* Paths no route serves, by whose API they look like: an OpenAI client gets OpenAI's envelope. */
+static const struct {
+        const char *prefix;
+        ApiKind kind;
+} unrouted_envelopes[] = {
+        { "/v1/chat/",        API_OPENAI },
+        { "/v1/responses/",   API_RESPONSES },
+        { "/v1/completions",  API_OPENAI },
+        { "/v1/embeddings",   API_OPENAI },
+};
+
+static const struct RouteEntry *route_for(const char *path, const char **ret_arg) {
         *ret_arg = NULL;
-        if (streq(path, "/health") || streq(path, "/healthz"))
-                return ROUTE_HEALTH;
-        if (streq(path, "/metrics"))
-                return ROUTE_METRICS;
-        if (streq(path, "/v1/models"))
-                return ROUTE_MODELS;
-        if (strneq(path, "/v1/models/", 11) && path[11] && !strchr(path + 11, '/')) {
-                *ret_arg = path + 11;
-                return ROUTE_MODEL;
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+                const struct RouteEntry *e = &routes[i];
+                size_t n = strlen(e->path);
+
+                if (!e->prefix && streq(path, e->path))
+                        return e;
+                if (e->prefix && strneq(path, e->path, n) && path[n] && !strchr(path + n, '/')) {
+                        *ret_arg = path + n;
+                        return e;
+                }
         }
-        if (streq(path, "/v1/messages"))
-                return ROUTE_MESSAGES;
-        return ROUTE_NONE;
+        return NULL;
+}
+
+static ApiKind envelope_for(const struct RouteEntry *e, const char *path) {
+        if (e && e->ops)
+                return e->ops->kind;
+        for (size_t i = 0; i < ELEMENTSOF(unrouted_envelopes); i++)
+                if (strneq(path, unrouted_envelopes[i].prefix, strlen(unrouted_envelopes[i].prefix)))
+                        return unrouted_envelopes[i].kind;
+        return API_ANTHROPIC;
 }
 
 /* The request head as libevent parsed it, judged by head_check(); refused with the connection
@@ -361,7 +413,7 @@ static bool head_ok(struct evhttp_request *req, const char *request_id) {
         req->major = 1;
         req->minor = 1;
         http_linger_after_reply(req);
-        reply_error_with_id(req, request_id, status, "invalid_request_error", msg);
+        reply_error_with_id(req, API_ANTHROPIC, request_id, status, "invalid_request_error", msg);
         return false;
 }
 
@@ -372,8 +424,9 @@ static void on_request(struct evhttp_request *req, void *userdata) {
         const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
         _cleanup_free_ char *path = raw_path ? evhttp_uridecode(raw_path, 0, NULL) : NULL;
         char request_id[REQUEST_ID_MAX + 1], msg[640];
+        const struct RouteEntry *e;
         const char *arg;
-        Route r;
+        ApiKind kind;
 
         request_id_for(req, request_id, sizeof(request_id));
         s->last_activity_usec = now_usec();
@@ -382,54 +435,37 @@ static void on_request(struct evhttp_request *req, void *userdata) {
         /* Not a proxy. And evhttp keeps a CONNECT's connection open after any answer: close it. */
         if (m == EVHTTP_REQ_CONNECT) {
                 http_linger_after_reply(req);
-                reply_error_with_id(req, request_id, 405, "invalid_request_error", "Method CONNECT is not allowed");
+                reply_error_with_id(req, API_ANTHROPIC, request_id, 405, "invalid_request_error",
+                                    "Method CONNECT is not allowed");
                 return;
         }
         if (!head_ok(req, request_id))
                 return;
         if (!path || !*path) {
-                reply_error_with_id(req, request_id, 400, "invalid_request_error", "Malformed request URI");
+                reply_error_with_id(req, API_ANTHROPIC, request_id, 400, "invalid_request_error",
+                                    "Malformed request URI");
                 return;
         }
-        r = route_for(path, &arg);
-        bool get = m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
-
-        switch (r) {
-        case ROUTE_HEALTH:
-                if (!get)
-                        break;
-                handle_health(s, req, request_id);
-                return;
-        case ROUTE_METRICS:
-                if (!get)
-                        break;
-                /* METRICS_AUTH=false opens it for a scraper without a key; REQUIRE_AUTH=false
-                 * opens everything anyway. */
-                if (!s->config->metrics_auth || check_auth(s, req, request_id))
-                        handle_metrics(s, req, request_id);
-                return;
-        case ROUTE_MODELS:
-        case ROUTE_MODEL:
-                if (!get)
-                        break;
-                if (check_auth(s, req, request_id))
-                        handle_models(s, req, request_id, arg);
-                return;
-        case ROUTE_MESSAGES:
-                if (m != EVHTTP_REQ_POST)
-                        break;
-                if (!check_auth(s, req, request_id))
-                        return;
-                s->requests_total++;
-                session_handle(s, req, &api_ops_anthropic, request_id);
-                return;
-        case ROUTE_NONE:
+        e = route_for(path, &arg);
+        kind = envelope_for(e, path);
+        if (!e) {
                 snprintf(msg, sizeof(msg), "No route for %s %.512s", method_name(m), path);
-                reply_error_with_id(req, request_id, 404, "not_found_error", msg);
+                reply_error_with_id(req, kind, request_id, 404, "not_found_error", msg);
                 return;
         }
-        snprintf(msg, sizeof(msg), "Method %s is not allowed for %.512s", method_name(m), path);
-        reply_error_with_id(req, request_id, 405, "invalid_request_error", msg);
+        if (!(m & e->methods)) {
+                snprintf(msg, sizeof(msg), "Method %s is not allowed for %.512s", method_name(m), path);
+                reply_error_with_id(req, kind, request_id, 405, "invalid_request_error", msg);
+                return;
+        }
+        if (e->handler) {
+                e->handler(s, req, request_id, arg);
+                return;
+        }
+        if (!check_auth(s, req, kind, request_id))
+                return;
+        s->requests_total++;
+        session_handle(s, req, e->ops, request_id);
 }
 
 /* ---- signals, stop -------------------------------------------------------------------------- */

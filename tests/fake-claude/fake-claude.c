@@ -72,12 +72,13 @@ typedef struct Options {
         uint64_t repeat_deltas; /* print each recorded content_block_delta line this many times */
         char *release;          /* with hang_after: wait for this file to exist, then go on */
         int64_t resets_in;      /* rate_limit_info.resetsAt becomes now + this (s); INT64_MIN: as recorded */
+        char *others_hang;      /* claim key: the first process to claim it keeps its faults, the rest hang */
 } Options;
 
 static const char *const option_keys[] = {
         "delay", "crash_after", "crash_mode", "hang_after", "garbage", "huge_line",
         "exit_code", "stderr", "ignore_sigterm", "grandchild", "no_eof_wait", "release", "resets_in",
-        "repeat_deltas",
+        "repeat_deltas", "others_hang",
 };
 
 typedef struct Transcript {
@@ -95,6 +96,7 @@ static void options_done(Options *o) {
         free(o->transcript);
         free(o->stderr_text);
         free(o->release);
+        free(o->others_hang);
 }
 
 static void transcript_done(Transcript *t) {
@@ -185,6 +187,16 @@ static int options_set(Options *o, const char *key, const char *value) {
                 if (errno != 0 || end == value || *end != '\0' || v <= INT64_MIN)
                         return -EINVAL;
                 o->resets_in = v;
+        } else if (streq(key, "others_hang")) {
+                char *s;
+
+                if (!name_is_safe(value))
+                        return -EINVAL;
+                s = strdup(value);
+                if (!s)
+                        return -ENOMEM;
+                free(o->others_hang);
+                o->others_hang = s;
         } else
                 return -ENOENT;
         return 0;
@@ -897,6 +909,20 @@ static int run(int argc, char **argv) {
                         return 2;
                 if (!o.transcript && options_set_transcript(&o, "text") < 0)
                         return 2;
+                /* Several children of one request (OpenAI n > 1) get the same directive: this
+                 * lets one of them fail while its siblings hang until they are killed. */
+                if (o.others_hang && getenv("FAKE_CLAUDE_LOG_DIR")) {
+                        _cleanup_free_ char *claim = path_join(getenv("FAKE_CLAUDE_LOG_DIR"), "claim-", o.others_hang);
+                        int fd = claim ? open(claim, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+
+                        if (fd >= 0)
+                                close(fd);
+                        else {
+                                o.crash_after = -1;
+                                o.hang_after = 0;
+                        }
+                        log_set("claimed", json_boolean(fd >= 0));
+                }
                 apply_sigterm(&o);
 
                 r = transcript_load(&t, o.transcript);

@@ -5,10 +5,12 @@
 // ~350 ms and ~300 MB), so one proxy serves every test here and they run one after another.
 
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  REAL_CLI, assertErrorEnvelope, assertSseGrammar, childrenOf, groupEmpty, loadMock, messageBody, missing,
+  NODE_DIR, REAL_CLI, assertErrorEnvelope, assertSseGrammar, childrenOf, groupEmpty, loadMock, messageBody, missing,
   parseSse, pidAlive, postJson, reap, requireOrSkip, sdkClient, sseText, startMock, startProxy, waitFor,
 } from './lib/harness.mjs';
 
@@ -140,6 +142,49 @@ describe('real CLI against the mock API', { concurrency: false }, () => {
       assertErrorEnvelope(r.json, type);
     });
   }
+
+  // The OpenAI surface over the same CLI: the official openai client, streaming with usage,
+  // reasoning_content, and tool-call history the CLI must accept as tool_use/tool_result blocks.
+  test('chat completions via the openai client: streaming, reasoning, tool-call history', async () => {
+    const mod = await import(createRequire(path.join(NODE_DIR, 'package.json')).resolve('openai'));
+    const OpenAI = mod.default ?? mod.OpenAI;
+    const client = new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    mock.setScript({ default: { content: [
+      { type: 'thinking', thinking: 'Pondering.', signature: 'sig-oa' },
+      { type: 'text', text: 'Chat from the real CLI.' },
+    ], chunk: 4 } });
+    const stream = await client.chat.completions.create({
+      model: 'claude-sonnet-4', stream: true, stream_options: { include_usage: true }, reasoning_effort: 'low',
+      messages: [
+        { role: 'system', content: 'OA-SYSTEM-MARK' },
+        { role: 'user', content: 'Weather?' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'toolu_oa1', type: 'function',
+          function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+        { role: 'tool', tool_call_id: 'toolu_oa1', content: 'sunny' },
+        { role: 'user', content: 'So?' },
+      ],
+    });
+    let text = '', reasoning = '', usage = null, finishes = 0;
+    for await (const c of stream) {
+      if (c.usage) usage = c.usage;
+      for (const ch of c.choices) {
+        text += ch.delta.content ?? '';
+        reasoning += ch.delta.reasoning_content ?? '';
+        if (ch.finish_reason) finishes++;
+      }
+    }
+    assert.equal(text, 'Chat from the real CLI.');
+    assert.equal(reasoning, 'Pondering.');
+    assert.equal(finishes, 1);
+    assert.ok(usage && usage.completion_tokens > 0, 'usage chunk');
+    const body = lastUpstream().body;
+    assert.match(JSON.stringify(body), /OA-SYSTEM-MARK/);
+    const blocks = body.messages.flatMap((m) => Array.isArray(m.content) ? m.content : []);
+    assert.ok(blocks.some((b) => b.type === 'tool_use' && b.id === 'toolu_oa1' && b.input.city === 'Paris'),
+      `tool_use upstream: ${JSON.stringify(body.messages)}`);
+    assert.ok(blocks.some((b) => b.type === 'tool_result' && b.tool_use_id === 'toolu_oa1'), 'tool_result upstream');
+
+  });
 
   test('client disconnect: the CLI process group is gone', async () => {
     mock.setScript({ default: { hang: true } });
