@@ -223,6 +223,15 @@ static int run(int argc, char *argv[]) {
         }
         if (arg_check_config) {
                 _cleanup_free_ char *s = config_format(&config);
+                const char *path = arg_config_path ?: DEFAULT_CONFIG_PATH;
+
+                /* Which file, first: a --prefix other than /usr moves the default path, and an
+                 * operator editing the wrong file should see it here rather than guess. */
+                if (access(path, F_OK) == 0)
+                        printf("# configuration file: %s\n", path);
+                else
+                        printf("# configuration file: %s (not present: defaults, environment and "
+                               "command line only)\n", path);
                 fputs(s ?: "", stdout);
                 config_done(&config);
                 return 0;

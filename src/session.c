@@ -231,6 +231,9 @@ static void session_finish_ok(Session *s, const json_t *result) {
 
 static void session_finish_error(Session *s, int r, ApiError *err) {
         s->error_class = err->error_class ?: "api";
+        /* The CLI's credential was refused or is missing: /health should say so soon. */
+        if (streq(s->error_class, "cli_auth"))
+                server_recheck_cli_auth(s->server);
         if (r == -ECONNABORTED || !s->req)
                 return;
         if (s->api.stream && s->stream_started) {
@@ -719,6 +722,8 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
         if (!server->claude_path) {
                 api_error_set(&err, -ENOENT, 503, "api_error", "%s", server->claude_problem ?: "The Claude CLI is not available");
                 err.error_class = "cli_missing";
+                /* Retrying cannot help until the operator installs it: the SDKs honour this. */
+                (void) api_error_set_header(&err, "x-should-retry", "false");
                 goto server_error;
         }
         if (server->stopping) {
