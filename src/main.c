@@ -41,7 +41,7 @@ static void help(void) {
                "  -p --port=PORT            Port to bind when not socket-activated (PORT)\n"
                "     --log-level=LEVEL      debug, info, notice, warning, error (LOG_LEVEL)\n"
                "     --log-target=TARGET    auto, journal, console\n"
-               "  -o --set=KEY=VALUE        Set any configuration key (see claude-proxy(8))\n\n"
+               "  -o --set=KEY=VALUE        Set any configuration key (see claude-proxy.conf(5))\n\n"
                "Configuration: built-in defaults < config file < environment < command line.\n",
                program_invocation_short_name, DEFAULT_CONFIG_PATH);
 }
