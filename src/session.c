@@ -306,6 +306,9 @@ static void choice_finish_ok(Choice *c, const json_t *result) {
 
 static void session_finish_error(Session *s, int r, ApiError *err) {
         s->error_class = err->error_class ?: "api";
+        /* The CLI's credential was refused or is missing: /health should say so soon. */
+        if (streq(s->error_class, "cli_auth"))
+                server_recheck_cli_auth(s->server);
         if (r == -ECONNABORTED || !s->req)
                 return;
         if (s->api.stream && s->stream_started) {
@@ -966,6 +969,8 @@ static void session_parsed(Session *s, int r, ApiError *err) {
         if (!server->claude_path) {
                 api_error_set(err, -ENOENT, 503, "api_error", "%s", server->claude_problem ?: "The Claude CLI is not available");
                 err->error_class = "cli_missing";
+                /* Retrying cannot help until the operator installs it: the SDKs honour this. */
+                (void) api_error_set_header(err, "x-should-retry", "false");
                 goto fail;
         }
         if (server->stopping) {

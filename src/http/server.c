@@ -31,6 +31,7 @@
 #include "api/models.h"
 #include "api/ops.h"
 #include "build-config.h"
+#include "cli/auth-check.h"
 #include "cli/env.h"
 #include "cli/spawn.h"
 #include "http/accept-guard.h"
@@ -114,7 +115,7 @@ static void server_check_cli(Server *s) {
         if (!s->claude_path) {
                 (void) asprintf(&s->claude_problem,
                                 "The Claude CLI '%s' was not found or is not executable. Install it "
-                                "(npm install -g @anthropic-ai/claude-code), log in with `claude login` as the "
+                                "(npm install -g @anthropic-ai/claude-code), log in with `claude auth login` as the "
                                 "user the proxy runs as, or point CLAUDE_PATH at the binary.",
                                 s->config->claude_path);
                 log_warning("%s", s->claude_problem);
@@ -125,6 +126,53 @@ static void server_check_cli(Server *s) {
                 log_info("using Claude CLI %s (%s)", s->claude_path, s->claude_version);
         else
                 log_warning("the Claude CLI %s did not report a version; requests may fail", s->claude_path);
+}
+
+/* ---- the CLI's login, checked in the background ---------------------------------------------- */
+
+/* Logged in: a slow poll notices a logout or an expired login. Otherwise: notice a login soon. */
+#define AUTH_RECHECK_OK_MS (5 * 60 * 1000)
+#define AUTH_RECHECK_BAD_MS (30 * 1000)
+
+static void auth_arm_timer(Server *s) {
+        if (s->ev_auth_timer)
+                (void) event_add_ms(s->ev_auth_timer,
+                                    s->cli_auth.state == CLI_AUTH_LOGGED_IN ? AUTH_RECHECK_OK_MS : AUTH_RECHECK_BAD_MS);
+}
+
+static void on_auth_status(const CliAuthStatus *st, void *userdata) {
+        Server *s = userdata;
+
+        if (st->state != s->cli_auth.state) {
+                if (st->state == CLI_AUTH_LOGGED_OUT)
+                        log_warning("The Claude CLI is not logged in: " CLI_AUTH_FIX_HINT);
+                else if (st->state == CLI_AUTH_LOGGED_IN)
+                        log_info("The Claude CLI is logged in (%s)", st->method[0] ? st->method : "unknown method");
+                else
+                        log_notice("Cannot tell whether the Claude CLI is logged in");
+        }
+        s->cli_auth = *st;
+        auth_arm_timer(s);
+}
+
+static void server_start_auth_check(Server *s) {
+        int r;
+
+        if (!s->auth_check || !s->claude_path)
+                return;
+        r = auth_check_start(s->auth_check, s->claude_path, s->child_envp, s->work_dir);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot run `claude auth status`: %m");
+                auth_arm_timer(s);
+        }
+}
+
+static void on_auth_timer(evutil_socket_t fd, short what, void *userdata) {
+        server_start_auth_check(userdata);
+}
+
+void server_recheck_cli_auth(Server *s) {
+        server_start_auth_check(s);
 }
 
 /*
@@ -245,12 +293,32 @@ static void track_reply(Server *s, struct evhttp_request *req) {
 
 /* ---- handlers ------------------------------------------------------------------------------- */
 
+/* The login problem for /health, NULL when there is none to report. */
+static const char *auth_problem(const Server *s) {
+        switch (s->cli_auth.state) {
+        case CLI_AUTH_LOGGED_OUT:
+                return "The Claude CLI is not logged in: " CLI_AUTH_FIX_HINT;
+        case CLI_AUTH_CHECK_FAILED:
+                return "`claude auth status` did not report a login state";
+        default:
+                return NULL;
+        }
+}
+
 static void handle_health(Server *s, struct evhttp_request *req, const char *request_id) {
+        bool logged_out = s->claude_path && s->cli_auth.state == CLI_AUTH_LOGGED_OUT;
+        const char *status = s->stopping ? "stopping" : (!s->claude_path || logged_out) ? "degraded" : "ok";
         json_auto_t *j = json_pack(
-                "{s:s,s:s,s:{s:s?,s:s?,s:b,s:s?},s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "status",
-                s->stopping ? "stopping" : (s->claude_path ? "ok" : "degraded"), "version", PACKAGE_VERSION, "cli",
+                "{s:s,s:s,s:{s:s?,s:s?,s:b,s:s?,s:{s:s,s:s?,s:s?,s:s?}},s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "status",
+                status, "version", PACKAGE_VERSION, "cli",
                 "path", s->claude_path ?: s->config->claude_path, "version", s->claude_version, "available",
-                s->claude_path != NULL, "problem", s->claude_problem, "requests_in_flight", (json_int_t) scheduler_children(&s->scheduler),
+                s->claude_path != NULL, "problem", s->claude_problem ?: (s->claude_path ? auth_problem(s) : NULL),
+                "auth", "state", cli_auth_state_to_string(s->cli_auth.state),
+                "method", s->cli_auth.method[0] ? s->cli_auth.method : NULL,
+                "provider", s->cli_auth.provider[0] ? s->cli_auth.provider : NULL,
+                /* The command to run, only when it is the fix. */
+                "fix", logged_out ? CLI_AUTH_FIX_COMMAND : NULL,
+                "requests_in_flight", (json_int_t) scheduler_children(&s->scheduler),
                 "queued", (json_int_t) scheduler_queued(&s->scheduler), "max_concurrent", (json_int_t) s->config->max_concurrent,
                 "max_queue", (json_int_t) s->config->max_queue, "requests_total", (json_int_t) s->requests_total,
                 "uptime_seconds", (json_int_t) ((now_usec() - s->started_usec) / 1000000ULL),
@@ -625,6 +693,14 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
         s->run_ctx = (RunContext) { .base = base, .config = config, .container = s->container,
                                     .envp = s->child_envp, .cwd = s->work_dir };
         /* Fault injection for the test suite only: every CLI child fails its containment. */
+        /* The login check runs on the loop from here on, never blocking it (cli/auth-check.c). */
+        s->ev_auth_timer = evtimer_new(base, on_auth_timer, s);
+        r = auth_check_new(&s->auth_check, base, on_auth_status, s);
+        if (r < 0 || !s->ev_auth_timer) {
+                server_free(s);
+                return -ENOMEM;
+        }
+        server_start_auth_check(s);
         if (getenv("CLAUDE_PROXY_TEST_FAIL_PLACEMENT")) {
                 log_warning("CLAUDE_PROXY_TEST_FAIL_PLACEMENT is set: every request will fail (test only)");
                 s->run_ctx.container_ops = &run_container_fail_for_tests;
@@ -774,6 +850,9 @@ Server *server_free(Server *s) {
         while (s->scheduler.queue.head)
                 session_abort(s->scheduler.queue.head->userdata, CLI_KILL_SHUTDOWN);
         s->notify = notify_free(s->notify);
+        s->auth_check = auth_check_free(s->auth_check);
+        if (s->ev_auth_timer)
+                event_free(s->ev_auth_timer);
         /* Kills whatever is still in a scope or cgroup; sessions freed later find no slot work. */
         s->container = container_free(s->container);
         if (s->ev_stop_deadline)
@@ -846,4 +925,6 @@ void server_set_config(Server *s, const Config *config) {
         s->run_ctx.config = config;
         /* A slot limit that grew lets queued requests start now. */
         scheduler_set_limits(&s->scheduler, config->max_concurrent, config->max_queue);
+        /* A reload is also how an operator says "I logged the CLI in". */
+        server_start_auth_check(s);
 }

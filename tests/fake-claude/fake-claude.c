@@ -855,6 +855,38 @@ static void apply_sigterm(const Options *o) {
         (void) sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
+/*
+ * `claude auth status` (cli/README §17): the JSON the real 2.1.197 prints, exit 0 either way.
+ * FAKE_CLAUDE_AUTH picks the answer: unset or "logged-in", "logged-out", "garbage" (not JSON),
+ * "hang" (never answers); "@PATH" reads the word from PATH at each call, so a test can log the
+ * fake in or out while the proxy runs.
+ */
+static int auth_status(void) {
+        const char *mode = getenv("FAKE_CLAUDE_AUTH");
+        char word[64] = "";
+
+        if (mode && mode[0] == '@') {
+                FILE *f = fopen(mode + 1, "re");
+                if (f) {
+                        size_t n = fread(word, 1, sizeof(word) - 1, f);
+                        fclose(f);
+                        word[n] = 0;
+                        word[strcspn(word, " \r\n")] = 0;
+                }
+                mode = word;
+        }
+        if (!mode || !*mode || streq(mode, "logged-in"))
+                printf("{\n  \"loggedIn\": true,\n  \"authMethod\": \"oauth_token\",\n  \"apiProvider\": \"firstParty\"\n}\n");
+        else if (streq(mode, "logged-out"))
+                printf("{\n  \"loggedIn\": false,\n  \"authMethod\": \"none\",\n  \"apiProvider\": \"firstParty\"\n}\n");
+        else if (streq(mode, "hang"))
+                for (;;)
+                        pause();
+        else
+                printf("Not logged in · Please run /login\n");
+        return 0;
+}
+
 static int run(int argc, char **argv) {
         _cleanup_(options_done) Options o = { .crash_after = -1, .hang_after = -1, .exit_code = -1,
                                               .resets_in = INT64_MIN };
@@ -864,6 +896,9 @@ static int run(int argc, char **argv) {
         ssize_t n;
         bool replayed = false;
         int r;
+
+        if (argc >= 3 && streq(argv[1], "auth") && streq(argv[2], "status"))
+                return auth_status();
 
         for (int i = 1; i < argc; i++)
                 if (streq(argv[i], "--version") || streq(argv[i], "-v")) {

@@ -15,10 +15,10 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  PROXY_BIN, assertErrorEnvelope, getJson, missing, sleep, startProxy, waitFor, withProxy,
+  PROXY_BIN, assertErrorEnvelope, getJson, missing, requireOrSkip, sleep, startProxy, waitFor, withProxy,
 } from './lib/harness.mjs';
 
-const skip = missing();
+requireOrSkip(missing());
 
 const MAX_BODY = 4 << 20;
 
@@ -166,7 +166,7 @@ function post(url, body) {
   });
 }
 
-describe('bad request bodies', { skip }, () => {
+describe('bad request bodies', () => {
   let proxy;
 
   before(async () => {
@@ -202,7 +202,7 @@ describe('bad request bodies', { skip }, () => {
   }
 });
 
-describe('bodies that must be accepted', { skip }, () => {
+describe('bodies that must be accepted', () => {
   let proxy;
 
   before(async () => {
@@ -252,7 +252,7 @@ const sanitized = !!PROXY_BIN && fs.existsSync(PROXY_BIN) && fs.readFileSync(PRO
 
 // Generous bounds on purpose: CI is a loaded 2-core box. The real goals (0.5 s, 50 ms, 10x, 2x)
 // are measured by bench/large-body.mjs.
-describe('a body of 370,000 small blocks', { skip }, () => {
+describe('a body of 370,000 small blocks', () => {
   test('is answered, /health keeps answering meanwhile, and RSS comes back down', { timeout: 240000 }, async () => {
     const proxy = await startProxy({ env: { MAX_BODY_BYTES: 16 << 20, LOG_LEVEL: 'info' } });
     try {
@@ -312,7 +312,7 @@ describe('a body of 370,000 small blocks', { skip }, () => {
 
 // The body of a large request is parsed on a worker thread; a client that leaves meanwhile must
 // neither crash the proxy nor leak the session (the ASan build's leak check runs at stop).
-describe('a client that leaves while its large body is parsed', { skip }, () => {
+describe('a client that leaves while its large body is parsed', () => {
   test('the proxy stays up, starts no CLI and stops cleanly', { timeout: 240000 }, async () => {
     await withProxy({ env: { MAX_BODY_BYTES: 16 << 20 } }, async (proxy) => {
       const block = '{"type":"text","text":"a"}';

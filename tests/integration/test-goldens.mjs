@@ -136,7 +136,7 @@ function normaliseEvent(e) {
 function clientHeaders(h) {
   const out = {};
   for (const [k, v] of h.entries()) {
-    if (k === 'content-type' || k.startsWith('anthropic-')) out[k] = v;
+    if (k === 'content-type' || k === 'x-should-retry' || k.startsWith('anthropic-')) out[k] = v;
     else if (k === 'retry-after') {
       assert.match(v, /^\d+$/, 'retry-after is whole seconds');
       out[k] = '<seconds>';

@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  curl, getJson, missing, NODE_DIR, parseSse, pidAlive, postJson, SOURCE_ROOT, startProxy, waitFor,
+  curl, getJson, missing, requireOrSkip, NODE_DIR, parseSse, pidAlive, postJson, SOURCE_ROOT, startProxy, waitFor,
 } from './lib/harness.mjs';
 
 const TEXT = 'Hello! I am a scripted mock reply, streamed in several small chunks.';
@@ -30,7 +30,7 @@ const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGP4z8AARwz
 
 const nodeRequire = createRequire(path.join(NODE_DIR, 'package.json'));
 const haveOpenAI = fs.existsSync(path.join(NODE_DIR, 'node_modules', 'openai'));
-const skip = missing() || (!haveOpenAI && 'the openai npm package is missing: run npm ci --prefix tests/node');
+requireOrSkip(missing() || (!haveOpenAI && 'the openai npm package is missing: run npm ci --prefix tests/node'));
 
 async function openaiClient(proxy, opts = {}) {
   const mod = await import(nodeRequire.resolve('openai'));
@@ -139,7 +139,7 @@ const GOLDENS = [
   { name: 'err_429', body: chat('Say hello [[fake:err_429]]'), error: true },
 ];
 
-describe('chat completions goldens', { skip }, () => {
+describe('chat completions goldens', () => {
   let proxy;
   before(async () => { proxy = await startProxy(); });
   after(async () => { await proxy?.stop(); });
@@ -179,7 +179,7 @@ describe('chat completions goldens', { skip }, () => {
 
 // ---- the openai client -----------------------------------------------------------------------
 
-describe('chat completions', { skip }, () => {
+describe('chat completions', () => {
   let proxy;
   before(async () => { proxy = await startProxy({ env: { MAX_CONCURRENT: '3' } }); });
   after(async () => { await proxy?.stop(); });
@@ -416,7 +416,7 @@ describe('chat completions', { skip }, () => {
   });
 });
 
-describe('chat completions with authentication', { skip }, () => {
+describe('chat completions with authentication', () => {
   let proxy;
   before(async () => { proxy = await startProxy({ env: { REQUIRE_AUTH: 'true', PROXY_API_KEYS: 'sk-good' } }); });
   after(async () => { await proxy?.stop(); });
@@ -471,7 +471,7 @@ function assertResponsesGrammar(events, { last = 'response.completed' } = {}) {
   return { text, final: evs.at(-1).data.response };
 }
 
-describe('responses', { skip }, () => {
+describe('responses', () => {
   let proxy;
   before(async () => { proxy = await startProxy(); });
   after(async () => { await proxy?.stop(); });
