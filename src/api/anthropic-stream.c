@@ -272,6 +272,8 @@ static int block_apply_delta(Block *b, const json_t *delta) {
         return 0;
 }
 
+static int close_open_blocks(AnthropicStream *s, json_t *out);
+
 static int feed_stream_event(AnthropicStream *s, const json_t *event, json_t *out) {
         const char *type = json_type_of(event);
         int index, r;
@@ -304,6 +306,11 @@ static int feed_stream_event(AnthropicStream *s, const json_t *event, json_t *ou
                         return r;
                 if (!s->thinking && block_type_is_thinking(json_type_of(block)))
                         return upstream_map_set(s, (size_t) json_integer_value(upstream_index), BLOCK_DROPPED);
+                /* The client's grammar allows one open block at a time: a start without the
+                 * previous block's stop (upstream never does this, a fuzzer did) closes it. */
+                r = close_open_blocks(s, out);
+                if (r < 0)
+                        return r;
                 index = block_add(s, block);
                 if (index < 0)
                         return index;
