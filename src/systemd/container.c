@@ -5,7 +5,9 @@
  *
  *   scope   a transient unit per request over sd-bus; the child stays gated until the scope's
  *           start job is removed ("done"), so no CLI code runs outside it.
- *   cgroup  a sub-cgroup of our delegated cgroup per request; placement is synchronous.
+ *   cgroup  a sub-cgroup of our delegated cgroup per request, made before the spawn
+ *           (container_prepare()): the child writes itself into its cgroup.procs between clone
+ *           and exec, so it needs no gate and can be started with vfork semantics (cli/spawn.c).
  *   pgroup  nothing but the child's process group (cli/spawn.c) plus PR_SET_CHILD_SUBREAPER, so
  *           re-parented orphans are reaped here instead of piling up as zombies.
  *   auto    scope if the manager lets us create one (probed at start), else cgroup if ours is
@@ -48,6 +50,7 @@ struct ContainerSlot {
         char *request_id, *api, *model;
         char *name;                     /* scope unit, or cgroup dir (full path in .path) */
         char *path;                     /* cgroup mode */
+        int procs_fd;                   /* cgroup mode, prepared: its cgroup.procs, until placed */
         container_ready_t ready_cb;
         void *userdata;
         sd_bus_slot *call;              /* StartTransientUnit in flight */
@@ -82,6 +85,7 @@ static void slot_unlink(ContainerSlot *s) {
 
 static void slot_destroy(ContainerSlot *s) {
         slot_unlink(s);
+        s->procs_fd = safe_close(s->procs_fd);
         sd_bus_slot_unref(s->call);
         if (s->ev_timer)
                 event_free(s->ev_timer);
@@ -202,7 +206,7 @@ static int scope_send(ContainerSlot *s) {
 
 /* ---- cgroup --------------------------------------------------------------------------------- */
 
-static int cgroup_place(ContainerSlot *s) {
+static int cgroup_make(ContainerSlot *s) {
         CgroupLimit limits[3];
         size_t n = cgroup_limits_from_config(s->c->config, limits);
         int r = -EEXIST;
@@ -215,6 +219,30 @@ static int cgroup_place(ContainerSlot *s) {
                         return r;
                 r = cgroup_create(s->c->cgroup, s->name, limits, n, &s->path);
         }
+        return r;
+}
+
+/* Before the spawn: the cgroup, and its cgroup.procs open for the child to join. */
+static int cgroup_prepare(ContainerSlot *s) {
+        int r = cgroup_make(s);
+
+        if (r < 0)
+                return r;
+        r = cgroup_open_procs(s->path);
+        if (r < 0) {
+                (void) cgroup_remove(s->path);
+                free(s->path);
+                s->path = NULL;
+                return r;
+        }
+        s->procs_fd = r;
+        return 1;
+}
+
+/* After a spawn without container_prepare() (a caller that gated the child): move it in. */
+static int cgroup_place(ContainerSlot *s) {
+        int r = cgroup_make(s);
+
         if (r < 0)
                 return r;
         r = cgroup_attach(s->path, s->pid);
@@ -434,7 +462,7 @@ ScopeMode container_mode(const Container *c) {
  * container_needs_gate() - must the child wait before exec until container_place() is done?
  */
 bool container_needs_gate(const Container *c) {
-        return c && c->mode != SCOPE_MODE_PGROUP;
+        return c && c->mode == SCOPE_MODE_SCOPE;
 }
 
 /**
@@ -450,36 +478,87 @@ int container_cleanup_leftovers(Container *c) {
         return 0;
 }
 
+static ContainerSlot *slot_new(Container *c, const ScopeInfo *info) {
+        ContainerSlot *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return NULL;
+        s->c = c;
+        s->pid = info->pid;
+        s->procs_fd = -EBADF;
+        s->request_id = strdup(info->request_id);
+        if (!s->request_id) {
+                free(s);
+                return NULL;
+        }
+        s->next = c->slots;
+        if (c->slots)
+                c->slots->prev = s;
+        c->slots = s;
+        return s;
+}
+
+/**
+ * container_prepare() - before the spawn: make what the child can join by itself
+ * @c: the container
+ * @info: request id (copied); the pid is not known yet
+ * @ret: the slot, to hand to container_place() after the spawn (or to container_slot_free())
+ * @ret_join_fd: the cgroup.procs fd the child writes "0" into before exec; owned by the slot
+ *
+ * Only the cgroup mode has something to prepare: a transient scope needs the pid (and a gated
+ * child), a process group needs nothing.
+ *
+ * Return: 1 prepared, 0 nothing to prepare (*ret NULL), or a negative errno (logged).
+ */
+int container_prepare(Container *c, const ScopeInfo *info, ContainerSlot **ret, int *ret_join_fd) {
+        ContainerSlot *s;
+        int r;
+
+        *ret = NULL;
+        *ret_join_fd = -EBADF;
+        if (!c || c->mode != SCOPE_MODE_CGROUP)
+                return 0;
+        s = slot_new(c, info);
+        if (!s)
+                return log_oom();
+        r = cgroup_prepare(s);
+        if (r < 0) {
+                log_scope_failed(s, r, strerror(-r));
+                slot_destroy(s);
+                return r;
+        }
+        *ret = s;
+        *ret_join_fd = s->procs_fd;
+        return 1;
+}
+
 /**
  * container_place() - put a gated child into its container
  * @c: the container
  * @info: request id, API, model, pid (strings copied)
  * @ready_cb: called once from the loop when placement is pending (return 0)
  * @userdata: for @ready_cb
- * @ret: the slot
+ * @ret: the slot; if it holds one from container_prepare(), that one is completed
  *
  * Return: 1 placed, 0 pending, or a negative errno (logged with MESSAGE_ID_SCOPE_FAILED).
  */
 int container_place(Container *c, const ScopeInfo *info, container_ready_t ready_cb, void *userdata,
                     ContainerSlot **ret) {
-        ContainerSlot *s = calloc(1, sizeof(*s));
+        ContainerSlot *s = *ret;
         int r;
 
+        if (s) {
+                /* Prepared: the child joined the cgroup itself before it exec'd. */
+                s->pid = info->pid;
+                s->placed = true;
+                s->procs_fd = safe_close(s->procs_fd);
+                return 1;
+        }
+        s = slot_new(c, info);
         if (!s)
                 return log_oom();
-        s->c = c;
-        s->pid = info->pid;
         s->ready_cb = ready_cb;
         s->userdata = userdata;
-        s->request_id = strdup(info->request_id);
-        if (!s->request_id) {
-                free(s);
-                return log_oom();
-        }
-        s->next = c->slots;
-        if (c->slots)
-                c->slots->prev = s;
-        c->slots = s;
 
         switch (c->mode) {
         case SCOPE_MODE_SCOPE:

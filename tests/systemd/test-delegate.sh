@@ -49,6 +49,7 @@ echo "# request cgroup: $req"
 check "a req-* sub-cgroup exists while the request runs" test -n "$req"
 mapfile -t tree < <(fake_tree_pids)
 check "it holds the CLI and both grandchildren" pids_in_cgroup "$req" "${tree[@]}"
+check "the CLI holds only fds 0-2(3), no blocked or ignored signal" fake_inherited_clean
 check "the proxy is not in it" sh -c "! '$SDNS' exec $PID grep -qx '$mainpid' '$req/cgroup.procs'"
 if has_controller "$req" memory; then
         check_eq "memory.max set" 268435456 "$(X cat "$req/memory.max")"

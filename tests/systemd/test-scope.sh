@@ -51,6 +51,7 @@ echo "# scope cgroup: $cg"
 check "the scope is in claudeproxy.slice" grep -q '^/claudeproxy.slice/' <<<"$cg"
 mapfile -t tree < <(fake_tree_pids)
 check "the scope holds the CLI and both grandchildren (setsid too)" pids_in_cgroup "/sys/fs/cgroup$cg" "${tree[@]}"
+check "the CLI holds only fds 0-2(3), no blocked or ignored signal" fake_inherited_clean
 check "the proxy itself is not in the scope" sh -c "! '$SDNS' exec $PID grep -qx '$(svc_prop MainPID)' '/sys/fs/cgroup$cg/cgroup.procs'"
 check_eq "MemoryMax set on the scope" 268435456 "$(svc_prop MemoryMax "$scope")"
 check_eq "TasksMax set on the scope" 64 "$(svc_prop TasksMax "$scope")"
