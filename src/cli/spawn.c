@@ -185,6 +185,8 @@ static pid_t start_forked(ChildArgs *a, int *ret_pidfd) {
 _child_code_ static pid_t start_vforked(ChildArgs *a, int *ret_pidfd) {
         _Alignas(16) char stack[CHILD_STACK_SIZE];
         int pidfd = -EBADF;
+        /* SIGCHLD as the exit signal: a clone child without one would need __WALL to be waited
+         * for, and execve() resets it to SIGCHLD anyway (de_thread()). */
         pid_t pid = clone(child_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, a,
                           &pidfd);
 

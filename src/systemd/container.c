@@ -21,6 +21,7 @@
  */
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,7 @@ struct Container {
         char *own_unit;
         char *cgroup;                   /* our cgroup directory */
         struct event *ev_sigchld;
+        int children_fd;                /* pgroup: /proc/self/task/<pid>/children, re-read with pread */
         ContainerSlot *slots;
 };
 
@@ -287,15 +289,13 @@ static bool is_slot_pid(Container *c, pid_t pid) {
  */
 static void on_sigchld(evutil_socket_t fd, short what, void *userdata) {
         Container *c = userdata;
-        char path[64], buf[8192];
-        FILE *f;
+        char buf[8192];
 
-        snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
-        f = fopen(path, "re");
-        if (!f)
+        /* Every CLI's exit lands here too: one pread() of the kept-open file (a seq_file reads
+         * afresh from offset 0) rather than an open/fstat/read/close per request. */
+        ssize_t n = pread(c->children_fd, buf, sizeof(buf) - 1, 0);
+        if (n < 0)
                 return;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
         buf[n] = 0;
         for (char *p = buf, *e; *p; p = e) {
                 long pid = strtol(p, &e, 10);
@@ -345,7 +345,13 @@ static int setup_cgroup(Container *c, bool explicit) {
 }
 
 static int setup_pgroup(Container *c) {
+        char path[64];
+
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+                return negative_errno();
+        snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
+        c->children_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (c->children_fd < 0)
                 return negative_errno();
         c->ev_sigchld = evsignal_new(c->base, SIGCHLD, on_sigchld, c);
         if (!c->ev_sigchld)
@@ -373,6 +379,7 @@ int container_new(Container **ret, struct event_base *base, const Config *config
                 return -ENOMEM;
         c->base = base;
         c->config = config;
+        c->children_fd = -EBADF;
         (void) scope_own_unit(&c->own_unit);
 
         if (want == SCOPE_MODE_SCOPE || want == SCOPE_MODE_AUTO) {
@@ -436,6 +443,7 @@ Container *container_free(Container *c) {
         bus_free(c->bus);
         if (c->ev_sigchld)
                 event_free(c->ev_sigchld);
+        safe_close(c->children_fd);
         free(c->own_unit);
         free(c->cgroup);
         free(c);
