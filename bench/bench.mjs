@@ -15,10 +15,16 @@
 // Not a test: it asserts nothing beyond "the runs worked". Every loop is bounded and the script
 // stops the proxy and every child it started itself. Node built-ins only.
 //
-//   node bench/bench.mjs --proxy BUILD/src/claude-proxy --fake BUILD/tests/fake-claude/fake-claude
+// (c) The issue's goals, as ratios to the spawn floor measured in the same run (bench/spawn-floor.c:
+//     the fake run straight from C with posix_spawn, three pipes, read to EOF, reap): non-streaming
+//     p50 at concurrency 1, first text delta over bursts of 200 concurrent streams, the proxy's CPU
+//     per request, its RSS while holding 200 streams, and 1000 concurrent streams without an error.
+//
+//   node bench/bench.mjs --proxy BUILD/src/claude-proxy --fake BUILD/tests/fake-claude/fake-claude \
+//                        --floor BUILD/bench/spawn-floor
 //   node bench/bench.mjs --build BUILD [--quick]
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -36,9 +42,10 @@ function parseArgs(argv) {
     if (a === '--quick') o.quick = true;
     else if (a === '--proxy') o.proxy = argv[++i];
     else if (a === '--fake') o.fake = argv[++i];
+    else if (a === '--floor') o.floor = argv[++i];
     else if (a === '--build') o.build = argv[++i];
     else if (a === '--help' || a === '-h') {
-      console.log('usage: bench.mjs (--build DIR | --proxy BIN --fake BIN) [--quick]');
+      console.log('usage: bench.mjs (--build DIR | --proxy BIN --fake BIN --floor BIN) [--quick]');
       process.exit(0);
     } else {
       console.error(`unknown argument ${a}`);
@@ -48,8 +55,9 @@ function parseArgs(argv) {
   if (o.build) {
     o.proxy ??= path.join(o.build, 'src', 'claude-proxy');
     o.fake ??= path.join(o.build, 'tests', 'fake-claude', 'fake-claude');
+    o.floor ??= path.join(o.build, 'bench', 'spawn-floor');
   }
-  for (const k of ['proxy', 'fake']) {
+  for (const k of ['proxy', 'fake', 'floor']) {
     if (!o[k] || !fs.existsSync(o[k])) {
       console.error(`--${k} binary missing (${o[k]}); build first or pass --build DIR`);
       process.exit(2);
@@ -62,7 +70,10 @@ function parseArgs(argv) {
 const opts = parseArgs(process.argv.slice(2));
 const N1 = opts.quick ? 50 : 200;       // requests at concurrency 1
 const N100 = opts.quick ? 300 : 1000;   // requests at concurrency 100
-const HOLD = opts.quick ? [50, 100] : [100, 300];
+const HOLD = opts.quick ? [50, 200] : [200, 1000];
+const BURST = opts.quick ? 50 : 200;    // concurrent streams per burst
+const BURSTS = opts.quick ? 2 : 5;      // bursts per side (after one warm-up burst)
+const BIG = opts.quick ? 200 : 1000;    // concurrent complete streams that must all succeed
 const PHASE_TIMEOUT_MS = 120000;        // no phase may take longer than this
 
 // ---- the proxy ------------------------------------------------------------------------------
@@ -156,6 +167,7 @@ function request(port, agent, payload, { onFirstChunk } = {}) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     let ttfb = null;
+    let delta = null;
     let bytes = 0;
     let text = '';
     const req = http.request({
@@ -170,13 +182,51 @@ function request(port, agent, payload, { onFirstChunk } = {}) {
         }
         bytes += d.length;
         if (text.length < 4096) text += d;
+        if (delta === null && (text.includes('"text_delta"') || d.includes('"text_delta"'))) delta = performance.now() - t0;
       });
-      res.on('end', () => resolve({ ttfb, total: performance.now() - t0, status: res.statusCode, bytes, text }));
+      res.on('end', () => resolve({ t0, ttfb, delta, total: performance.now() - t0, status: res.statusCode, bytes, text }));
       res.on('error', reject);
     });
     req.on('error', reject);
     req.end(payload);
   });
+}
+
+// The proxy's CPU time so far, in ms: precise from schedstat (ns), the user/system split from stat.
+function procCpu(pid) {
+  let ns = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`))
+    ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const tick = 1000 / 100;  /* USER_HZ */
+  return { ms: ns / 1e6, userMs: Number(f[11]) * tick, sysMs: Number(f[12]) * tick };
+}
+
+// ---- the spawn floor (bench/spawn-floor.c) ---------------------------------------------------
+
+function floorSpecDir(spec) {
+  const d = tmpdir('cp-bench-floor-');
+  fs.writeFileSync(path.join(d, 'argv'), spec.argv.map((a) => a + '\0').join(''));
+  fs.writeFileSync(path.join(d, 'env'), Object.entries(spec.env).map(([k, v]) => `${k}=${v}\0`).join(''));
+  fs.writeFileSync(path.join(d, 'cwd'), spec.cwd);
+  fs.writeFileSync(path.join(d, 'stdin'), spec.stdin.map((l) => JSON.stringify(l) + '\n').join(''));
+  return d;
+}
+
+// Runs of the floor: [{start, delta, result}] in ms, plus the floor's own CPU per run.
+function floor(mode, n, dir) {
+  const out = execFileSync(opts.floor, [mode, String(n), dir], { encoding: 'utf8', maxBuffer: 64 << 20,
+    timeout: PHASE_TIMEOUT_MS });
+  const runs = [];
+  let cpu = NaN;
+  for (const line of out.trim().split('\n')) {
+    const f = line.split(' ');
+    if (f[0] === 'cpu') cpu = Number(f[1]);
+    else runs.push({ start: Number(f[0]), delta: Number(f[1]), result: Number(f[2]) });
+  }
+  if (runs.length !== n || runs.some((r) => !(r.result > 0)))
+    throw new Error(`spawn-floor ${mode}: ${runs.length}/${n} runs reached their result`);
+  return { runs, cpu };
 }
 
 // ---- direct spawn ---------------------------------------------------------------------------
@@ -315,6 +365,73 @@ async function latency(p, specs) {
   return rows;
 }
 
+// The issue's goals: ratios to the floor, measured here, now, with the same fake and the same specs.
+async function goals(p, specs) {
+  const plainDir = floorSpecDir(specs.plain);
+  const streamDir = floorSpecDir(specs.stream);
+  const check = (r) => {
+    if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.text.slice(0, 300)}`);
+    return r;
+  };
+  const out = {};
+
+  phase(`goals: ${N1} sequential non-streaming requests, proxy and floor`);
+  const agent1 = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  await request(p.port, agent1, body(false, 'hello'));      /* the connection, warm */
+  let c0 = procCpu(p.pid);
+  const seqPlain = await pool(N1, 1, async () => check(await request(p.port, agent1, body(false, 'hello'))));
+  let c1 = procCpu(p.pid);
+  out.cpuPlain = { ms: (c1.ms - c0.ms) / N1, userMs: (c1.userMs - c0.userMs) / N1, sysMs: (c1.sysMs - c0.sysMs) / N1 };
+  const floorSeq = floor('seq', N1, plainDir);
+  out.plainP50 = pct(seqPlain.results.map((r) => r.total), 50);
+  out.floorPlainP50 = pct(floorSeq.runs.map((r) => r.result), 50);
+  out.floorCpu = floorSeq.cpu;
+
+  phase(`goals: ${N1} sequential streaming requests (proxy CPU)`);
+  c0 = procCpu(p.pid);
+  await pool(N1, 1, async () => check(await request(p.port, agent1, body(true, 'hello'))));
+  c1 = procCpu(p.pid);
+  out.cpuStream = { ms: (c1.ms - c0.ms) / N1, userMs: (c1.userMs - c0.userMs) / N1, sysMs: (c1.sysMs - c0.sysMs) / N1 };
+  agent1.destroy();
+
+  phase(`goals: ${BURSTS} bursts of ${BURST} concurrent streams, proxy and floor, alternating`);
+  const agentB = new http.Agent({ keepAlive: true, maxSockets: BURST });
+  const burst = async () => {
+    const t0 = performance.now();
+    const rs = await Promise.all(Array.from({ length: BURST }, () => request(p.port, agentB, body(true, 'hello'))));
+    return rs.map((r) => check(r).t0 - t0 + r.delta);
+  };
+  await burst();                                            /* warm-up: opens the connections */
+  const proxyDeltas = [];
+  const floorDeltas = [];
+  for (let i = 0; i < BURSTS; i++) {
+    proxyDeltas.push(...await burst());
+    floorDeltas.push(...floor('burst', BURST, streamDir).runs.map((r) => r.delta));
+  }
+  agentB.destroy();
+  out.burstP50 = pct(proxyDeltas, 50);
+  out.burstP99 = pct(proxyDeltas, 99);
+  out.floorBurstP50 = pct(floorDeltas, 50);
+  out.floorBurstP99 = pct(floorDeltas, 99);
+
+  phase(`goals: ${BIG} concurrent complete streams`);
+  const agentBig = new http.Agent({ keepAlive: false });
+  const bigStart = performance.now();
+  const big = await Promise.allSettled(Array.from({ length: BIG }, () => request(p.port, agentBig, body(true, 'hello'))));
+  out.bigMs = performance.now() - bigStart;
+  const bad = big.filter((r) => r.status !== 'fulfilled' || r.value.status !== 200 ||
+                              !r.value.text.startsWith('event: message_start') || r.value.delta === null);
+  out.bigErrors = bad.length;
+  const why = {};
+  for (const r of bad) {
+    const k = r.status !== 'fulfilled' ? String(r.reason?.code || r.reason) : `HTTP ${r.value.status} ${r.value.text.slice(0, 120)}`;
+    why[k] = (why[k] || 0) + 1;
+  }
+  if (bad.length) console.error(`${BIG} concurrent streams: errors ${JSON.stringify(why)}`);
+  agentBig.destroy();
+  return out;
+}
+
 // Open `count` SSE streams whose fake CLI hangs after message_start; resolves once every one has
 // delivered its first chunk. Returns the requests so the caller can drop them.
 async function holdStreams(p, count, held) {
@@ -388,11 +505,29 @@ async function main() {
     const idle = { what: 'idle', ...procStatus(p.pid) };
     const lat = await latency(p, specs);
     const afterLat = { what: 'after latency runs', ...procStatus(p.pid) };
+    /* Memory first: the RSS held for 200 streams is not to include what the allocator kept
+     * from the 1000-stream burst of goals(). */
     const mem = await memory(p);
+    const g = await goals(p, specs);
+    const rss200 = mem.find((r) => r.what === `holding ${HOLD[0]} SSE streams`);
+    const held1000 = mem.find((r) => r.what === `holding ${HOLD[1]} SSE streams`);
 
     console.log('Latency (ms; "direct" = fake-claude spawned by node with the proxy\'s argv/env/stdin)');
     table(['measure', 'conc', 'n', 'p50', 'p99', 'req/s'],
           lat.map((r) => [r.what, r.conc, r.n, fmt(r.p50), fmt(r.p99), r.rps ? r.rps.toFixed(0) : '']));
+    console.log(`\nGoals (ratios to the spawn floor, bench/spawn-floor.c, measured in this run)`);
+    const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
+    table(['measure', 'proxy', 'floor', 'ratio', 'goal'], [
+      ['non-stream p50 at concurrency 1 (ms)', fmt(g.plainP50), fmt(g.floorPlainP50), ratio(g.plainP50, g.floorPlainP50), '<= 1.15x'],
+      [`first text delta p50, bursts of ${BURST} (ms)`, fmt(g.burstP50), fmt(g.floorBurstP50), ratio(g.burstP50, g.floorBurstP50), '<= 1.5x'],
+      [`first text delta p99, bursts of ${BURST} (ms)`, fmt(g.burstP99), fmt(g.floorBurstP99), ratio(g.burstP99, g.floorBurstP99), ''],
+      ['CPU per non-stream request (ms)', fmt(g.cpuPlain.ms), fmt(g.floorCpu), '', '<= 0.3'],
+      ['CPU per stream request (ms)', fmt(g.cpuStream.ms), '', '', '<= 0.3'],
+      ['  of it user / system (ms, 10 ms ticks)', `${fmt(g.cpuStream.userMs)} / ${fmt(g.cpuStream.sysMs)}`, '', '', ''],
+      [`RSS holding ${HOLD[0]} streams (MiB)`, mb(rss200.rssKb), '', '', '<= 8'],
+      [`open streams held at once`, `${held1000 ? HOLD[1] : '-'}`, '', '', '1000'],
+      [`${BIG} concurrent complete streams: errors`, `${g.bigErrors} (${fmt(g.bigMs)} ms)`, '', '', '0'],
+    ]);
     console.log('\nProxy memory (/proc/PID/status)');
     table(['state', 'VmRSS MB', 'VmHWM MB', 'fds', 'children'],
           [idle, afterLat, ...mem].map((r) => [r.what, mb(r.rssKb), mb(r.hwmKb), r.fds, r.children]));

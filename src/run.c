@@ -3,7 +3,9 @@
 /*
  * One CLI process from fork to reap (see run.h).
  *
- *   run_start ─► memfd ─► fork (gated) ─► place in scope/cgroup ─► release gate ─► exec
+ *   run_start ─► memfd ─► fork (gated) ─► place in scope ─► release gate ─► exec
+ *             ─► memfd ─► make cgroup ─► clone (vfork; the child joins the cgroup) ─► exec
+ *             ─► memfd ─► clone (vfork, pgroup) ─► exec
  *   stdin:  line queue; run_send_turns() sequences the history (cli/README §10), lines
  *           serialized by the owner (the request's tree may be long gone), passed by reference
  *   stdout: line splitter ─► history acks swallowed │ control lines ─► on_control
@@ -43,6 +45,7 @@
 
 const RunContainerOps run_container_default = {
         .needs_gate = container_needs_gate,
+        .prepare = container_prepare,
         .place = container_place,
         .unit = container_slot_unit,
         .kill = container_kill,
@@ -514,21 +517,40 @@ static int run_spawn(Run *r, const RunSpawn *sp, RunStage *stage) {
         if (k < 0)
                 return k;
 
+        ScopeInfo info = { .request_id = r->log_id, .api = sp->api, .model = sp->cli->model };
+        int join_fd = -EBADF;
+        if (r->cops->prepare) {
+                /* cgroup mode: the cgroup exists before the child, which joins it itself. */
+                *stage = RUN_STAGE_CONTAIN;
+                k = r->cops->prepare(r->ctx->container, &info, &r->container, &join_fd);
+                if (k < 0)
+                        return k;
+                *stage = RUN_STAGE_SPAWN;
+        }
+
         CliSpawnOptions o = {
                 .argv = argv,
                 .envp = r->ctx->envp,
                 .cwd = r->ctx->cwd,
                 .pass_fd = r->system_prompt_fd,
-                /* Scope and cgroup modes hold the child before exec until it is inside. */
+                /* Scope mode holds the child before exec until systemd has put it inside. */
                 .gated = r->cops->needs_gate(r->ctx->container),
+                .join_cgroup = join_fd >= 0,
+                .cgroup_procs_fd = join_fd,
         };
         k = cli_spawn(&o, &r->child);
-        if (k < 0)
+        if (k < 0) {
+                if (r->child.join_failed) {
+                        *stage = RUN_STAGE_CONTAIN;
+                        log_error_errno(k, "%s: the CLI child cannot join its cgroup %s: %m", r->log_id,
+                                        r->cops->unit(r->container) ?: "");
+                }
                 return k;
+        }
         r->system_prompt_fd = safe_close(r->system_prompt_fd);
 
         *stage = RUN_STAGE_CONTAIN;
-        ScopeInfo info = { .request_id = r->log_id, .api = sp->api, .model = sp->cli->model, .pid = r->child.pid };
+        info.pid = r->child.pid;
         k = r->cops->place(r->ctx->container, &info, on_placed, r, &r->container);
         if (k < 0)
                 return k;

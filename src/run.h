@@ -27,6 +27,8 @@ typedef struct Run Run;
  */
 typedef struct RunContainerOps {
         bool (*needs_gate)(const Container *c);
+        /* Optional (NULL: nothing to prepare): before the spawn, see container_prepare(). */
+        int (*prepare)(Container *c, const ScopeInfo *info, ContainerSlot **ret, int *ret_join_fd);
         int (*place)(Container *c, const ScopeInfo *info, container_ready_t ready_cb, void *userdata,
                      ContainerSlot **ret);
         const char *(*unit)(const ContainerSlot *s);

@@ -1,15 +1,36 @@
 /* SPDX-License-Identifier: MIT */
 
 /*
- * Starting and ending CLI children. fork+exec rather than posix_spawn because the child must
- * arm PR_SET_PDEATHSIG and wait on the start gate before it runs any CLI code (a per-request
- * scope or cgroup must hold it first). The child gets its own process group, so a kill reaches
- * whatever it forks; reaping goes through a pidfd so no global SIGCHLD handler can steal another
- * module's child. This module does not decide when to kill: session.c does.
+ * Starting and ending CLI children.
+ *
+ * Two ways to start one, both ending in the same child code (child_main):
+ *
+ *   vfork  clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) through glibc's clone() wrapper, which runs
+ *          child_main on a stack of its own and never returns into our frames. No page tables
+ *          are copied, so no copy-on-write faults and no TLB shoot-downs in the proxy after the
+ *          exec (what fork() cost per request). The proxy's thread is suspended until the child
+ *          has exec'd or exited, so the child must only make system calls: it shares our memory,
+ *          and allocating, locking or touching our data there would corrupt the suspended
+ *          parent's state. This is the default, and the cgroup mode's too: its child joins the
+ *          request's cgroup itself, by writing "0" into the cgroup.procs fd the parent opened
+ *          (no gate needed: it is inside before it execs).
+ *   fork   fork() with a start gate, for the transient-scope mode: systemd must put the child
+ *          into the scope (StartTransientUnit, asynchronous) before it runs any CLI code, and a
+ *          vfork child cannot wait for that without freezing the proxy. clone3's
+ *          CLONE_INTO_CGROUP is no way around it: the scope's cgroup exists only once systemd
+ *          created it, and the unit must still be told the pid.
+ *
+ * Either way the child arms PR_SET_PDEATHSIG, takes its own process group (so a kill reaches
+ * whatever it forks), resets every signal disposition and only then unblocks signals, and holds
+ * nothing but fds 0-2 (and 3, the system prompt) when it execs. Reaping goes through a pidfd so
+ * no global SIGCHLD handler can steal another module's child. This module does not decide when
+ * to kill: run.c does.
  */
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -24,30 +45,77 @@
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
+/* The vfork child's stack, in the spawning frame: execvpe() needs a PATH entry's length of it. */
+#define CHILD_STACK_SIZE (64 * 1024)
+
+/* Code that runs in a CLONE_VM child on its own stack: sanitizer instrumentation would treat
+ * that stack (and a shadow shared with the suspended parent) as the parent thread's. */
+#define _child_code_ __attribute__((no_sanitize("address", "undefined")))
+
+typedef struct ChildArgs {
+        const CliSpawnOptions *o;
+        pid_t parent;
+        int in, out, err, gate, pass;
+        /* Written by a CLONE_VM child before it gives up: the parent reads it once resumed. */
+        volatile int join_errno;
+} ChildArgs;
 
 static void pipe_pair_close(int p[2]) {
         p[0] = safe_close(p[0]);
         p[1] = safe_close(p[1]);
 }
 
-/* Runs in the forked child: no allocation, no return. */
-_Noreturn static void child_exec(const CliSpawnOptions *o, pid_t parent, int in, int out, int err, int gate,
-                                 int pass) {
-        sigset_t all;
+/* The kernel's struct sigaction: all zero is SIG_DFL, no flags, empty mask. Raw system calls
+ * because glibc's sigaction()/sigprocmask() skip its internal signals and sanitizers intercept
+ * them; the child must only make system calls (see the top). */
+struct kernel_sigaction {
+        unsigned long handler, flags, restorer, mask;
+};
+
+_child_code_ static void reset_signals(void) {
+        const struct kernel_sigaction dfl = {};
+        const uint64_t none = 0;
+
+        for (int sig = 1; sig < _NSIG; sig++)
+                (void) syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(none));
+        (void) syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
+}
+
+_child_code_ static bool has_slash(const char *s) {
+        for (; *s; s++)
+                if (*s == '/')
+                        return true;
+        return false;
+}
+
+/* Runs in the child (forked, or sharing our memory): system calls only, no return. */
+_child_code_ static int child_main(void *userdata) {
+        ChildArgs *a = userdata;
+        const CliSpawnOptions *o = a->o;
+        int in = a->in, out = a->out, err = a->err, gate = a->gate, pass = a->pass;
 
         /* Die with the proxy: a crashed proxy must not leave a CLI running on its own. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != a->parent)
                 _exit(127);
         (void) setpgid(0, 0);
         /* Every disposition back to the default *before* unblocking: the handlers inherited from
          * the proxy (libevent's SIGTERM/SIGINT/SIGHUP handlers write the signal number into the
          * parent's signal pipe, whose fd this child still holds) would otherwise run here when a
-         * client leaves between fork() and exec() and make the proxy stop itself. execve() resets
-         * handled signals too, but only once it runs; the gate can hold us here for a while. */
-        for (int sig = 1; sig < _NSIG; sig++)
-                (void) signal(sig, SIG_DFL);
-        sigemptyset(&all);
-        (void) sigprocmask(SIG_SETMASK, &all, NULL);
+         * client leaves between clone and exec and make the proxy stop itself; in a CLONE_VM
+         * child they would run on the parent's data. execve() resets handled signals too, but
+         * only once it runs; the gate can hold us here for a while. Ignored signals (SIGPIPE)
+         * stay ignored across execve(), so they are reset here as well. */
+        reset_signals();
+
+        /* Into the request's cgroup before any CLI code runs. */
+        if (o->join_cgroup && write(o->cgroup_procs_fd, "0", 1) != 1) {
+                a->join_errno = errno ?: EIO;
+                _exit(127);
+        }
 
         /* The child's fds first, everything else closed before it waits: while it waits it must
          * hold nothing of the proxy's (the signal pipe, client sockets, other children's pipes). */
@@ -83,26 +151,64 @@ _Noreturn static void child_exec(const CliSpawnOptions *o, pid_t parent, int in,
 
         if (o->cwd && chdir(o->cwd) < 0)
                 _exit(127);
-        if (strchr(o->argv[0], '/'))
+        if (has_slash(o->argv[0]))
                 execve(o->argv[0], o->argv, o->envp);
         else
-                /* A bare name: search PATH like a shell would (the child's PATH is the proxy's). */
+                /* A bare name: search PATH like a shell would (the child's PATH is the proxy's).
+                 * glibc's execvpe() allocates nothing (its buffers are on the stack). */
                 execvpe(o->argv[0], o->argv, o->envp);
         _exit(127);
+}
+
+/* fork() for a gated child: it must be able to wait without holding the proxy up. */
+static pid_t start_forked(ChildArgs *a, int *ret_pidfd) {
+        pid_t pid = fork();
+
+        if (pid == 0)
+                child_main(a);
+        if (pid < 0)
+                return -errno;
+        /* Both sides set the group, so killpg() works no matter who runs first. */
+        (void) setpgid(pid, pid);
+        int pidfd = pidfd_open(pid, 0);
+        if (pidfd < 0) {
+                int r = -errno;
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return r;
+        }
+        *ret_pidfd = pidfd;
+        return pid;
+}
+
+/* vfork semantics: returns once the child has exec'd (or died); it has set its group itself. */
+_child_code_ static pid_t start_vforked(ChildArgs *a, int *ret_pidfd) {
+        _Alignas(16) char stack[CHILD_STACK_SIZE];
+        int pidfd = -EBADF;
+        /* SIGCHLD as the exit signal: a clone child without one would need __WALL to be waited
+         * for, and execve() resets it to SIGCHLD anyway (de_thread()). */
+        pid_t pid = clone(child_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, a,
+                          &pidfd);
+
+        if (pid < 0)
+                return -errno;
+        *ret_pidfd = pidfd;
+        return pid;
 }
 
 /**
  * cli_spawn() - start a CLI child
  * @o: what to run
- * @ret: the child; on failure left as CLI_CHILD_NULL
+ * @ret: the child; on failure left as CLI_CHILD_NULL (with join_failed when the child could not
+ *       enter its cgroup)
  *
- * Return: 0, or a negative errno from pipe2/fork/pidfd_open.
+ * Return: 0, or a negative errno from pipe2/clone/fork/pidfd_open, or of the cgroup join.
  */
 int cli_spawn(const CliSpawnOptions *o, CliChild *ret) {
         int in[2] = { -EBADF, -EBADF }, out[2] = { -EBADF, -EBADF }, err[2] = { -EBADF, -EBADF },
             gate[2] = { -EBADF, -EBADF };
-        pid_t parent = getpid(), pid;
-        int r;
+        int pidfd = -EBADF, r;
+        pid_t pid;
 
         *ret = CLI_CHILD_NULL;
         if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
@@ -111,28 +217,29 @@ int cli_spawn(const CliSpawnOptions *o, CliChild *ret) {
                 goto fail;
         }
 
-        /* Every signal blocked across fork(): a signal that arrives before the child has reset
+        ChildArgs a = {
+                .o = o, .parent = getpid(),
+                .in = in[0], .out = out[1], .err = err[1], .gate = gate[0], .pass = o->pass_fd,
+        };
+        /* Every signal blocked across the clone: a signal that arrives before the child has reset
          * its dispositions would otherwise run the proxy's handler in the child. The child
          * unblocks once the defaults are back. */
         sigset_t all, saved;
         sigfillset(&all);
         (void) sigprocmask(SIG_SETMASK, &all, &saved);
-        pid = fork();
-        if (pid == 0)
-                child_exec(o, parent, in[0], out[1], err[1], gate[0], o->pass_fd);
-        r = pid < 0 ? negative_errno() : 0;
+        pid = o->gated ? start_forked(&a, &pidfd) : start_vforked(&a, &pidfd);
         (void) sigprocmask(SIG_SETMASK, &saved, NULL);
-        if (r < 0)
+        if (pid < 0) {
+                r = pid;
                 goto fail;
-
-        /* Both sides set the group, so killpg() works no matter who runs first. */
-        (void) setpgid(pid, pid);
-
-        int pidfd = pidfd_open(pid, 0);
-        if (pidfd < 0) {
-                r = negative_errno();
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
+        }
+        if (a.join_errno != 0) {
+                siginfo_t si = {};
+                /* It has exited already (a vfork child resumes us only then): collect it. */
+                (void) waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED);
+                pidfd = safe_close(pidfd);
+                r = -a.join_errno;
+                ret->join_failed = true;
                 goto fail;
         }
 
@@ -202,12 +309,14 @@ int cli_child_try_reap(CliChild *c, CliExit *ret) {
 
         if (c->reaped)
                 return 1;
+        /* Peek first (WNOWAIT): the group may be killed only while the zombie leader still holds
+         * its id. None of these calls blocks: the pidfd said the child has exited. */
         if (waitid((idtype_t) P_PIDFD, (id_t) c->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
                 return negative_errno();
         if (si.si_pid == 0)
                 return 0;
         (void) killpg(c->pid, SIGKILL);
-        if (waitid((idtype_t) P_PIDFD, (id_t) c->pidfd, &si, WEXITED) < 0)
+        if (waitid((idtype_t) P_PIDFD, (id_t) c->pidfd, &si, WEXITED | WNOHANG) < 0)
                 return negative_errno();
         c->reaped = true;
         ret->exited = si.si_code == CLD_EXITED;

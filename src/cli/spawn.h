@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* I/O: start one CLI child in its own process group, with pipes, a start gate and a pidfd. */
+/* I/O: start one CLI child in its own process group, with pipes, a pidfd and, if asked, a start gate. */
 
 #include <errno.h>
 #include <stdbool.h>
@@ -31,7 +31,9 @@ typedef struct CliSpawnOptions {
         char *const *envp;
         const char *cwd;
         int pass_fd;            /* becomes fd 3 in the child (system prompt memfd), -1: none */
-        bool gated;             /* the child waits for cli_child_release() before exec */
+        bool gated;             /* the child waits for cli_child_release() before exec (fork) */
+        bool join_cgroup;       /* the child writes "0" into cgroup_procs_fd before exec */
+        int cgroup_procs_fd;    /* an open cgroup.procs of the request's cgroup (join_cgroup only) */
 } CliSpawnOptions;
 
 typedef struct CliChild {
@@ -42,6 +44,7 @@ typedef struct CliChild {
         int stderr_fd;
         int gate_fd;            /* write end of the start gate, -EBADF when released/ungated */
         bool reaped;
+        bool join_failed;       /* set on a cli_spawn() failure: the child could not join its cgroup */
 } CliChild;
 
 #define CLI_CHILD_NULL                                                                              \

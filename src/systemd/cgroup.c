@@ -231,6 +231,24 @@ int cgroup_attach(const char *path, pid_t pid) {
 }
 
 /**
+ * cgroup_open_procs() - open @path's cgroup.procs for writing, for a child to join by itself
+ *
+ * Write access is checked when the file is written (against the writer's credentials and the
+ * common ancestor of the source and target cgroups), so the child's write of "0" needs what the
+ * parent's write of its pid would.
+ *
+ * Return: the fd (O_CLOEXEC), or a negative errno.
+ */
+int cgroup_open_procs(const char *path) {
+        _cleanup_free_ char *p = NULL;
+
+        if (asprintf(&p, "%s/cgroup.procs", path) < 0)
+                return -ENOMEM;
+        int fd = open(p, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+/**
  * cgroup_signal() - signal every process in @path
  *
  * SIGKILL goes through cgroup.kill (atomic, kernel ≥ 5.14, catches forks in flight); other

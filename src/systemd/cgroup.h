@@ -14,6 +14,7 @@ bool cgroup_is_delegated(const char *path);
 int cgroup_setup(const char *path);
 int cgroup_create(const char *base, const char *name, const CgroupLimit *limits, size_t n, char **ret_path);
 int cgroup_attach(const char *path, pid_t pid);
+int cgroup_open_procs(const char *path);
 int cgroup_signal(const char *path, int sig);
 int cgroup_remove(const char *path);
 int cgroup_remove_leftovers(const char *base);

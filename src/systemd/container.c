@@ -5,7 +5,9 @@
  *
  *   scope   a transient unit per request over sd-bus; the child stays gated until the scope's
  *           start job is removed ("done"), so no CLI code runs outside it.
- *   cgroup  a sub-cgroup of our delegated cgroup per request; placement is synchronous.
+ *   cgroup  a sub-cgroup of our delegated cgroup per request, made before the spawn
+ *           (container_prepare()): the child writes itself into its cgroup.procs between clone
+ *           and exec, so it needs no gate and can be started with vfork semantics (cli/spawn.c).
  *   pgroup  nothing but the child's process group (cli/spawn.c) plus PR_SET_CHILD_SUBREAPER, so
  *           re-parented orphans are reaped here instead of piling up as zombies.
  *   auto    scope if the manager lets us create one (probed at start), else cgroup if ours is
@@ -19,6 +21,7 @@
  */
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +51,7 @@ struct ContainerSlot {
         char *request_id, *api, *model;
         char *name;                     /* scope unit, or cgroup dir (full path in .path) */
         char *path;                     /* cgroup mode */
+        int procs_fd;                   /* cgroup mode, prepared: its cgroup.procs, until placed */
         container_ready_t ready_cb;
         void *userdata;
         sd_bus_slot *call;              /* StartTransientUnit in flight */
@@ -67,6 +71,7 @@ struct Container {
         char *own_unit;
         char *cgroup;                   /* our cgroup directory */
         struct event *ev_sigchld;
+        int children_fd;                /* pgroup: /proc/self/task/<pid>/children, re-read with pread */
         ContainerSlot *slots;
 };
 
@@ -82,6 +87,7 @@ static void slot_unlink(ContainerSlot *s) {
 
 static void slot_destroy(ContainerSlot *s) {
         slot_unlink(s);
+        s->procs_fd = safe_close(s->procs_fd);
         sd_bus_slot_unref(s->call);
         if (s->ev_timer)
                 event_free(s->ev_timer);
@@ -202,7 +208,7 @@ static int scope_send(ContainerSlot *s) {
 
 /* ---- cgroup --------------------------------------------------------------------------------- */
 
-static int cgroup_place(ContainerSlot *s) {
+static int cgroup_make(ContainerSlot *s) {
         CgroupLimit limits[3];
         size_t n = cgroup_limits_from_config(s->c->config, limits);
         int r = -EEXIST;
@@ -215,6 +221,30 @@ static int cgroup_place(ContainerSlot *s) {
                         return r;
                 r = cgroup_create(s->c->cgroup, s->name, limits, n, &s->path);
         }
+        return r;
+}
+
+/* Before the spawn: the cgroup, and its cgroup.procs open for the child to join. */
+static int cgroup_prepare(ContainerSlot *s) {
+        int r = cgroup_make(s);
+
+        if (r < 0)
+                return r;
+        r = cgroup_open_procs(s->path);
+        if (r < 0) {
+                (void) cgroup_remove(s->path);
+                free(s->path);
+                s->path = NULL;
+                return r;
+        }
+        s->procs_fd = r;
+        return 1;
+}
+
+/* After a spawn without container_prepare() (a caller that gated the child): move it in. */
+static int cgroup_place(ContainerSlot *s) {
+        int r = cgroup_make(s);
+
         if (r < 0)
                 return r;
         r = cgroup_attach(s->path, s->pid);
@@ -259,15 +289,13 @@ static bool is_slot_pid(Container *c, pid_t pid) {
  */
 static void on_sigchld(evutil_socket_t fd, short what, void *userdata) {
         Container *c = userdata;
-        char path[64], buf[8192];
-        FILE *f;
+        char buf[8192];
 
-        snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
-        f = fopen(path, "re");
-        if (!f)
+        /* Every CLI's exit lands here too: one pread() of the kept-open file (a seq_file reads
+         * afresh from offset 0) rather than an open/fstat/read/close per request. */
+        ssize_t n = pread(c->children_fd, buf, sizeof(buf) - 1, 0);
+        if (n < 0)
                 return;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
         buf[n] = 0;
         for (char *p = buf, *e; *p; p = e) {
                 long pid = strtol(p, &e, 10);
@@ -317,7 +345,13 @@ static int setup_cgroup(Container *c, bool explicit) {
 }
 
 static int setup_pgroup(Container *c) {
+        char path[64];
+
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+                return negative_errno();
+        snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int) getpid());
+        c->children_fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (c->children_fd < 0)
                 return negative_errno();
         c->ev_sigchld = evsignal_new(c->base, SIGCHLD, on_sigchld, c);
         if (!c->ev_sigchld)
@@ -345,6 +379,7 @@ int container_new(Container **ret, struct event_base *base, const Config *config
                 return -ENOMEM;
         c->base = base;
         c->config = config;
+        c->children_fd = -EBADF;
         (void) scope_own_unit(&c->own_unit);
 
         if (want == SCOPE_MODE_SCOPE || want == SCOPE_MODE_AUTO) {
@@ -408,6 +443,7 @@ Container *container_free(Container *c) {
         bus_free(c->bus);
         if (c->ev_sigchld)
                 event_free(c->ev_sigchld);
+        safe_close(c->children_fd);
         free(c->own_unit);
         free(c->cgroup);
         free(c);
@@ -434,7 +470,7 @@ ScopeMode container_mode(const Container *c) {
  * container_needs_gate() - must the child wait before exec until container_place() is done?
  */
 bool container_needs_gate(const Container *c) {
-        return c && c->mode != SCOPE_MODE_PGROUP;
+        return c && c->mode == SCOPE_MODE_SCOPE;
 }
 
 /**
@@ -450,36 +486,87 @@ int container_cleanup_leftovers(Container *c) {
         return 0;
 }
 
+static ContainerSlot *slot_new(Container *c, const ScopeInfo *info) {
+        ContainerSlot *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return NULL;
+        s->c = c;
+        s->pid = info->pid;
+        s->procs_fd = -EBADF;
+        s->request_id = strdup(info->request_id);
+        if (!s->request_id) {
+                free(s);
+                return NULL;
+        }
+        s->next = c->slots;
+        if (c->slots)
+                c->slots->prev = s;
+        c->slots = s;
+        return s;
+}
+
+/**
+ * container_prepare() - before the spawn: make what the child can join by itself
+ * @c: the container
+ * @info: request id (copied); the pid is not known yet
+ * @ret: the slot, to hand to container_place() after the spawn (or to container_slot_free())
+ * @ret_join_fd: the cgroup.procs fd the child writes "0" into before exec; owned by the slot
+ *
+ * Only the cgroup mode has something to prepare: a transient scope needs the pid (and a gated
+ * child), a process group needs nothing.
+ *
+ * Return: 1 prepared, 0 nothing to prepare (*ret NULL), or a negative errno (logged).
+ */
+int container_prepare(Container *c, const ScopeInfo *info, ContainerSlot **ret, int *ret_join_fd) {
+        ContainerSlot *s;
+        int r;
+
+        *ret = NULL;
+        *ret_join_fd = -EBADF;
+        if (!c || c->mode != SCOPE_MODE_CGROUP)
+                return 0;
+        s = slot_new(c, info);
+        if (!s)
+                return log_oom();
+        r = cgroup_prepare(s);
+        if (r < 0) {
+                log_scope_failed(s, r, strerror(-r));
+                slot_destroy(s);
+                return r;
+        }
+        *ret = s;
+        *ret_join_fd = s->procs_fd;
+        return 1;
+}
+
 /**
  * container_place() - put a gated child into its container
  * @c: the container
  * @info: request id, API, model, pid (strings copied)
  * @ready_cb: called once from the loop when placement is pending (return 0)
  * @userdata: for @ready_cb
- * @ret: the slot
+ * @ret: the slot; if it holds one from container_prepare(), that one is completed
  *
  * Return: 1 placed, 0 pending, or a negative errno (logged with MESSAGE_ID_SCOPE_FAILED).
  */
 int container_place(Container *c, const ScopeInfo *info, container_ready_t ready_cb, void *userdata,
                     ContainerSlot **ret) {
-        ContainerSlot *s = calloc(1, sizeof(*s));
+        ContainerSlot *s = *ret;
         int r;
 
+        if (s) {
+                /* Prepared: the child joined the cgroup itself before it exec'd. */
+                s->pid = info->pid;
+                s->placed = true;
+                s->procs_fd = safe_close(s->procs_fd);
+                return 1;
+        }
+        s = slot_new(c, info);
         if (!s)
                 return log_oom();
-        s->c = c;
-        s->pid = info->pid;
         s->ready_cb = ready_cb;
         s->userdata = userdata;
-        s->request_id = strdup(info->request_id);
-        if (!s->request_id) {
-                free(s);
-                return log_oom();
-        }
-        s->next = c->slots;
-        if (c->slots)
-                c->slots->prev = s;
-        c->slots = s;
 
         switch (c->mode) {
         case SCOPE_MODE_SCOPE:

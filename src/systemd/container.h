@@ -24,9 +24,16 @@ bool container_needs_gate(const Container *c);
 int container_cleanup_leftovers(Container *c);
 
 /*
+ * Before the spawn: in cgroup mode, make the request's cgroup and return 1 with the fd of its
+ * cgroup.procs, for the child to join before exec (no gate); 0 when the mode has nothing to
+ * prepare; or a negative errno (logged). Pass the slot to container_place() after the spawn.
+ */
+int container_prepare(Container *c, const ScopeInfo *info, ContainerSlot **ret, int *ret_join_fd);
+/*
  * Contain the gated child `info->pid`. Return 1 when done already (release the child now), 0
  * when pending (ready_cb follows from the loop; keep the child gated and unreaped until then),
- * or a negative errno (logged). *ret is set in every case but the error.
+ * or a negative errno (logged). *ret is set in every case but the error; when it holds a slot
+ * from container_prepare() on entry, that slot is completed (always 1).
  */
 int container_place(Container *c, const ScopeInfo *info, container_ready_t ready_cb, void *userdata,
                     ContainerSlot **ret);

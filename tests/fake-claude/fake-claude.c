@@ -15,6 +15,7 @@
  */
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -523,6 +524,45 @@ static json_t *prompt_files_read(int argc, char **argv) {
         return arr;
 }
 
+/*
+ * What the proxy left us at exec, taken before we open anything: the fds we hold and the signal
+ * masks of /proc/self/status (SigBlk, SigIgn are inherited across execve(); a proxy that leaks
+ * either shows here). Filled by inherited_snapshot(), logged by log_init().
+ */
+static json_t *inherited;
+
+static void inherited_snapshot(void) {
+        json_t *fds = json_array();
+        char line[256];
+        FILE *f;
+        DIR *d;
+
+        inherited = json_object();
+        if (!inherited || !fds) {
+                json_decref(fds);
+                return;
+        }
+        d = opendir("/proc/self/fd");
+        if (d) {
+                struct dirent *de;
+                while ((de = readdir(d)))
+                        if (de->d_name[0] != '.' && atoi(de->d_name) != dirfd(d))
+                                (void) json_array_append_new(fds, json_integer(atoi(de->d_name)));
+                closedir(d);
+        }
+        (void) json_object_set_new(inherited, "fds", fds);
+        f = fopen("/proc/self/status", "re");
+        if (f) {
+                while (fgets(line, sizeof(line), f))
+                        if (strneq(line, "SigBlk:", 7) || strneq(line, "SigIgn:", 7)) {
+                                line[6] = 0;
+                                line[strcspn(line + 7, "\n") + 7] = 0;
+                                (void) json_object_set_new(inherited, line, json_string(line + 7 + strspn(line + 7, " \t")));
+                        }
+                fclose(f);
+        }
+}
+
 static int log_init(int argc, char **argv) {
         const char *dir = getenv("FAKE_CLAUDE_LOG_DIR");
         char cwd[PATH_MAX];
@@ -560,6 +600,8 @@ static int log_init(int argc, char **argv) {
         (void) json_object_set_new(log_root, "grandchildren", json_array());
         (void) json_object_set_new(log_root, "history_acks", json_array());
         (void) json_object_set_new(log_root, "state", json_string("started"));
+        if (inherited)
+                (void) json_object_set_new(log_root, "inherited", json_incref(inherited));
 
         if (dir && dir[0]) {
                 if (asprintf(&log_path, "%s/%d.json", dir, (int) getpid()) < 0)
@@ -906,6 +948,7 @@ static int run(int argc, char **argv) {
                         return 0;
                 }
 
+        inherited_snapshot();
         r = options_load_env(&o);
         if (r < 0)
                 return 2;

@@ -126,6 +126,21 @@ describe('CLI child', () => {
     assert.match(first, /\/compact please/);
   });
 
+  // The spawn (clone with CLONE_VM|CLONE_VFORK here, pgroup mode) hands over fds 0-2, fd 3 only
+  // when a system prompt file travels in argv, and no blocked or ignored signal (SigBlk and
+  // SigIgn survive execve(); the proxy blocks all signals around the clone and ignores SIGPIPE).
+  test('the CLI holds no fd of the proxy and inherits no blocked or ignored signal', async () => {
+    proxy.clearFakeLogs();
+    const r = await post(messageBody('hi inherit-check'));
+    assert.equal(r.status, 200, r.text);
+    const log = await proxy.waitFakeLogFor('inherit-check');
+    assert.ok(log.inherited, 'the fake logged what it inherited');
+    const want = log.argv.includes('/dev/fd/3') ? [0, 1, 2, 3] : [0, 1, 2];
+    assert.deepEqual([...log.inherited.fds].sort((a, b) => a - b), want, 'fds at exec');
+    assert.equal(log.inherited.SigBlk, '0000000000000000', 'blocked signals at exec');
+    assert.equal(log.inherited.SigIgn, '0000000000000000', 'ignored signals at exec');
+  });
+
   test('stdin is closed after the result, so the CLI exits', async () => {
     proxy.clearFakeLogs();
     const r = await post(messageBody('hi eof-check'));

@@ -259,6 +259,16 @@ pids_in_cgroup() {
         done
 }
 
+# The newest fake CLI was exec'd holding fds 0-2 (3 with a system prompt file) and no blocked or
+# ignored signal (cli/spawn.c resets them; SigBlk and SigIgn survive execve()).
+fake_inherited_clean() {
+        local log
+        log=$(fake_log)
+        jqc '.inherited.SigBlk == "0000000000000000" and .inherited.SigIgn == "0000000000000000"
+             and (.inherited.fds | sort) == (if (.argv | index("/dev/fd/3")) then [0,1,2,3] else [0,1,2] end)' \
+            "$log" || { echo "# inherited: $(jq -c .inherited <<<"$log")"; return 1; }
+}
+
 # All pids of the fake CLI's tree: the CLI and its grandchildren.
 fake_tree_pids() {
         fake_log | jq -r '.pid, .grandchildren[].pid'

@@ -68,6 +68,7 @@ if [ "$MODE" = limits ]; then
 else
         mapfile -t tree < <(fake_tree_pids)
         check "it holds the CLI and both grandchildren" pids_in_cgroup "$req" "${tree[@]}"
+        check "the CLI holds only fds 0-2(3), no blocked or ignored signal" fake_inherited_clean
         check "the proxy is not in it" sh -c "! '$SDNS' exec $PID grep -qx '$mainpid' '$req/cgroup.procs'"
 fi
 check_eq "the request was still held while its cgroup was read" replaying "$(fake_state)"

@@ -88,6 +88,7 @@ check "it is named claude-proxy-<request id>.scope" grep -q '^claude-proxy-.*sco
 check "the scope is in claudeproxy.slice" grep -q '^/claudeproxy.slice/' <<<"$cg"
 mapfile -t tree < <(fake_tree_pids)
 check "the scope holds the CLI and both grandchildren (setsid too)" pids_in_cgroup "/sys/fs/cgroup$cg" "${tree[@]}"
+check "the CLI holds only fds 0-2(3), no blocked or ignored signal" fake_inherited_clean
 check "the proxy itself is not in the scope" sh -c "! '$SDNS' exec $PID grep -qx '$(svc_prop MainPID)' '/sys/fs/cgroup$cg/cgroup.procs'"
 # One systemctl call for every property, while the request is held.
 props=$(X systemctl show -p MemoryMax -p TasksMax -p CPUQuotaPerSecUSec -p CollectMode -p BindsTo \
