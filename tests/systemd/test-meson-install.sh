@@ -20,8 +20,10 @@ meson setup "$B" "$SOURCE_ROOT" --prefix=/usr -Dtests=disabled -Dman=disabled -D
 meson compile -C "$B" claude-proxy >"$WORK/compile.log" 2>&1 ||
         { tail -n 40 "$WORK/compile.log"; echo "Bail out! meson compile failed"; exit 1; }
 
-# The build tree at its own path, writable: meson install writes its log there.
-boot --bind "$B:$B"
+# The source tree at its own path (meson install copies units and docs from it; the instance has
+# its own /tmp, where a CI clone may live), then the build tree inside it, writable: meson install
+# writes its log there.
+boot --bind "$SOURCE_ROOT:$SOURCE_ROOT:ro" --bind "$B:$B"
 X sh -c 'mkdir -p /tmp/usr-up /tmp/usr-work && mount -t overlay overlay -o lowerdir=/usr,upperdir=/tmp/usr-up,workdir=/tmp/usr-work /usr' ||
         { echo "Bail out! cannot put an overlay on /usr inside the instance"; exit 1; }
 

@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "helpers.h"
 #include "util/macro.h"
 
@@ -102,4 +106,14 @@ void check_golden(const char *name, const json_t *actual) {
         json_t *expected = fixture_json(rel);
         assert_json_equal(actual, expected);
         json_decref(expected);
+}
+
+bool spawn_emulated_by_valgrind(void) {
+        int fd = (int) syscall(SYS_pidfd_open, getpid(), 0);
+
+        if (fd >= 0) {
+                close(fd);
+                return false;
+        }
+        return errno == ENOSYS;
 }

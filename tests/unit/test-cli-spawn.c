@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "cli/spawn.h"
+#include "helpers.h"
 #include "util/macro.h"
 
 static void on_usr1(int sig) {
@@ -110,11 +111,15 @@ static void test_vforked_child(void **state) {
 }
 
 static void test_gated_child(void **state) {
+        if (spawn_emulated_by_valgrind())
+                skip();
         check_child(true);
 }
 
 /* The child reports a failed join through the memory it shares with us; nothing is left. */
 static void test_join_failure(void **state) {
+        if (spawn_emulated_by_valgrind())
+                skip();
         char *argv[] = { (char *) "/bin/true", NULL };
         char *envp[] = { NULL };
         _cleanup_close_ int ro = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -264,6 +264,8 @@ static void test_history_then_live_turn(void **state) {
  * reap that no event would ever do: run_start() fails with nothing left behind.
  */
 static void test_place_fails_leaves_nothing(void **state) {
+        if (spawn_emulated_by_valgrind())
+                skip();
         _cleanup_free_ char *path = script("silent", SILENT_SCRIPT);
         unsigned fds = fd_count();
         Owner o = {};
@@ -282,6 +284,8 @@ static void test_place_fails_leaves_nothing(void **state) {
 
 /* A gated child that dies while its scope is pending stays a zombie until the job is done. */
 static void test_pending_placement_parks_the_reap(void **state) {
+        if (spawn_emulated_by_valgrind())
+                skip();
         _cleanup_free_ char *path = script("silent", SILENT_SCRIPT);
         Owner o = {};
         RunStage stage;
@@ -304,6 +308,8 @@ static void test_pending_placement_parks_the_reap(void **state) {
 }
 
 static void test_pending_placement_then_runs(void **state) {
+        if (spawn_emulated_by_valgrind())
+                skip();
         _cleanup_free_ char *path = script("echo", ECHO_SCRIPT);
         Owner o = { .finish_on_result = true };
         RunStage stage;
@@ -326,6 +332,8 @@ static void test_pending_placement_then_runs(void **state) {
 }
 
 static void test_pending_placement_fails(void **state) {
+        if (spawn_emulated_by_valgrind())
+                skip();
         _cleanup_free_ char *path = script("silent", SILENT_SCRIPT);
         Owner o = {};
         RunStage stage;
