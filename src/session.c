@@ -28,10 +28,12 @@
 #include <stdio.h>
 
 #include "api/outcome.h"
+#include "cli/control.h"
 #include "cli/request.h"
 #include "cli/stream.h"
 #include "http/reply.h"
 #include "http/sse.h"
+#include "pool.h"
 #include "run.h"
 #include "session.h"
 #include "util/event-util.h"
@@ -67,6 +69,8 @@ struct Session {
         CliOutcome outcome;
 
         Run *run;                       /* the CLI child, NULL before the start or if it failed */
+        CliControl *control;            /* an adopted pooled run's host requests (its late config) */
+        bool warm;                      /* the run came from the warm pool */
         bool run_exited, slot_held;
         pid_t pid;                      /* for the access log */
         char unit[200];                 /* the scope or cgroup name, for the access log */
@@ -303,6 +307,34 @@ static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
         }
 }
 
+/*
+ * An adopted pooled run's control lines: the answers to its readiness probe and to the request's
+ * late configuration. A setting the CLI refused must not be silently dropped (the request would
+ * run with the CLI's default instead of what it asked for): the request fails. The CLI's own
+ * asks take the path they take for a cold run.
+ */
+static void on_run_control(Run *run, const CliEvent *ev, void *userdata) {
+        Session *s = userdata;
+        CliControlIn in = {};
+
+        if (!s->control || cli_control_receive(s->control, ev, &in) < 0 ||
+            !(in.type == CLI_CONTROL_IN_RESPONSE || in.type == CLI_CONTROL_IN_STRAY_RESPONSE)) {
+                on_run_event(run, ev, userdata);
+                return;
+        }
+        if (in.type == CLI_CONTROL_IN_RESPONSE && !in.success && in.kind != CLI_CONTROL_OTHER) {
+                ApiError err = {};
+
+                log_warning("%s: the CLI refused %s: %s", s->request_id, cli_control_kind_to_string(in.kind),
+                            in.error);
+                api_error_set(&err, -EINVAL, 500, "api_error", "The Claude CLI refused the request's settings (%s): %s",
+                              cli_control_kind_to_string(in.kind), in.error);
+                err.error_class = "cli_config";
+                session_finish_error(s, -EINVAL, &err);
+                session_kill(s, CLI_KILL_PROTOCOL);
+        }
+}
+
 /* The scope's start job failed after the child was forked: the run is killing it. */
 static void on_run_failed(Run *run, int r, void *userdata) {
         Session *s = userdata;
@@ -343,6 +375,15 @@ static void on_run_exit(Run *run, const CliExit *exit, void *userdata) {
 
 static const RunCallbacks session_run_callbacks = {
         .on_event = on_run_event,
+        .on_failed = on_run_failed,
+        .on_idle = on_run_idle,
+        .on_exit = on_run_exit,
+};
+
+/* A run adopted from the warm pool: control answers checked (on_run_control). */
+static const RunCallbacks session_warm_run_callbacks = {
+        .on_event = on_run_event,
+        .on_control = on_run_control,
         .on_failed = on_run_failed,
         .on_idle = on_run_idle,
         .on_exit = on_run_exit,
@@ -476,6 +517,8 @@ static void access_log(Session *s) {
                 FIELD("CLAUDE_PROXY_ERROR_CLASS=%s", s->error_class);
         if (s->unit[0])
                 FIELD("CLAUDE_PROXY_UNIT=%s", s->unit);
+        if (s->pid > 0)
+                FIELD("CLAUDE_PROXY_WARM=%d", s->warm ? 1 : 0);
 #undef FIELD
         fields[n] = NULL;
         log_full_errno_fields(LOG_INFO, 0, fields, "%s %s %d %.1fms", s->request_id,
@@ -523,6 +566,7 @@ static Session *session_free(Session *s) {
         event_freep_(&s->ev_backpressure);
         /* Only after its on_exit, but for the process' end: a run still alive is killed here. */
         s->run = run_free(s->run);
+        s->control = cli_control_free(s->control);
         if (s->slot_held) {
                 s->slot_held = false;
                 scheduler_release(&s->server->scheduler, 1);
@@ -545,7 +589,34 @@ static void session_maybe_free(Session *s) {
         server_maybe_exit(server);
 }
 
-/* Start the run; timers first, so nothing can fail once a child exists. */
+/*
+ * An adopted pooled process has the request's model but nothing else of it: the rest of what the
+ * argv would have said goes over the control channel, ahead of the conversation on the same
+ * stdin, so the CLI applies it before it reads the user line (cli/README: pipelined = cold).
+ */
+static int session_send_late_config(Session *s) {
+        json_auto_t *requests = NULL;
+        json_t *req;
+        size_t i;
+        int r;
+
+        r = cli_control_build_late_config(&s->api.cli, &requests);
+        if (r < 0)
+                return r;
+        json_array_foreach(requests, i, req) {
+                json_auto_t *line = NULL;
+
+                r = cli_control_send(s->control, json_incref(req), NULL, &line);
+                if (r < 0)
+                        return r;
+                r = run_send_line(s->run, line);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Start the run (or take the adopted one); timers first, so nothing can fail once a child exists. */
 static int session_spawn(Session *s, RunStage *stage) {
         Server *server = s->server;
         const Config *c = server->config;
@@ -571,11 +642,18 @@ static int session_spawn(Session *s, RunStage *stage) {
                 .log_id = s->request_id,
                 .api = api_kind_to_string(s->ops->kind),
         };
-        r = run_start(&s->run, &server->run_ctx, &sp, &session_run_callbacks, s, stage);
-        if (r < 0)
-                return r;
+        if (!s->warm) {
+                r = run_start(&s->run, &server->run_ctx, &sp, &session_run_callbacks, s, stage);
+                if (r < 0)
+                        return r;
+        }
         s->pid = run_pid(s->run);
         snprintf(s->unit, sizeof(s->unit), "%s", run_unit(s->run));
+        if (s->warm) {
+                r = session_send_late_config(s);
+                if (r < 0)
+                        return r;
+        }
         if (s->ev_ping)
                 (void) event_add_ms(s->ev_ping, c->ping_interval_ms);
         return run_send_turns(s->run, lines);
@@ -747,6 +825,17 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
         if (s->ev_deadline && c->request_timeout_ms > 0)
                 (void) event_add_ms(s->ev_deadline, c->request_timeout_ms);
 
+        /* The warm pool first: a process of this model started in advance, with its slot. */
+        r = pool_adopt(server->pool, s->api.cli.model, s->request_id, &session_warm_run_callbacks, s, &s->run,
+                       &s->control);
+        if (r > 0) {
+                s->warm = true;
+                session_start(s);
+                return;
+        }
+        /* No slot free: an idle pooled process is the first thing given up (its reap frees one). */
+        if (scheduler_full(&server->scheduler))
+                (void) pool_sacrifice(server->pool);
         r = scheduler_acquire(&server->scheduler, &s->ticket, 1);
         if (r > 0) {
                 session_start(s);
