@@ -710,6 +710,7 @@ static void test_format(void **state) {
                             "MAX_BODY_BYTES=33554432\n"
                             "MAX_CONCURRENT=4\n"
                             "MAX_QUEUE=0\n"
+                            "WARM_POOL=2\n"
                             "CHILD_ENV=HTTPS_PROXY,NO_PROXY,LANG\n"
                             "SYSTEM_PROMPT_MODE=append\n"
                             "CLI_MAX_RETRIES=0\n"
