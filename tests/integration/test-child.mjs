@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
-import { messageBody, missing, postJson, startProxy } from './lib/harness.mjs';
+import { cliSettings, conversationLines, messageBody, missing, postJson, startProxy } from './lib/harness.mjs';
 
 const KEY = 'proxy-key-secret';
 
@@ -87,7 +87,7 @@ describe('CLI child', { skip: missing() }, () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.content.map((b) => b.text).join(''), 'Your name is Bob and you live in Paris.');
     const log = await proxy.waitFakeLogFor('What is my name and city?');
-    const lines = log.stdin;
+    const lines = conversationLines(log);
     assert.deepEqual(lines.map((l) => l.type), ['user', 'assistant', 'user', 'assistant', 'user']);
     assert.deepEqual(lines.map((l) => l.message.role), ['user', 'assistant', 'user', 'assistant', 'user']);
     assert.equal(lines[0].shouldQuery, false);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  assertSseGrammar, curl, messageBody, missing, parseSse, postJson, sdkClient, sseText, startProxy,
+  assertSseGrammar, cliSettings, curl, messageBody, missing, parseSse, postJson, sdkClient, sseText, startProxy,
 } from './lib/harness.mjs';
 
 const TEXT = 'Hello! I am a scripted mock reply, streamed in several small chunks.';
@@ -157,10 +157,10 @@ describe('messages', { skip }, () => {
     assert.ok(events.some((e) => e.event === 'content_block_delta' && e.data.delta.type === 'signature_delta'));
     assert.equal(sseText(events), 'Hello there!');
 
-    const log = proxy.fakeLogs().at(-1);
-    assert.ok(!log.argv.includes('disabled'), `thinking must not be disabled: ${log.argv.join(' ')}`);
-    const i = log.argv.indexOf('--max-thinking-tokens');
-    assert.ok(i > 0 && log.argv[i + 1] === '2048', `argv: ${log.argv.join(' ')}`);
+    const log = proxy.servedLogs().at(-1);
+    const cfg = cliSettings(log);
+    assert.equal(cfg.thinking, undefined, `thinking must not be disabled: ${JSON.stringify(cfg)}`);
+    assert.equal(cfg.maxThinkingTokens, 2048, `argv: ${log.argv.join(' ')}; ${JSON.stringify(cfg)}`);
   });
 
   test('thinking not requested: thinking blocks dropped, indices stay contiguous', async () => {
@@ -169,9 +169,9 @@ describe('messages', { skip }, () => {
     const r = await postJson(url(), body);
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.content, [{ type: 'text', text: 'Hello there!' }]);
-    const log = proxy.fakeLogs().at(-1);
-    const i = log.argv.indexOf('--thinking');
-    assert.ok(i > 0 && log.argv[i + 1] === 'disabled', `argv: ${log.argv.join(' ')}`);
+    const log = proxy.servedLogs().at(-1);
+    const cfg = cliSettings(log);
+    assert.equal(cfg.thinking, 'disabled', `argv: ${log.argv.join(' ')}; ${JSON.stringify(cfg)}`);
 
     const res = await fetch(url(), {
       method: 'POST', headers: { 'content-type': 'application/json' },
