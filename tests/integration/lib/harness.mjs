@@ -157,6 +157,14 @@ export class Proxy {
     return childrenOf(this.pid);
   }
 
+  // True when no CLI child is left but idle pooled ones (WARM_POOL), as /health counts them:
+  // what "no child left" means with a warm pool. Poll it with waitFor().
+  async onlyPoolLeft() {
+    const res = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(5000) });
+    const { pool } = await res.json();
+    return pool.size <= pool.target && this.children().length === pool.size;
+  }
+
   // Every fake-claude log written so far, oldest first.
   fakeLogs() {
     if (!this.logDir) return [];
