@@ -33,6 +33,13 @@
 
 #define POOL_BACKOFF_MIN_MS 500
 #define POOL_BACKOFF_MAX_MS 60000
+/*
+ * After an adoption the refill waits until the adopted process has started answering
+ * (pool_kick()), or this long: a CLI starting up takes seconds of CPU, and on a small machine a
+ * refill spawned at once competes with the very request the pool was meant to speed up
+ * (measured: bench/RESULTS.md).
+ */
+#define POOL_REFILL_AFTER_ADOPT_MS 5000
 
 typedef struct PoolEntry PoolEntry;
 
@@ -56,7 +63,8 @@ struct Pool {
         PoolEntry *head, *tail;         /* every pooled process not reaped yet, killed ones too */
         unsigned n_idle, n_ready;       /* not being killed; of those, ready */
 
-        struct event *ev_refill;        /* now, or after the back-off */
+        struct event *ev_refill;        /* now, after an adoption, or after the back-off */
+        bool backing_off;               /* ev_refill is the back-off: pool_kick() leaves it alone */
         unsigned failures;              /* in a row */
         char problem[320];
 
@@ -134,6 +142,7 @@ static void pool_failed(Pool *p, const char *fmt, ...) {
         ms = MIN(ms, (uint64_t) POOL_BACKOFF_MAX_MS);
         p->failures++;
         log_warning("warm pool: %s; next try in %.1f s", p->problem, (double) ms / 1000.0);
+        p->backing_off = true;
         if (p->ev_refill) {
                 (void) event_del(p->ev_refill);
                 (void) event_add_ms(p->ev_refill, ms);
@@ -278,7 +287,10 @@ static void pool_refill(Pool *p) {
 }
 
 static void on_refill(evutil_socket_t fd, short what, void *userdata) {
-        pool_refill(userdata);
+        Pool *p = userdata;
+
+        p->backing_off = false;
+        pool_refill(p);
 }
 
 static void on_room(void *userdata) {
@@ -356,6 +368,7 @@ int pool_configure(Pool *p, const char *claude_path, const char *model, unsigned
         for (PoolEntry *e = p->head; e; e = e->next)
                 entry_kill(p, e);
         (void) event_del(p->ev_refill);
+        p->backing_off = false;
         pool_schedule_refill(p);
         return 0;
 }
@@ -419,8 +432,22 @@ int pool_adopt(Pool *p, const char *model, const char *log_id, const RunCallback
         entry_free(pick);
         scheduler_adopt_spare(p->sched);
         p->hits++;
-        pool_schedule_refill(p);
+        if (!evtimer_pending(p->ev_refill, NULL))
+                (void) event_add_ms(p->ev_refill, POOL_REFILL_AFTER_ADOPT_MS);
         return 1;
+}
+
+/**
+ * pool_kick() - an adopted process is answering (or gone): refill now
+ * @p: the pool
+ *
+ * A pending back-off is kept.
+ */
+void pool_kick(Pool *p) {
+        if (!p || p->backing_off || p->stopping)
+                return;
+        (void) event_del(p->ev_refill);
+        (void) event_add_ms(p->ev_refill, 0);
 }
 
 bool pool_sacrifice(Pool *p) {

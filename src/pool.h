@@ -53,6 +53,8 @@ void pool_stop(Pool *p);
  */
 int pool_adopt(Pool *p, const char *model, const char *log_id, const RunCallbacks *cb, void *userdata, Run **ret,
                CliControl **ret_control);
+/* The request that adopted a process got its first output, or ended: refill now. */
+void pool_kick(Pool *p);
 /* A request needs a slot and none is free: end one idle process (its slot frees at its reap). */
 bool pool_sacrifice(Pool *p);
 void pool_figures(const Pool *p, PoolFigures *ret);

@@ -71,6 +71,7 @@ struct Session {
         Run *run;                       /* the CLI child, NULL before the start or if it failed */
         CliControl *control;            /* an adopted pooled run's host requests (its late config) */
         bool warm;                      /* the run came from the warm pool */
+        bool warm_answered;             /* ... and printed something: pool_kick() done */
         bool run_exited, slot_held;
         pid_t pid;                      /* for the access log */
         char unit[200];                 /* the scope or cgroup name, for the access log */
@@ -285,6 +286,14 @@ static void session_kill(Session *s, CliKillReason reason) {
 static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
         Session *s = userdata;
 
+        /* The adopted process has its answer coming: the pool may refill now without slowing
+         * down its start (system lines come before the upstream call, so they do not count). */
+        if (s->warm && !s->warm_answered &&
+            (ev->type == CLI_EVENT_STREAM || ev->type == CLI_EVENT_ASSISTANT || ev->type == CLI_EVENT_RESULT)) {
+                s->warm_answered = true;
+                pool_kick(s->server->pool);
+        }
+
         cli_outcome_feed(&s->outcome, ev);
         if (s->translator && !s->replied) {
                 json_auto_t *out = json_array();
@@ -360,6 +369,11 @@ static void on_run_idle(Run *run, void *userdata) {
 /* The child was reaped, everything it printed handled: decide, give the slot back, maybe free. */
 static void on_run_exit(Run *run, const CliExit *exit, void *userdata) {
         Session *s = userdata;
+
+        if (s->warm && !s->warm_answered) {
+                s->warm_answered = true;
+                pool_kick(s->server->pool);
+        }
 
         s->run_exited = true;
         /* The real status, for a run that ended without a result. */
