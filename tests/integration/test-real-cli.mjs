@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   REAL_CLI, assertErrorEnvelope, assertSseGrammar, childrenOf, getJson, groupEmpty, loadMock, messageBody, missing,
-  parseSse, pidAlive, postJson, reap, sdkClient, sseText, startMock, startProxy, waitFor,
+  parseSse, postJson, reap, sdkClient, sseText, startMock, startProxy, waitFor,
 } from './lib/harness.mjs';
 
 const mockMod = await loadMock();
