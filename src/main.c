@@ -7,6 +7,7 @@
 
 #include <event2/event.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,7 @@ static void help(void) {
                "  -p --port=PORT            Port to bind when not socket-activated (PORT)\n"
                "     --log-level=LEVEL      debug, info, notice, warning, error (LOG_LEVEL)\n"
                "     --log-target=TARGET    auto, journal, console\n"
-               "  -o --set=KEY=VALUE        Set any configuration key (see claude-proxy(8))\n\n"
+               "  -o --set=KEY=VALUE        Set any configuration key (see claude-proxy.conf(5))\n\n"
                "Configuration: built-in defaults < config file < environment < command line.\n",
                program_invocation_short_name, DEFAULT_CONFIG_PATH);
 }
@@ -223,6 +224,15 @@ static int run(int argc, char *argv[]) {
         }
         if (arg_check_config) {
                 _cleanup_free_ char *s = config_format(&config);
+                const char *path = arg_config_path ?: DEFAULT_CONFIG_PATH;
+
+                /* Which file, first: a --prefix other than /usr moves the default path, and an
+                 * operator editing the wrong file should see it here rather than guess. */
+                if (access(path, F_OK) == 0)
+                        printf("# configuration file: %s\n", path);
+                else
+                        printf("# configuration file: %s (not present: defaults, environment and "
+                               "command line only)\n", path);
                 fputs(s ?: "", stdout);
                 config_done(&config);
                 return 0;
@@ -305,6 +315,11 @@ finish:
 }
 
 int main(int argc, char *argv[]) {
+        /* A fixed threshold: buffers of 1 MiB and more (a large body's pullup, a long CLI line)
+         * are mmap()ed and so unmapped when freed. glibc's default raises the threshold after each
+         * such free, and later big buffers then land in the heap and pin it. */
+        (void) mallopt(M_MMAP_THRESHOLD, 1 << 20);
+
         int r = run(argc, argv);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

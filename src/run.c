@@ -4,7 +4,8 @@
  * One CLI process from fork to reap (see run.h).
  *
  *   run_start ─► memfd ─► fork (gated) ─► place in scope/cgroup ─► release gate ─► exec
- *   stdin:  line queue; run_send_turns() sequences the history (cli/README §10)
+ *   stdin:  line queue; run_send_turns() sequences the history (cli/README §10), lines
+ *           serialized by the owner (the request's tree may be long gone), passed by reference
  *   stdout: line splitter ─► history acks swallowed │ control lines ─► on_control
  *                                                   └ the rest      ─► on_event
  *   end:    pidfd readable ─► reap ─► drain stdout/stderr ─► on_exit (last)
@@ -37,6 +38,8 @@
 #define STDERR_TAIL_MAX 4096
 /* After the final result a CLI exits on EOF; give it the kill grace and then some. */
 #define LINGER_EXTRA_MS 5000
+/* Read at most this much stdout per loop turn: a CLI flooding its stdout cannot hold the loop. */
+#define STDOUT_READ_BUDGET (1u << 20)
 
 const RunContainerOps run_container_default = {
         .needs_gate = container_needs_gate,
@@ -73,7 +76,7 @@ struct Run {
         const RunContainerOps *cops;
         const RunCallbacks *cb;
         void *userdata;
-        char log_id[64];
+        char log_id[160];
 
         CliChild child;
         ContainerSlot *container;       /* the child's scope/cgroup, until after the reap */
@@ -83,13 +86,15 @@ struct Run {
 
         struct event *ev_stdout, *ev_stderr, *ev_stdin, *ev_pidfd, *ev_idle, *ev_kill;
         struct evbuffer *stdout_buf, *stdin_buf;
+        size_t stdout_scanned;          /* bytes of stdout_buf known to hold no newline */
+        size_t longest_line;            /* see run_longest_line() */
         bool reading_paused;
         char stderr_tail[STDERR_TAIL_MAX + 1];
         size_t stderr_len;
 
-        json_t *turns;                  /* run_send_turns() lines */
+        CliInput turns;                 /* run_send_turns() lines; each text goes to stdin_buf */
         size_t turn_next;
-        bool awaiting_result, turns_done, stdin_closing;
+        bool has_turns, awaiting_result, turns_done, stdin_closing;
 
         CliKillReason kill_reason;
         bool term_sent;
@@ -142,18 +147,34 @@ static int stdin_queue(Run *r, const json_t *line) {
         return 0;
 }
 
+static void line_text_free(const void *data, size_t len, void *extra) {
+        free((void *) data);
+}
+
+/* Queue one serialized line by reference: the buffer owns the text from here and frees it once written. */
+static int stdin_queue_text(Run *r, CliInputLine *l) {
+        if (r->child.stdin_fd < 0)
+                return -EPIPE;
+        if (evbuffer_add_reference(r->stdin_buf, l->text, l->len, line_text_free, NULL) < 0)
+                return -ENOMEM;
+        l->text = NULL;
+        if (evbuffer_add(r->stdin_buf, "\n", 1) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 /* Write the conversation up to the next line that must wait for its result. */
 static void turns_write_more(Run *r) {
-        size_t n = json_array_size(r->turns);
+        size_t n = r->turns.n;
 
         while (!r->awaiting_result && r->turn_next < n) {
-                const json_t *line = json_array_get(r->turns, r->turn_next++);
-                if (stdin_queue(r, line) == -ENOMEM) {
+                CliInputLine *l = &r->turns.lines[r->turn_next++];
+                if (stdin_queue_text(r, l) == -ENOMEM) {
                         log_oom();
                         run_kill(r, CLI_KILL_PROTOCOL);
                         return;
                 }
-                if (cli_input_line_awaits_result(line))
+                if (l->awaits_result)
                         r->awaiting_result = true;
         }
         if (r->turn_next >= n && !r->awaiting_result)
@@ -184,14 +205,17 @@ int run_send_line(Run *r, const json_t *line) {
 /**
  * run_send_turns() - queue the conversation, sequenced
  * @r: the run
- * @lines: the stdin lines of cli_request_build_input(); a reference is taken
+ * @turns: the serialized stdin lines (cli_request_serialize_input()); the run takes them and
+ *         leaves @turns empty
  *
- * Return: 0, or -EBUSY when a conversation is queued already.
+ * Return: 0, or -EBUSY when a conversation is queued already (@turns is left as it was).
  */
-int run_send_turns(Run *r, json_t *lines) {
-        if (r->turns)
+int run_send_turns(Run *r, CliInput *turns) {
+        if (r->has_turns)
                 return -EBUSY;
-        r->turns = json_incref(lines);
+        r->turns = *turns;
+        *turns = (CliInput) {};
+        r->has_turns = true;
         r->turn_next = 0;
         r->turns_done = false;
         turns_write_more(r);
@@ -221,7 +245,7 @@ static void dispatch(Run *r, const CliEvent *ev) {
                 r->cb->on_control(r, ev, r->userdata);
                 return;
         }
-        if (r->turns && !r->turns_done) {
+        if (r->has_turns && !r->turns_done) {
                 /* History phase: only the acknowledgements of shouldQuery:false lines come here. */
                 if (ev->type == CLI_EVENT_RESULT && r->awaiting_result) {
                         r->awaiting_result = false;
@@ -236,15 +260,24 @@ static void dispatch(Run *r, const CliEvent *ev) {
 static void process_lines(Run *r, bool at_eof) {
         for (;;) {
                 size_t len = 0;
-                struct evbuffer_ptr p = evbuffer_search_eol(r->stdout_buf, NULL, &len, EVBUFFER_EOL_LF);
                 size_t avail = evbuffer_get_length(r->stdout_buf);
+                struct evbuffer_ptr start, p;
                 size_t n;
 
+                /* Search only what is new: a long line arrives in pipe-sized pieces, and searching
+                 * it from its start each time was quadratic. */
+                if (evbuffer_ptr_set(r->stdout_buf, &start, MIN(r->stdout_scanned, avail), EVBUFFER_PTR_SET) < 0)
+                        p.pos = -1;
+                else
+                        p = evbuffer_search_eol(r->stdout_buf, &start, &len, EVBUFFER_EOL_LF);
                 if (p.pos < 0) {
+                        r->stdout_scanned = avail;
                         if (avail > CLI_LINE_MAX) {
                                 log_warning("%s: the CLI printed a line over %u bytes, ending the run", r->log_id,
                                             CLI_LINE_MAX);
                                 evbuffer_drain(r->stdout_buf, avail);
+                                r->stdout_scanned = 0;
+                                r->longest_line = MAX(r->longest_line, avail);
                                 run_kill(r, CLI_KILL_PROTOCOL);
                                 return;
                         }
@@ -253,6 +286,8 @@ static void process_lines(Run *r, bool at_eof) {
                         n = avail;      /* a last line without newline */
                 } else
                         n = (size_t) p.pos;
+                r->stdout_scanned = 0;
+                r->longest_line = MAX(r->longest_line, n);
 
                 if (n > CLI_LINE_MAX) {
                         evbuffer_drain(r->stdout_buf, n + len);
@@ -274,11 +309,12 @@ static void process_lines(Run *r, bool at_eof) {
         }
 }
 
-/* Read what is there. Return true at EOF. */
-static bool stdout_read(Run *r) {
-        for (;;) {
+/* Read what is there, up to @budget bytes (the event fires again for the rest). Return true at EOF. */
+static bool stdout_read(Run *r, size_t budget) {
+        for (size_t got = 0; got < budget;) {
                 int n = evbuffer_read(r->stdout_buf, r->child.stdout_fd, 65536);
                 if (n > 0) {
+                        got += (size_t) n;
                         if (evbuffer_get_length(r->stdout_buf) > (size_t) CLI_LINE_MAX + 65536)
                                 break;
                         continue;
@@ -292,7 +328,7 @@ static bool stdout_read(Run *r) {
 
 static void on_stdout(evutil_socket_t fd, short what, void *userdata) {
         Run *r = userdata;
-        bool eof = stdout_read(r);
+        bool eof = stdout_read(r, STDOUT_READ_BUDGET);
 
         if (r->ev_idle && config_ms(r, true) > 0)
                 (void) event_add_ms(r->ev_idle, config_ms(r, true));
@@ -403,7 +439,8 @@ static void on_child_exit(evutil_socket_t fd, short what, void *userdata) {
 
         /* Whatever the CLI printed before it died is in the pipes: take it before deciding. */
         if (r->ev_stdout) {
-                (void) stdout_read(r);
+                /* All of it: no event follows the reap. */
+                (void) stdout_read(r, SIZE_MAX);
                 process_lines(r, true);
                 event_freep_(&r->ev_stdout);
         }
@@ -440,9 +477,9 @@ static void on_placed(ContainerSlot *slot, int k, void *userdata) {
 /* ---- start, free ---------------------------------------------------------------------------- */
 
 /* A memfd holding the system prompt, passed as fd 3: nothing large or secret goes into argv. */
-static int system_prompt_memfd(const char *text) {
+static int system_prompt_memfd(const char *text, size_t n) {
         _cleanup_close_ int fd = memfd_create("claude-proxy-system-prompt", MFD_CLOEXEC);
-        size_t n = strlen(text), off = 0;
+        size_t off = 0;
 
         if (fd < 0)
                 return negative_errno();
@@ -465,7 +502,9 @@ static int run_spawn(Run *r, const RunSpawn *sp, RunStage *stage) {
 
         *stage = RUN_STAGE_SPAWN;
         if (sp->cli->system_prompt && sp->cli->system_prompt_mode != SYSTEM_PROMPT_USER) {
-                k = system_prompt_memfd(sp->cli->system_prompt);
+                /* By length: the text may hold a NUL ("\u0000"). */
+                k = system_prompt_memfd(sp->cli->system_prompt,
+                                        sp->cli->system_prompt_len ?: strlen(sp->cli->system_prompt));
                 if (k < 0)
                         return k;
                 r->system_prompt_fd = k;
@@ -588,7 +627,7 @@ Run *run_free(Run *r) {
         if (r->stdin_buf)
                 evbuffer_free(r->stdin_buf);
         r->system_prompt_fd = safe_close(r->system_prompt_fd);
-        json_decref(r->turns);
+        cli_input_done(&r->turns);
         free(r);
         return NULL;
 }
@@ -611,4 +650,8 @@ CliKillReason run_kill_reason(const Run *r) {
 
 bool run_reaped(const Run *r) {
         return r && r->child.reaped;
+}
+
+size_t run_longest_line(const Run *r) {
+        return r ? r->longest_line : 0;
 }

@@ -91,11 +91,11 @@ void run_set_owner(Run *r, const RunCallbacks *cb, void *userdata);
 /* Queue one stdin line (a JSON object, newline added). */
 int run_send_line(Run *r, const json_t *line);
 /*
- * Queue the conversation's lines (takes a reference): each history line that awaits a result
- * holds back the rest until that result came (cli/README §10); stdout until the last one is
- * acknowledged is swallowed; from then on events go to on_event.
+ * Queue the conversation's serialized lines (takes them, leaves *turns empty): each history line
+ * that awaits a result holds back the rest until that result came (cli/README §10); stdout until
+ * the last one is acknowledged is swallowed; from then on events go to on_event.
  */
-int run_send_turns(Run *r, json_t *lines);
+int run_send_turns(Run *r, CliInput *turns);
 /* The owner needs nothing more: close stdin once flushed; a CLI still there after the grace is killed. */
 void run_finish(Run *r);
 /* SIGTERM to the process group and the container now, SIGKILL after KILL_GRACE_MS. First reason wins. */
@@ -111,3 +111,6 @@ const char *run_unit(const Run *r);
 const char *run_stderr_tail(const Run *r);
 CliKillReason run_kill_reason(const Run *r);
 bool run_reaped(const Run *r);
+/* The longest stdout line seen so far in bytes, an overlong one that ended the run included:
+ * its owner may want to give a large line's memory back to the kernel after the run. */
+size_t run_longest_line(const Run *r);

@@ -82,6 +82,13 @@ static inline bool scheduler_full(const Scheduler *s) {
         return s->queue.n > 0 || s->children >= s->max_concurrent;
 }
 
+/* How many slots n more would lack now: beyond MAX_CONCURRENT, or one when others wait already. */
+static inline unsigned scheduler_shortfall(const Scheduler *s, unsigned n) {
+        if (s->children + n > s->max_concurrent)
+                return s->children + n - s->max_concurrent;
+        return s->queue.n > 0 ? 1 : 0;
+}
+
 static inline unsigned scheduler_children(const Scheduler *s) {
         return s->children;
 }

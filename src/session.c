@@ -7,8 +7,14 @@
  *          └─ slot free? ── yes ─► spawn ─► write stdin lines ─► read NDJSON ─► translate ─► reply
  *                         └─ no ─► queue (full: 529) ─► spawn when a slot frees
  *
+ * The parse (session_handle() ─► session_parsed()) turns the body into the request and the
+ * CLI's stdin lines as text, and drops both trees; a body of 1 MiB or more is parsed on a
+ * worker thread (util/offload.c) so the loop keeps serving meanwhile.
+ *
  * The CLI child is a Run (run.c): its stdin sequencing, stdout lines, timers and reap live
- * there; this file only hears its events. Streaming replies hold back their HTTP headers until
+ * there; this file only hears its events. A request for n choices (OpenAI `n`) holds n slots and
+ * n runs, one Choice each: the reply ends when every choice succeeded, and the first failing
+ * choice fails the request and kills its siblings. Streaming replies hold back their HTTP headers until
  * the first message_start (or the first keep-alive), so a failure before any content still gets
  * a real HTTP status the SDKs turn into the right exception; after that, failures become an SSE
  * `error` event. Every end — result, crash, timeout, idle, client gone, shutdown — goes through
@@ -25,6 +31,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 
 #include "api/outcome.h"
@@ -40,9 +47,26 @@
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/message-ids.h"
+#include "util/offload.h"
 #include "util/random-id.h"
 
 #define CLIENT_BACKLOG_MAX (4u << 20)
+/* A body or CLI line this big makes a request "large": its memory is handed back to the kernel
+ * once it is no longer needed (glibc keeps freed heap otherwise; see session_trim()). */
+#define SESSION_LARGE_BYTES (1u << 20)
+/* Large bodies parsed off the loop at once; more wait their turn on the loop itself, which bounds
+ * the memory parsing may take (a body's tree is ~20x its size) without refusing anything. */
+#define PARSE_OFFLOAD_MAX 2u
+
+/* One of the request's n CLI runs (OpenAI `n`; always one for Messages). */
+typedef struct Choice {
+        Session *session;
+        unsigned index;
+        Run *run;                       /* NULL before the start or if it failed */
+        bool exited, concluded;
+        CliOutcome outcome;
+        CliExit exit;
+} Choice;
 
 typedef enum SessionState {
         SESSION_NEW,
@@ -60,36 +84,74 @@ struct Session {
         struct event *ev_conn_closed;
         bool client_gone, replied;
 
-        char request_id[48];
+        char request_id[REQUEST_ID_MAX + 1];
         char message_id[48];
         const ApiOps *ops;
         ApiRequest api;
         ApiEnv env;
         void *translator;
-        CliOutcome outcome;
 
-        Run *run;                       /* the CLI child, NULL before the start or if it failed */
+        Choice *choices;                /* n_choices of them, one CLI run each */
+        unsigned n_choices, n_ok;       /* n_ok: choices that succeeded */
+        unsigned slots_held;            /* scheduler slots not given back yet */
+        pid_t pid;                      /* for the access log: the first run's */
         CliControl *control;            /* an adopted pooled run's host requests (its late config) */
-        bool warm;                      /* the run came from the warm pool */
+        bool warm;                      /* choice 0's run came from the warm pool (n == 1 only) */
         bool warm_answered;             /* ... and printed something: pool_kick() done */
-        bool run_exited, slot_held;
-        pid_t pid;                      /* for the access log */
         char unit[200];                 /* the scope or cgroup name, for the access log */
         struct event *ev_deadline, *ev_ping, *ev_backpressure;
 
         bool stream_started;            /* HTTP headers of the SSE reply sent */
-        CliExit exit;
 
         uint64_t start_usec, ttfb_usec, last_write_usec;
         int http_status;
         const char *error_class;
+        bool large;                     /* see SESSION_LARGE_BYTES */
+
+        CliInput input;                 /* serialized at parse time: the request's tree is gone by then */
+
+        /* A large body is parsed on a worker (session_parse_offloaded()); what it reads is its own. */
+        struct evbuffer *body;
+        char *effort_header, *default_model, *default_effort;
+        int parse_r;
+        ApiError parse_err;
+        bool parsing;
 };
 
 static void session_maybe_free(Session *s);
 static void session_kill(Session *s, CliKillReason reason);
 static void session_finish_error(Session *s, int r, ApiError *err);
 
+struct evhttp_request *session_request(Session *s) {
+        return s->req;
+}
+
 /* ---- helpers -------------------------------------------------------------------------------- */
+
+/*
+ * Give freed heap back to the kernel. glibc returns only the top of the heap by itself; a large
+ * request leaves hundreds of MB of free chunks below live ones (a body of 370,000 blocks is
+ * ~200 MB of small JSON nodes), which stay in RSS until malloc_trim() releases their pages.
+ * Only after large requests: it walks the whole heap.
+ */
+static void session_trim(void) {
+        (void) malloc_trim(0);
+}
+
+static bool runs_alive(const Session *s) {
+        for (unsigned i = 0; i < s->n_choices; i++)
+                if (s->choices[i].run && !s->choices[i].exited)
+                        return true;
+        return false;
+}
+
+static void release_slots(Session *s, unsigned n) {
+        n = MIN(n, s->slots_held);
+        if (n == 0)
+                return;
+        s->slots_held -= n;
+        scheduler_release(&s->server->scheduler, n);
+}
 
 static void event_freep_(struct event **e) {
         if (*e) {
@@ -136,11 +198,13 @@ static size_t client_backlog(Session *s) {
 /* A slow reader: stop reading the CLI until the client catches up. The pipe then fills and the
  * CLI waits, instead of the proxy buffering without bound. */
 static void check_backlog(Session *s) {
-        if (!s->run || s->run_exited || !s->ev_backpressure || evtimer_pending(s->ev_backpressure, NULL))
+        if (!runs_alive(s) || !s->ev_backpressure || evtimer_pending(s->ev_backpressure, NULL))
                 return;
         if (client_backlog(s) <= CLIENT_BACKLOG_MAX)
                 return;
-        run_pause_reading(s->run);
+        for (unsigned i = 0; i < s->n_choices; i++)
+                if (s->choices[i].run && !s->choices[i].exited)
+                        run_pause_reading(s->choices[i].run);
         (void) event_add_ms(s->ev_backpressure, 20);
 }
 
@@ -151,8 +215,9 @@ static void on_backpressure(evutil_socket_t fd, short what, void *userdata) {
                 (void) event_add_ms(s->ev_backpressure, 20);
                 return;
         }
-        if (s->run && !s->run_exited)
-                run_resume_reading(s->run);
+        for (unsigned i = 0; i < s->n_choices; i++)
+                if (s->choices[i].run && !s->choices[i].exited)
+                        run_resume_reading(s->choices[i].run);
 }
 
 static void reply_error(Session *s, const ApiError *err) {
@@ -182,7 +247,7 @@ static void stream_send(Session *s, const json_t *events) {
                 return;
         stream_begin(s);
         buf = evbuffer_new();
-        if (!buf || sse_append_events(buf, events) < 0) {
+        if (!buf || sse_append_frames(buf, s->ops->framing, events) < 0) {
                 log_oom();
         } else
                 evhttp_send_reply_chunk(s->req, buf);
@@ -201,14 +266,17 @@ static void stream_end(Session *s) {
 
 /* ---- finishing ------------------------------------------------------------------------------ */
 
-static void session_finish_ok(Session *s, const json_t *result) {
+/* Choice c succeeded. The reply ends when every choice has. */
+static void choice_finish_ok(Choice *c, const json_t *result) {
+        Session *s = c->session;
         json_auto_t *out = json_array();
         int r;
 
         if (!s->req || !out)
                 return;
+        s->n_ok++;
         if (s->api.stream) {
-                r = s->ops->finish(s->translator, result, out);
+                r = s->ops->finish(s->translator, c->index, result, out);
                 if (r < 0) {
                         ApiError e = {};
                         api_error_set(&e, r, 500, "api_error", "failed to translate the CLI's answer");
@@ -216,10 +284,17 @@ static void session_finish_ok(Session *s, const json_t *result) {
                         return;
                 }
                 stream_send(s, out);
-                stream_end(s);
+                if (s->n_ok == s->n_choices)
+                        stream_end(s);
         } else {
                 json_auto_t *msg = NULL;
-                r = s->ops->message(s->translator, result, &msg);
+                const json_t *results[s->n_choices];
+
+                if (s->n_ok < s->n_choices)
+                        return;
+                for (unsigned i = 0; i < s->n_choices; i++)
+                        results[i] = s->choices[i].outcome.result;
+                r = s->ops->message(s->translator, results, s->n_choices, &msg);
                 if (r < 0) {
                         ApiError e = {};
                         api_error_set(&e, r, 500, "api_error", "failed to translate the CLI's answer");
@@ -236,6 +311,9 @@ static void session_finish_ok(Session *s, const json_t *result) {
 
 static void session_finish_error(Session *s, int r, ApiError *err) {
         s->error_class = err->error_class ?: "api";
+        /* The CLI's credential was refused or is missing: /health should say so soon. */
+        if (streq(s->error_class, "cli_auth"))
+                server_recheck_cli_auth(s->server);
         if (r == -ECONNABORTED || !s->req)
                 return;
         if (s->api.stream && s->stream_started) {
@@ -249,19 +327,27 @@ static void session_finish_error(Session *s, int r, ApiError *err) {
         reply_error(s, err);
 }
 
-static void session_conclude(Session *s) {
+static void session_kill(Session *s, CliKillReason reason);
+
+/* Choice c's run is over (result or exit): what it came to decides the choice, and a failed
+ * choice fails the whole request, its siblings killed. */
+static void choice_conclude(Choice *c) {
+        Session *s = c->session;
         ApiError err = {};
-        CliExit exit = s->exit;
+        CliExit exit = c->exit;
         int r;
 
+        if (c->concluded)
+                return;
+        c->concluded = true;
         if (s->replied)
                 return;
-        exit.kill_reason = run_kill_reason(s->run);
-        r = cli_outcome_classify(&s->outcome, &exit, run_stderr_tail(s->run), &err);
+        exit.kill_reason = run_kill_reason(c->run);
+        r = cli_outcome_classify(&c->outcome, &exit, run_stderr_tail(c->run), &err);
         if (r >= 0)
-                session_finish_ok(s, s->outcome.result);
+                choice_finish_ok(c, c->outcome.result);
         else {
-                char f1[80], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_CHILD_FAILED, f1, NULL };
+                char f1[160], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_CHILD_FAILED, f1, NULL };
 
                 snprintf(f1, sizeof(f1), "CLAUDE_PROXY_REQUEST_ID=%s", s->request_id);
                 /* The id marks a CLI that died without a result; API errors it reported are not. */
@@ -271,6 +357,8 @@ static void session_conclude(Session *s) {
                         snprintf(s->server->last_error, sizeof(s->server->last_error), "%s: %.100s",
                                  err.error_class ?: "api", err.message);
                 session_finish_error(s, r, &err);
+                /* The request has failed: the other choices' runs have nothing left to do. */
+                session_kill(s, CLI_KILL_PROTOCOL);
         }
         api_error_done(&err);
 }
@@ -278,13 +366,15 @@ static void session_conclude(Session *s) {
 /* ---- the run's events ---------------------------------------------------------------------- */
 
 static void session_kill(Session *s, CliKillReason reason) {
-        if (s->run)
-                run_kill(s->run, reason);
+        for (unsigned i = 0; i < s->n_choices; i++)
+                if (s->choices[i].run && !s->choices[i].exited)
+                        run_kill(s->choices[i].run, reason);
 }
 
 /* A line of the live turn (the history's acknowledgements stay in run.c). */
 static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
-        Session *s = userdata;
+        Choice *c = userdata;
+        Session *s = c->session;
 
         /* The adopted process has its answer coming: the pool may refill now without slowing
          * down its start (system lines come before the upstream call, so they do not count). */
@@ -294,10 +384,10 @@ static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
                 pool_kick(s->server->pool);
         }
 
-        cli_outcome_feed(&s->outcome, ev);
+        cli_outcome_feed(&c->outcome, ev);
         if (s->translator && !s->replied) {
                 json_auto_t *out = json_array();
-                int r = out ? s->ops->feed(s->translator, ev, out) : -ENOMEM;
+                int r = out ? s->ops->feed(s->translator, c->index, ev, out) : -ENOMEM;
                 if (r < 0)
                         log_debug_errno(r, "%s: translator refused a %s line: %m", s->request_id,
                                         cli_event_type_to_string(ev->type));
@@ -310,9 +400,9 @@ static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
 
         if (ev->type == CLI_EVENT_RESULT) {
                 /* The final turn is over: EOF lets the CLI exit; the reap collects it. */
-                run_finish(s->run);
-                s->exit = (CliExit) { .exited = true, .code = 0 };
-                session_conclude(s);
+                run_finish(c->run);
+                c->exit = (CliExit) { .exited = true, .code = 0 };
+                choice_conclude(c);
         }
 }
 
@@ -323,7 +413,7 @@ static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
  * asks take the path they take for a cold run.
  */
 static void on_run_control(Run *run, const CliEvent *ev, void *userdata) {
-        Session *s = userdata;
+        Session *s = ((Choice *) userdata)->session;
         CliControlIn in = {};
 
         if (!s->control || cli_control_receive(s->control, ev, &in) < 0 ||
@@ -346,19 +436,21 @@ static void on_run_control(Run *run, const CliEvent *ev, void *userdata) {
 
 /* The scope's start job failed after the child was forked: the run is killing it. */
 static void on_run_failed(Run *run, int r, void *userdata) {
-        Session *s = userdata;
+        Choice *c = userdata;
+        Session *s = c->session;
         ApiError err = {};
 
         api_error_set(&err, r, 500, "api_error", "Could not contain the Claude CLI in its scope");
         err.error_class = "scope";
         s->error_class = "scope";
         reply_error(s, &err);
+        session_kill(s, CLI_KILL_PROTOCOL);
 }
 
 static void fail_with_timeout(Session *s, CliKillReason reason);
 
 static void on_run_idle(Run *run, void *userdata) {
-        Session *s = userdata;
+        Session *s = ((Choice *) userdata)->session;
 
         if (s->replied)
                 return;
@@ -368,22 +460,20 @@ static void on_run_idle(Run *run, void *userdata) {
 
 /* The child was reaped, everything it printed handled: decide, give the slot back, maybe free. */
 static void on_run_exit(Run *run, const CliExit *exit, void *userdata) {
-        Session *s = userdata;
+        Choice *c = userdata;
+        Session *s = c->session;
 
         if (s->warm && !s->warm_answered) {
                 s->warm_answered = true;
                 pool_kick(s->server->pool);
         }
 
-        s->run_exited = true;
+        c->exited = true;
         /* The real status, for a run that ended without a result. */
-        if (exit)
-                s->exit = *exit;
-        session_conclude(s);
-        if (s->slot_held) {
-                s->slot_held = false;
-                scheduler_release(&s->server->scheduler, 1);
-        }
+        if (exit && !c->concluded)
+                c->exit = *exit;
+        choice_conclude(c);
+        release_slots(s, 1);
         session_maybe_free(s);
 }
 
@@ -520,12 +610,20 @@ static void access_log(Session *s) {
         FIELD("CLAUDE_PROXY_DURATION_USEC=%" PRIu64, dur);
         FIELD("CLAUDE_PROXY_TTFB_USEC=%" PRIu64, s->ttfb_usec);
         FIELD("CLAUDE_PROXY_CHILD_PID=%d", (int) s->pid);
-        if (s->outcome.result) {
-                const json_t *u = json_object_get(s->outcome.result, "usage");
-                FIELD("CLAUDE_PROXY_INPUT_TOKENS=%" JSON_INTEGER_FORMAT,
-                      json_integer_value(json_object_get(u, "input_tokens")));
-                FIELD("CLAUDE_PROXY_OUTPUT_TOKENS=%" JSON_INTEGER_FORMAT,
-                      json_integer_value(json_object_get(u, "output_tokens")));
+        /* Tokens of all choices' runs. */
+        json_int_t in = 0, out = 0;
+        bool any_result = false;
+        const json_t *rl = NULL;
+        for (unsigned i = 0; i < s->n_choices; i++) {
+                const json_t *u = json_object_get(s->choices[i].outcome.result, "usage");
+                any_result = any_result || s->choices[i].outcome.result;
+                in += json_integer_value(json_object_get(u, "input_tokens"));
+                out += json_integer_value(json_object_get(u, "output_tokens"));
+                rl = rl ?: s->choices[i].outcome.rate_limit_info;
+        }
+        if (any_result) {
+                FIELD("CLAUDE_PROXY_INPUT_TOKENS=%" JSON_INTEGER_FORMAT, in);
+                FIELD("CLAUDE_PROXY_OUTPUT_TOKENS=%" JSON_INTEGER_FORMAT, out);
         }
         if (s->error_class)
                 FIELD("CLAUDE_PROXY_ERROR_CLASS=%s", s->error_class);
@@ -538,9 +636,6 @@ static void access_log(Session *s) {
         log_full_errno_fields(LOG_INFO, 0, fields, "%s %s %d %.1fms", s->request_id,
                               api_kind_to_string(s->ops->kind), s->http_status, (double) dur / 1000.0);
 
-        const json_t *usage = s->outcome.result ? json_object_get(s->outcome.result, "usage") : NULL;
-        json_int_t in = json_integer_value(json_object_get(usage, "input_tokens")),
-                   out = json_integer_value(json_object_get(usage, "output_tokens"));
         metrics_observe_request(&s->server->metrics,
                                 &(MetricsRequest) {
                                         .api = api_kind_to_string(s->ops->kind),
@@ -551,9 +646,8 @@ static void access_log(Session *s) {
                                         .output_tokens = out > 0 ? (uint64_t) out : 0,
                                         .error_class = s->error_class,
                                 });
-        metrics_observe_rate_limit(&s->server->metrics, s->outcome.rate_limit_info);
+        metrics_observe_rate_limit(&s->server->metrics, rl);
         if (s->http_status == 429) {
-                const json_t *rl = s->outcome.rate_limit_info;
                 char g[4][160], *gf[5] = { g[0], g[1], g[2], g[3], NULL };
 
                 snprintf(g[0], sizeof(g[0]), "MESSAGE_ID=%s", MESSAGE_ID_RATE_LIMITED);
@@ -578,25 +672,41 @@ static Session *session_free(Session *s) {
         event_freep_(&s->ev_deadline);
         event_freep_(&s->ev_ping);
         event_freep_(&s->ev_backpressure);
+        /* A large CLI line (its buffer, copy and tree) is freed by now too. */
+        for (unsigned i = 0; i < s->n_choices; i++)
+                if (run_longest_line(s->choices[i].run) >= SESSION_LARGE_BYTES)
+                        s->large = true;
         /* Only after its on_exit, but for the process' end: a run still alive is killed here. */
-        s->run = run_free(s->run);
-        s->control = cli_control_free(s->control);
-        if (s->slot_held) {
-                s->slot_held = false;
-                scheduler_release(&s->server->scheduler, 1);
+        for (unsigned i = 0; i < s->n_choices; i++) {
+                s->choices[i].run = run_free(s->choices[i].run);
+                cli_outcome_done(&s->choices[i].outcome);
         }
+        free(s->choices);
+        s->control = cli_control_free(s->control);
+        release_slots(s, s->slots_held);
         if (s->translator)
                 s->ops->stream_free(s->translator);
-        cli_outcome_done(&s->outcome);
         api_request_done(&s->api);
+        cli_input_done(&s->input);
+        if (s->body)
+                evbuffer_free(s->body);
+        free(s->effort_header);
+        free(s->default_model);
+        free(s->default_effort);
+        api_error_done(&s->parse_err);
+        bool trim = s->large;
         free(s);
+        if (trim)
+                session_trim();
         return NULL;
 }
 
 static void session_maybe_free(Session *s) {
         if (!(s->replied || s->client_gone))
                 return;
-        if (s->run && !s->run_exited)
+        if (s->parsing)
+                return;         /* the worker still uses it; the parse's end frees it */
+        if (runs_alive(s))
                 return;
         Server *server = s->server;
         session_free(s);
@@ -608,7 +718,7 @@ static void session_maybe_free(Session *s) {
  * argv would have said goes over the control channel, ahead of the conversation on the same
  * stdin, so the CLI applies it before it reads the user line (cli/README: pipelined = cold).
  */
-static int session_send_late_config(Session *s) {
+static int session_send_late_config(Session *s, Run *run) {
         json_auto_t *requests = NULL;
         json_t *req;
         size_t i;
@@ -623,24 +733,21 @@ static int session_send_late_config(Session *s) {
                 r = cli_control_send(s->control, json_incref(req), NULL, &line);
                 if (r < 0)
                         return r;
-                r = run_send_line(s->run, line);
+                r = run_send_line(run, line);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-/* Start the run (or take the adopted one); timers first, so nothing can fail once a child exists. */
+/* Start the runs, one per choice (choice 0's may be adopted from the pool, already running);
+ * timers first, so nothing can fail once a child exists. */
 static int session_spawn(Session *s, RunStage *stage) {
         Server *server = s->server;
         const Config *c = server->config;
-        json_auto_t *lines = NULL;
         int r;
 
         *stage = RUN_STAGE_SPAWN;
-        r = cli_request_build_input(&s->api.cli, &lines);
-        if (r < 0)
-                return r;
         s->ev_backpressure = evtimer_new(server->base, on_backpressure, s);
         if (!s->ev_backpressure)
                 return -ENOMEM;
@@ -656,21 +763,42 @@ static int session_spawn(Session *s, RunStage *stage) {
                 .log_id = s->request_id,
                 .api = api_kind_to_string(s->ops->kind),
         };
-        if (!s->warm) {
-                r = run_start(&s->run, &server->run_ctx, &sp, &session_run_callbacks, s, stage);
-                if (r < 0)
-                        return r;
-        }
-        s->pid = run_pid(s->run);
-        snprintf(s->unit, sizeof(s->unit), "%s", run_unit(s->run));
-        if (s->warm) {
-                r = session_send_late_config(s);
-                if (r < 0)
-                        return r;
-        }
         if (s->ev_ping)
                 (void) event_add_ms(s->ev_ping, c->ping_interval_ms);
-        return run_send_turns(s->run, lines);
+        for (unsigned i = 0; i < s->n_choices; i++) {
+                Choice *ch = &s->choices[i];
+                CliInput turns;
+
+                if (!(i == 0 && s->warm)) {
+                        r = run_start(&ch->run, &server->run_ctx, &sp, &session_run_callbacks, ch, stage);
+                        if (r < 0)
+                                return r;
+                }
+                if (i == 0) {
+                        s->pid = run_pid(ch->run);
+                        snprintf(s->unit, sizeof(s->unit), "%s", run_unit(ch->run));
+                }
+                /* The late config goes before the conversation, on the same stdin. */
+                if (i == 0 && s->warm) {
+                        r = session_send_late_config(s, ch->run);
+                        if (r < 0)
+                                return r;
+                }
+                /* The last choice takes the session's lines; the others get copies. */
+                if (i + 1 < s->n_choices) {
+                        r = cli_input_copy(&s->input, &turns);
+                        if (r < 0)
+                                return r;
+                } else {
+                        turns = s->input;
+                        s->input = (CliInput) {};
+                }
+                r = run_send_turns(ch->run, &turns);
+                cli_input_done(&turns);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /**
@@ -684,7 +812,7 @@ static void session_start(Session *s) {
         int r;
 
         s->state = SESSION_RUNNING;
-        s->slot_held = true;
+        s->slots_held = s->n_choices;
 
         r = session_spawn(s, &stage);
         if (r < 0) {
@@ -700,15 +828,16 @@ static void session_start(Session *s) {
                 reply_error(s, &err);
                 s->error_class = err.error_class;
                 api_error_done(&err);
-                if (s->run) {
-                        /* The run exists, so its on_exit is certain: that frees the session. */
+                /* The slots of runs that never started go back now; each started run gives its
+                 * own back at its on_exit, which also frees the session. */
+                unsigned started = 0;
+                for (unsigned i = 0; i < s->n_choices; i++)
+                        if (s->choices[i].run)
+                                started++;
+                release_slots(s, s->n_choices - started);
+                if (started > 0) {
                         session_kill(s, CLI_KILL_PROTOCOL);
                         return;
-                }
-                /* run_start() failed and left nothing running: the slot and the session go now. */
-                if (s->slot_held) {
-                        s->slot_held = false;
-                        scheduler_release(&server->scheduler, 1);
                 }
                 session_maybe_free(s);
         }
@@ -739,6 +868,106 @@ void session_abort(Session *s, CliKillReason reason) {
         session_kill(s, reason);
 }
 
+/*
+ * Body -> s->api and the serialized stdin lines; a client error fills @err (400). The body's
+ * tree and the request's conversation tree are dropped before this returns: a queued request
+ * holds text, not a tree of hundreds of bytes a block. Touches no libevent and no server state:
+ * for a large body it runs on the worker.
+ */
+static int session_parse(Session *s, const char *buf, size_t len, ApiError *err) {
+        json_auto_t *root = NULL;
+        json_error_t jerr;
+        int r;
+
+        /* "\u0000" is valid JSON and valid text: accepted, and carried by length from here on. */
+        root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+        if (!root)
+                return api_error_set(err, -EBADMSG, 400, "invalid_request_error", "Invalid JSON in request body: %s",
+                                     jerr.text), -EBADMSG;
+        r = s->ops->parse(root, &s->env, &s->api, err);
+        if (r < 0) {
+                if (err->status == 0)
+                        api_error_set(err, r, 400, "invalid_request_error", "Invalid request");
+                return r;
+        }
+        /* The body's tree goes now; the request holds references to the blocks it needs. */
+        json_decref(TAKE_PTR(root));
+        r = cli_request_serialize_input(&s->api.cli, &s->input);
+        if (r < 0)
+                return api_error_set(err, r, 500, "api_error", "Out of memory"), r;
+        json_decref(s->api.cli.messages);
+        s->api.cli.messages = NULL;
+        return 0;
+}
+
+static void session_parse_work(void *userdata) {
+        Session *s = userdata;
+        size_t len = evbuffer_get_length(s->body);
+
+        s->parse_r = session_parse(s, (const char *) evbuffer_pullup(s->body, -1), len, &s->parse_err);
+        evbuffer_free(s->body);
+        s->body = NULL;
+        /* Here, not on the loop, and last: trimming the heap the body and its tree leave behind
+         * takes a while, and the freed body is part of it. */
+        session_trim();
+}
+
+static void session_parsed(Session *s, int r, ApiError *err);
+
+static void session_parse_done(void *userdata) {
+        Session *s = userdata;
+
+        s->parsing = false;
+        session_parsed(s, s->parse_r, &s->parse_err);
+}
+
+/*
+ * A large body is parsed on a worker thread: the tree of a 10 MB body of small blocks takes
+ * seconds to build on a loaded machine, and /health and every running stream would wait that
+ * long. What the worker reads is the session's own: the body moved out of the request (the
+ * client may leave meanwhile) and copies of the header and config strings (a reload may free
+ * those).
+ */
+static int session_parse_offloaded(Session *s, struct evbuffer *body) {
+        const Config *c = s->server->config;
+        int r;
+
+        if ((s->env.effort_header && !(s->effort_header = strdup(s->env.effort_header))) ||
+            (c->default_model && !(s->default_model = strdup(c->default_model))) ||
+            (c->default_effort && !(s->default_effort = strdup(c->default_effort))))
+                return -ENOMEM;
+        s->body = evbuffer_new();
+        if (!s->body || evbuffer_add_buffer(s->body, body) < 0)
+                return -ENOMEM;
+        s->env.effort_header = s->effort_header;
+        s->env.default_model = s->default_model;
+        s->env.default_effort = s->default_effort;
+        s->parsing = true;
+        r = offload_run(s->server->base, session_parse_work, session_parse_done, s);
+        if (r < 0) {
+                /* The caller parses on the loop instead: give the body back. */
+                s->parsing = false;
+                (void) evbuffer_add_buffer(body, s->body);
+        }
+        return r;
+}
+
+/* Watch the client from here on: it may leave while the body is parsed or the CLI runs. */
+static void session_watch_client(Session *s) {
+        struct bufferevent *bev;
+        evutil_socket_t fd;
+
+        s->evcon = evhttp_request_get_connection(s->req);
+        evhttp_connection_set_closecb(s->evcon, on_connection_close, s);
+        bev = evhttp_connection_get_bufferevent(s->evcon);
+        fd = bev ? bufferevent_getfd(bev) : -1;
+        if (fd >= 0) {
+                s->ev_conn_closed = event_new(s->server->base, fd, EV_CLOSED, on_socket_closed, s);
+                if (s->ev_conn_closed)
+                        (void) event_add(s->ev_conn_closed, NULL);
+        }
+}
+
 /**
  * session_handle() - take over one API request
  * @server: the server
@@ -750,9 +979,7 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
         const Config *c = server->config;
         struct evbuffer *body = evhttp_request_get_input_buffer(req);
         size_t len = evbuffer_get_length(body);
-        json_auto_t *root = NULL;
         ApiError err = {};
-        json_error_t jerr;
         Session *s;
         int r;
 
@@ -774,17 +1001,11 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
         if (len > c->max_body_bytes) {
                 api_error_set(&err, -E2BIG, 413, "request_too_large", "Request body too large (limit %" PRIu64 " bytes)",
                               c->max_body_bytes);
-                goto client_error;
+                goto fail;
         }
         if (len == 0) {
                 api_error_set(&err, -EINVAL, 400, "invalid_request_error", "Request body is empty");
-                goto client_error;
-        }
-        root = json_loadb((const char *) evbuffer_pullup(body, -1), len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!root) {
-                api_error_set(&err, -EBADMSG, 400, "invalid_request_error", "Invalid JSON in request body: %s",
-                              jerr.text);
-                goto client_error;
+                goto fail;
         }
 
         s->env = (ApiEnv) {
@@ -796,92 +1017,136 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
                 .enable_thinking = c->enable_thinking,
                 .system_prompt_mode = c->system_prompt_mode,
         };
-        r = ops->parse(root, &s->env, &s->api, &err);
+        session_watch_client(s);
+        if (len >= SESSION_LARGE_BYTES) {
+                s->large = true;
+                if (offload_in_flight() < PARSE_OFFLOAD_MAX && session_parse_offloaded(s, body) >= 0)
+                        return;
+        }
+        r = session_parse(s, (const char *) evbuffer_pullup(body, -1), len, &err);
+        /* Parsed: free the body's buffer (twice its size after the pullup) now. */
+        (void) evbuffer_drain(body, evbuffer_get_length(body));
+        if (s->large)
+                session_trim();
+        session_parsed(s, r, &err);
+        return;
+
+fail:
+        session_parsed(s, err.status ? -EINVAL : -ENOMEM, &err);
+}
+
+/* The second half of session_handle(): the body is parsed (or refused). */
+static void session_parsed(Session *s, int r, ApiError *err) {
+        Server *server = s->server;
+        const Config *c = server->config;
+
+        if (!s->req) {
+                /* The client left while the body was parsed. */
+                s->state = SESSION_RUNNING;     /* so it gets an access log line */
+                api_error_done(err);
+                session_maybe_free(s);
+                return;
+        }
         if (r < 0) {
-                if (err.status == 0)
-                        api_error_set(&err, r, 400, "invalid_request_error", "Invalid request");
-                goto client_error;
+                if (err->status == 0)
+                        api_error_set(err, r, 500, "api_error", "Out of memory");
+                if (err->status < 500)
+                        err->error_class = err->error_class ?: "invalid_request";
+                goto fail;
         }
         /* The header's storage belongs to the request; the parsed request has what it needs. */
         s->env.effort_header = NULL;
         /* Same for the config strings: a SIGHUP may free them while this request runs. */
         s->env.default_model = s->env.default_effort = NULL;
-        s->api.kind = ops->kind;
+        s->api.kind = s->ops->kind;
 
         if (!server->claude_path) {
-                api_error_set(&err, -ENOENT, 503, "api_error", "%s", server->claude_problem ?: "The Claude CLI is not available");
-                err.error_class = "cli_missing";
-                goto server_error;
+                api_error_set(err, -ENOENT, 503, "api_error", "%s", server->claude_problem ?: "The Claude CLI is not available");
+                err->error_class = "cli_missing";
+                /* Retrying cannot help until the operator installs it: the SDKs honour this. */
+                (void) api_error_set_header(err, "x-should-retry", "false");
+                goto fail;
         }
         if (server->stopping) {
-                api_error_set(&err, -ESHUTDOWN, 503, "api_error", "The proxy is shutting down; retry shortly");
-                goto server_error;
+                api_error_set(err, -ESHUTDOWN, 503, "api_error", "The proxy is shutting down; retry shortly");
+                goto fail;
         }
 
-        r = ops->stream_new(&s->translator, &s->api, &s->env);
+        /* n choices are n CLI children at once, which must fit the slots. */
+        unsigned n = MAX(s->api.n, 1u);
+        if (n > c->max_concurrent) {
+                api_error_set(err, -E2BIG, 400, "invalid_request_error",
+                              "n: at most %u choices per request (MAX_CONCURRENT: each choice is one CLI run)",
+                              c->max_concurrent);
+                snprintf(err->param, sizeof(err->param), "n");
+                err->error_class = "invalid_request";
+                goto fail;
+        }
+        s->choices = calloc(n, sizeof(Choice));
+        if (!s->choices) {
+                api_error_set(err, -ENOMEM, 500, "api_error", "Out of memory");
+                goto fail;
+        }
+        s->n_choices = n;
+        for (unsigned i = 0; i < s->n_choices; i++)
+                s->choices[i] = (Choice) { .session = s, .index = i };
+
+        r = s->ops->stream_new(&s->translator, &s->api, &s->env);
         if (r < 0) {
-                api_error_set(&err, r, 500, "api_error", "Out of memory");
-                goto server_error;
+                api_error_set(err, r, 500, "api_error", "Out of memory");
+                goto fail;
         }
 
-        s->evcon = evhttp_request_get_connection(req);
-        evhttp_connection_set_closecb(s->evcon, on_connection_close, s);
-        {
-                struct bufferevent *bev = evhttp_connection_get_bufferevent(s->evcon);
-                evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-                if (fd >= 0) {
-                        s->ev_conn_closed = event_new(server->base, fd, EV_CLOSED, on_socket_closed, s);
-                        if (s->ev_conn_closed)
-                                (void) event_add(s->ev_conn_closed, NULL);
-                }
-        }
         s->ev_deadline = evtimer_new(server->base, on_deadline, s);
         if (s->ev_deadline && c->request_timeout_ms > 0)
                 (void) event_add_ms(s->ev_deadline, c->request_timeout_ms);
 
-        /* The warm pool first: a process of this model started in advance, with its slot. */
-        r = pool_adopt(server->pool, s->api.cli.model, s->request_id, &session_warm_run_callbacks, s, &s->run,
-                       &s->control);
-        if (r > 0) {
-                s->warm = true;
-                session_start(s);
-                return;
+        /* The warm pool first: a process of this model started in advance, with its slot. A request
+         * for n > 1 choices runs them all cold: n slots are taken at once (FIFO), and one adopted
+         * slot plus n - 1 queued ones would hold a slot while waiting. */
+        if (s->n_choices == 1) {
+                r = pool_adopt(server->pool, s->api.cli.model, s->request_id, &session_warm_run_callbacks,
+                               &s->choices[0], &s->choices[0].run, &s->control);
+                if (r > 0) {
+                        s->warm = true;
+                        session_start(s);
+                        return;
+                }
         }
-        /* No slot free: an idle pooled process is the first thing given up (its reap frees one). */
-        if (scheduler_full(&server->scheduler))
-                (void) pool_sacrifice(server->pool);
-        r = scheduler_acquire(&server->scheduler, &s->ticket, 1);
+        /* Too few slots free: idle pooled processes are the first thing given up (each reap frees one). */
+        for (unsigned k = scheduler_shortfall(&server->scheduler, s->n_choices); k > 0; k--)
+                if (!pool_sacrifice(server->pool))
+                        break;
+        r = scheduler_acquire(&server->scheduler, &s->ticket, s->n_choices);
         if (r > 0) {
                 session_start(s);
                 return;
         }
         if (r == -EBUSY) {
-                char f1[80], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_LIMIT_HIT, f1, NULL };
+                char f1[160], *fields[] = { (char *) "MESSAGE_ID=" MESSAGE_ID_LIMIT_HIT, f1, NULL };
                 unsigned running = scheduler_children(&server->scheduler), queued = scheduler_queued(&server->scheduler);
 
                 snprintf(f1, sizeof(f1), "CLAUDE_PROXY_REQUEST_ID=%s", s->request_id);
                 log_full_errno_fields(LOG_NOTICE, 0, fields, "%s: %u CLI children running and %u queued, refusing",
                                       s->request_id, running, queued);
-                api_error_set(&err, -EBUSY, 529, "overloaded_error",
+                api_error_set(err, -EBUSY, 529, "overloaded_error",
                               "The proxy is at capacity (%u requests running, %u queued); retry shortly", running,
                               queued);
-                err.error_class = "queue_full";
-                goto server_error;
+                err->error_class = "queue_full";
+                goto fail;
         }
         if (r < 0) {
-                api_error_set(&err, r, 503, "api_error", "The proxy cannot run this request now; retry shortly");
-                goto server_error;
+                api_error_set(err, r, 503, "api_error", "The proxy cannot run this request now; retry shortly");
+                goto fail;
         }
         s->state = SESSION_QUEUED;
         log_debug("%s: queued (%u waiting)", s->request_id, scheduler_queued(&server->scheduler));
         return;
 
-client_error:
-        err.error_class = err.error_class ?: "invalid_request";
-server_error:
+fail:
         s->state = SESSION_RUNNING;     /* so it gets an access log line */
-        s->error_class = err.error_class ?: "api";
-        reply_error(s, &err);
-        api_error_done(&err);
+        s->error_class = err->error_class ?: "api";
+        reply_error(s, err);
+        api_error_done(err);
         session_maybe_free(s);
 }

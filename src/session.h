@@ -17,3 +17,5 @@
 void session_handle(Server *server, struct evhttp_request *req, const ApiOps *ops, const char *request_id);
 /* The proxy is stopping: queued sessions get 503 now, running ones are killed after the grace. */
 void session_abort(Session *s, CliKillReason reason);
+/* The request this session still has to answer (or finish streaming to), NULL once replied. */
+struct evhttp_request *session_request(Session *s);

@@ -69,23 +69,47 @@ static bool str_in(const char *s, const char *const *list, size_t n) {
         return false;
 }
 
+/*
+ * The text of a string without an embedded NUL, else NULL. Bodies may carry "\u0000" (valid JSON
+ * and valid text, so it is accepted), but every field compared with a C string — types, roles,
+ * model, effort, media types — must not let "text\u0000junk" pass as "text".
+ */
+static const char *json_clean_string(const json_t *v) {
+        const char *s = json_string_value(v);
+
+        return s && strlen(s) == json_string_length(v) ? s : NULL;
+}
+
+static const char *member_clean_string(const json_t *o, const char *key) {
+        return json_clean_string(json_object_get(o, key));
+}
+
+static bool is_absent(const json_t *v) {
+        return !v || json_is_null(v);
+}
+
 /* `system`: a string, or text blocks joined with a blank line (how the API itself reads them). */
-static int parse_system(const json_t *v, char **ret, ApiError *reterr) {
+static int parse_system(const json_t *v, char **ret, size_t *ret_len, ApiError *reterr) {
         _cleanup_free_ char *joined = NULL;
         size_t len = 0, i;
         const json_t *block;
 
-        if (!v || json_is_null(v)) {
-                *ret = NULL;
+        *ret = NULL;
+        *ret_len = 0;
+        if (is_absent(v))
                 return 0;
-        }
         if (json_is_string(v)) {
-                if (json_string_length(v) == 0) {
-                        *ret = NULL;
+                size_t n = json_string_length(v);
+
+                if (n == 0)
                         return 0;
-                }
-                *ret = strdup(json_string_value(v));
-                return *ret ? 0 : -ENOMEM;
+                /* By length: the text may hold a NUL, which strdup() would cut at. */
+                *ret = malloc(n + 1);
+                if (!*ret)
+                        return -ENOMEM;
+                memcpy(*ret, json_string_value(v), n + 1);
+                *ret_len = n;
+                return 0;
         }
         if (!json_is_array(v))
                 return request_error(reterr, "system", "system: must be a string or an array of text blocks");
@@ -97,7 +121,7 @@ static int parse_system(const json_t *v, char **ret, ApiError *reterr) {
                 char *p;
 
                 (void) snprintf(param, sizeof(param), "system.%zu", i);
-                if (!streq_ptr(json_string_value(json_object_get(block, "type")), "text") || !text)
+                if (!streq_ptr(member_clean_string(block, "type"), "text") || !text)
                         return request_error(reterr, param, "%s: must be a text block with a string \"text\"",
                                              param);
                 n = json_string_length(json_object_get(block, "text"));
@@ -116,6 +140,7 @@ static int parse_system(const json_t *v, char **ret, ApiError *reterr) {
                 joined[len] = 0;
         }
         *ret = TAKE_PTR(joined);
+        *ret_len = len;
         return 0;
 }
 
@@ -130,8 +155,8 @@ static int check_source(const json_t *block, const char *btype, const char *at, 
         if (!json_is_object(source))
                 return request_error(reterr, param, "%s: %s block requires a \"source\" object", param, btype);
 
-        stype = json_string_value(json_object_get(source, "type"));
-        media_type = json_string_value(json_object_get(source, "media_type"));
+        stype = member_clean_string(source, "type");
+        media_type = member_clean_string(source, "media_type");
         (void) snprintf(param, sizeof(param), "%s.source.type", at);
         if (!stype)
                 return request_error(reterr, param, "%s: required (\"base64\" or \"url\")", param);
@@ -172,6 +197,70 @@ static int check_source(const json_t *block, const char *btype, const char *at, 
                              stype, image ? "base64 or url" : "base64, text or url");
 }
 
+/*
+ * The fields a history block must have for the CLI to forward it (cli/README §16.6): upstream
+ * would refuse it otherwise, in a less readable way and after a cold start.
+ */
+static int check_history_block(const json_t *block, const char *type, const char *at, ApiError *reterr) {
+        static const struct {
+                const char *type, *field;
+                json_type want;         /* JSON_STRING: a non-empty string */
+        } required[] = {
+                { "tool_use",          "id",          JSON_STRING },
+                { "tool_use",          "name",        JSON_STRING },
+                { "tool_use",          "input",       JSON_OBJECT },
+                { "tool_result",       "tool_use_id", JSON_STRING },
+                { "thinking",          "thinking",    JSON_STRING },
+                { "thinking",          "signature",   JSON_STRING },
+                { "redacted_thinking", "data",        JSON_STRING },
+        };
+        char param[128];
+
+        for (size_t i = 0; i < ELEMENTSOF(required); i++) {
+                const json_t *v;
+                bool ok;
+
+                if (!streq(type, required[i].type))
+                        continue;
+                v = json_object_get(block, required[i].field);
+                if (required[i].want == JSON_STRING)
+                        /* thinking text may be empty (redacted upstream), ids and names not. */
+                        ok = json_is_string(v) && (json_string_length(v) > 0 || streq(required[i].field, "thinking"));
+                else
+                        ok = json_is_object(v);
+                if (!ok) {
+                        (void) snprintf(param, sizeof(param), "%s.%s", at, required[i].field);
+                        return request_error(reterr, param, "%s: a %s block requires %s \"%s\"", param, type,
+                                             required[i].want == JSON_STRING ? "a string" : "an object",
+                                             required[i].field);
+                }
+        }
+        if (streq(type, "tool_result")) {
+                const json_t *content = json_object_get(block, "content");
+
+                (void) snprintf(param, sizeof(param), "%s.content", at);
+                if (!is_absent(content) && !json_is_string(content) && !json_is_array(content))
+                        return request_error(reterr, param, "%s: must be a string or an array of content blocks",
+                                             param);
+                if (json_is_array(content)) {
+                        size_t i;
+                        const json_t *b;
+
+                        json_array_foreach(content, i, b)
+                                if (!json_is_object(b) || !member_clean_string(b, "type")) {
+                                        (void) snprintf(param, sizeof(param), "%s.content.%zu", at, i);
+                                        return request_error(reterr, param,
+                                                             "%s: must be a content block with a string \"type\"",
+                                                             param);
+                                }
+                }
+                (void) snprintf(param, sizeof(param), "%s.is_error", at);
+                if (!is_absent(json_object_get(block, "is_error")) && !json_is_boolean(json_object_get(block, "is_error")))
+                        return request_error(reterr, param, "%s: must be a boolean", param);
+        }
+        return 0;
+}
+
 static int check_block(const json_t *block, size_t n, size_t m, ApiError *reterr) {
         /* History blocks the CLI forwards as they are (cli/README §16.6). */
         static const char *const passthrough[] = {
@@ -180,10 +269,16 @@ static int check_block(const json_t *block, size_t n, size_t m, ApiError *reterr
         const char *type;
         char at[64], param[128];
 
+        /* The common case first, without formatting a param nobody reads (a body may hold
+         * hundreds of thousands of blocks). */
+        if (json_is_object(block) && streq_ptr(member_clean_string(block, "type"), "text") &&
+            json_is_string(json_object_get(block, "text")))
+                return 0;
+
         (void) snprintf(at, sizeof(at), "messages.%zu.content.%zu", n, m);
         if (!json_is_object(block))
                 return request_error(reterr, at, "%s: a content block must be an object", at);
-        type = json_string_value(json_object_get(block, "type"));
+        type = member_clean_string(block, "type");
         (void) snprintf(param, sizeof(param), "%s.type", at);
         if (!type)
                 return request_error(reterr, param, "%s: required", param);
@@ -197,7 +292,7 @@ static int check_block(const json_t *block, size_t n, size_t m, ApiError *reterr
         if (streq(type, "image") || streq(type, "document"))
                 return check_source(block, type, at, reterr);
         if (str_in(type, passthrough, ELEMENTSOF(passthrough)))
-                return 0;
+                return check_history_block(block, type, at, reterr);
         return request_error(reterr, param,
                              "%s: unsupported content block type '%s' (expected text, image, document, tool_use, "
                              "tool_result or thinking)", param, type);
@@ -233,8 +328,12 @@ static int parse_content(const json_t *content, size_t n, json_t **ret, ApiError
                 int k = check_block(block, n, m, reterr);
                 if (k < 0)
                         return k;
-                /* A copy: the request must not share (and so pin or alias) the body's objects. */
-                if (json_array_append_new(out, json_deep_copy(block)) < 0)
+                /*
+                 * Shared, not copied: nothing downstream changes a block (the slash escape copies
+                 * the one it rewrites), and the reference keeps it alive after the body is freed.
+                 * A deep copy doubled the memory and time of a body of many small blocks.
+                 */
+                if (json_array_append(out, (json_t *) block) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(out);
@@ -258,7 +357,7 @@ static int parse_messages(const json_t *messages, json_t **ret, ApiError *reterr
                 (void) snprintf(param, sizeof(param), "messages.%zu", n);
                 if (!json_is_object(msg))
                         return request_error(reterr, param, "%s: must be an object with role and content", param);
-                role = json_string_value(json_object_get(msg, "role"));
+                role = member_clean_string(msg, "role");
                 (void) snprintf(param, sizeof(param), "messages.%zu.role", n);
                 if (streq_ptr(role, "system"))
                         return request_error(reterr, param,
@@ -295,6 +394,68 @@ static int parse_messages(const json_t *messages, json_t **ret, ApiError *reterr
         return 0;
 }
 
+/*
+ * `tools` and `tool_choice`: the CLI runs with no tools of the client's (--tools ""), so they have
+ * no effect, but a malformed one is still the client's mistake and gets the 400 the API gives.
+ */
+static int check_tools(const json_t *body, ApiError *reterr) {
+        static const char *const choices[] = { "auto", "any", "tool", "none" };
+        const json_t *tools = json_object_get(body, "tools");
+        const json_t *choice = json_object_get(body, "tool_choice");
+        const json_t *tool;
+        const char *type;
+        char param[128];
+        size_t i;
+
+        if (!is_absent(tools) && !json_is_array(tools))
+                return request_error(reterr, "tools", "tools: must be an array of tool definitions");
+        json_array_foreach(tools, i, tool) {
+                const json_t *v;
+
+                (void) snprintf(param, sizeof(param), "tools.%zu", i);
+                if (!json_is_object(tool))
+                        return request_error(reterr, param, "%s: a tool definition must be an object", param);
+                (void) snprintf(param, sizeof(param), "tools.%zu.name", i);
+                v = json_object_get(tool, "name");
+                if (!member_clean_string(tool, "name") || json_string_length(v) == 0)
+                        return request_error(reterr, param, "%s: required, a non-empty string", param);
+                (void) snprintf(param, sizeof(param), "tools.%zu.type", i);
+                v = json_object_get(tool, "type");
+                if (!is_absent(v) && !json_is_string(v))
+                        return request_error(reterr, param, "%s: must be a string", param);
+                (void) snprintf(param, sizeof(param), "tools.%zu.description", i);
+                v = json_object_get(tool, "description");
+                if (!is_absent(v) && !json_is_string(v))
+                        return request_error(reterr, param, "%s: must be a string", param);
+                /* Custom tools (no "type", or "custom") need a schema; server tools have none. */
+                (void) snprintf(param, sizeof(param), "tools.%zu.input_schema", i);
+                v = json_object_get(tool, "input_schema");
+                if ((is_absent(json_object_get(tool, "type")) || streq_ptr(member_clean_string(tool, "type"), "custom"))
+                    && !json_is_object(v))
+                        return request_error(reterr, param, "%s: required, an object (a JSON schema)", param);
+                if (!is_absent(v) && !json_is_object(v))
+                        return request_error(reterr, param, "%s: must be an object (a JSON schema)", param);
+        }
+
+        if (is_absent(choice))
+                return 0;
+        if (!json_is_object(choice))
+                return request_error(reterr, "tool_choice", "tool_choice: must be an object");
+        type = member_clean_string(choice, "type");
+        if (!type || !str_in(type, choices, ELEMENTSOF(choices)))
+                return request_error(reterr, "tool_choice.type",
+                                     "tool_choice.type: must be \"auto\", \"any\", \"tool\" or \"none\"");
+        if (streq(type, "tool") && (!member_clean_string(choice, "name") ||
+                                    json_string_length(json_object_get(choice, "name")) == 0))
+                return request_error(reterr, "tool_choice.name",
+                                     "tool_choice.name: required for tool_choice type \"tool\"");
+        if (!is_absent(json_object_get(choice, "disable_parallel_tool_use")) &&
+            !json_is_boolean(json_object_get(choice, "disable_parallel_tool_use")))
+                return request_error(reterr, "tool_choice.disable_parallel_tool_use",
+                                     "tool_choice.disable_parallel_tool_use: must be a boolean");
+        return 0;
+}
+
 static int parse_thinking(const json_t *v, const ApiEnv *env, CliRequest *cli, ApiError *reterr) {
         const char *type;
 
@@ -305,7 +466,7 @@ static int parse_thinking(const json_t *v, const ApiEnv *env, CliRequest *cli, A
         }
         if (!json_is_object(v))
                 return request_error(reterr, "thinking", "thinking: must be an object");
-        type = json_string_value(json_object_get(v, "type"));
+        type = member_clean_string(v, "type");
         if (streq_ptr(type, "enabled")) {
                 const json_t *budget = json_object_get(v, "budget_tokens");
 
@@ -342,18 +503,21 @@ static int parse_effort(const json_t *body, const ApiEnv *env, char **ret, ApiEr
                 return request_error(reterr, "metadata", "metadata: must be an object");
         if (output_config && !json_is_null(output_config) && !json_is_object(output_config))
                 return request_error(reterr, "output_config", "output_config: must be an object");
+        v = json_object_get(metadata, "user_id");
+        if (!is_absent(v) && !json_is_string(v))
+                return request_error(reterr, "metadata.user_id", "metadata.user_id: must be a string");
 
         v = json_object_get(output_config, "effort");
         if (v && !json_is_null(v)) {
                 param = "output_config.effort";
-                value = json_string_value(v);
+                value = json_clean_string(v);
                 if (!value)
                         return request_error(reterr, param, "%s: must be a string", param);
         }
         v = json_object_get(metadata, "effort");
         if (!value && v && !json_is_null(v)) {
                 param = "metadata.effort";
-                value = json_string_value(v);
+                value = json_clean_string(v);
                 if (!value)
                         return request_error(reterr, param, "%s: must be a string", param);
         }
@@ -399,9 +563,15 @@ static int parse_unsupported(const json_t *body, char **ret, ApiError *reterr) {
                 case UNSUPPORTED_INTEGER:
                         ok = json_is_integer(v);
                         break;
-                case UNSUPPORTED_ARRAY:
+                case UNSUPPORTED_ARRAY: {
+                        size_t j;
+                        const json_t *e;
+
                         ok = json_is_array(v);
+                        json_array_foreach(v, j, e)
+                                ok = ok && json_is_string(e);
                         break;
+                }
                 default:
                         ok = false;
                 }
@@ -410,6 +580,12 @@ static int parse_unsupported(const json_t *body, char **ret, ApiError *reterr) {
                                              unsupported_params[i].kind == UNSUPPORTED_NUMBER ? "a number" :
                                              unsupported_params[i].kind == UNSUPPORTED_INTEGER ? "an integer" :
                                              "an array of strings");
+                /* The API's own ranges: out of them it answers 400, so the proxy does too. */
+                if ((streq(name, "temperature") || streq(name, "top_p")) &&
+                    (json_number_value(v) < 0 || json_number_value(v) > 1))
+                        return request_error(reterr, name, "%s: must be between 0 and 1", name);
+                if (streq(name, "top_k") && json_integer_value(v) < 0)
+                        return request_error(reterr, name, "%s: must not be negative", name);
 
                 p = realloc(list, len + (len ? 1 : 0) + n + 1);
                 if (!p)
@@ -448,6 +624,9 @@ int anthropic_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *r
         model = json_object_get(body, "model");
         if (!json_is_string(model) || json_string_length(model) == 0)
                 return request_error(reterr, "model", "model is required");
+        /* It becomes an argv word: a NUL would cut it short. */
+        if (!json_clean_string(model))
+                return request_error(reterr, "model", "model: must not contain a NUL character");
 
         if (!json_is_array(json_object_get(body, "messages")) || json_array_size(json_object_get(body, "messages")) == 0)
                 return request_error(reterr, "messages", "messages is required and must be a non-empty array");
@@ -466,7 +645,11 @@ int anthropic_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *r
         k = parse_unsupported(body, &req.unsupported, reterr);
         if (k < 0)
                 return k;
-        k = parse_system(json_object_get(body, "system"), &req.cli.system_prompt, reterr);
+        k = check_tools(body, reterr);
+        if (k < 0)
+                return k;
+        k = parse_system(json_object_get(body, "system"), &req.cli.system_prompt, &req.cli.system_prompt_len,
+                         reterr);
         if (k < 0)
                 return k;
         k = parse_messages(json_object_get(body, "messages"), &req.cli.messages, reterr);

@@ -17,6 +17,8 @@ const char *api_kind_to_string(ApiKind k) {
                 return "anthropic";
         case API_OPENAI:
                 return "openai";
+        case API_RESPONSES:
+                return "responses";
         default:
                 return NULL;
         }
@@ -95,7 +97,7 @@ int api_error_to_json(ApiKind kind, const ApiError *e, json_t **ret) {
         const char *type = e->type ?: "api_error";
         json_t *j;
 
-        if (kind == API_OPENAI)
+        if (kind == API_OPENAI || kind == API_RESPONSES)
                 j = json_pack("{s:{s:s,s:s,s:s?,s:s?}}", "error", "message", e->message, "type",
                               openai_type_from_anthropic(type, e->status), "param",
                               e->param[0] ? e->param : NULL, "code", type);
@@ -105,7 +107,7 @@ int api_error_to_json(ApiKind kind, const ApiError *e, json_t **ret) {
         if (!j)
                 return -ENOMEM;
         /* OpenAI clients read param/code as nullable; keep the keys present. */
-        if (kind == API_OPENAI) {
+        if (kind == API_OPENAI || kind == API_RESPONSES) {
                 json_t *inner = json_object_get(j, "error");
                 if (!json_object_get(inner, "param"))
                         json_object_set_new(inner, "param", json_null());

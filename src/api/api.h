@@ -11,7 +11,8 @@
 
 typedef enum ApiKind {
         API_ANTHROPIC,
-        API_OPENAI,
+        API_OPENAI,             /* Chat Completions */
+        API_RESPONSES,          /* OpenAI Responses: OpenAI's error envelope */
         _API_KIND_MAX,
         _API_KIND_INVALID = -EINVAL,
 } ApiKind;
@@ -41,7 +42,7 @@ int api_error_set(ApiError *e, int r, int status, const char *type, const char *
         __attribute__((format(printf, 5, 6)));
 int api_error_set_header(ApiError *e, const char *name, const char *value);
 void api_error_done(ApiError *e);
-/* {"type":"error","error":{...}} for Anthropic, {"error":{message,type,code,param}} for OpenAI. */
+/* {"type":"error","error":{...}} for Anthropic, {"error":{message,type,param,code}} for OpenAI's two. */
 int api_error_to_json(ApiKind kind, const ApiError *e, json_t **ret);
 
 /* Everything non-deterministic or host-supplied a translation may need. No getenv()/time() in api/. */
@@ -61,6 +62,8 @@ typedef struct ApiRequest {
         bool stream;
         char *client_model;     /* the model name exactly as the client sent it: echoed back */
         char *unsupported;      /* comma-separated names accepted without effect, NULL if none */
+        unsigned n;             /* choices asked for (OpenAI `n`): that many CLI runs; 0 means 1 */
+        bool include_usage;     /* Chat Completions stream_options.include_usage */
         CliRequest cli;
 } ApiRequest;
 

@@ -24,8 +24,16 @@
 #include "api/outcome.h"
 #include "util/macro.h"
 
-#define CLI_AUTH_HINT \
-        "the Claude CLI is not logged in or its credential was rejected: run `claude login` as the service user"
+#include "cli/auth-status.h"
+
+#define CLI_AUTH_HINT "the Claude CLI is not logged in or its credential was rejected: " CLI_AUTH_FIX_HINT
+
+/*
+ * Upstream's refusal of a subscription request billed as a third-party app (2026): a 400 whose
+ * message begins with this. It is about the account's extra-usage setting, not the request, so it
+ * gets its own class for the journal and /metrics; the client still sees upstream's words.
+ */
+#define EXTRA_USAGE_MARKER "Third-party apps now draw from your extra usage"
 
 static void replace_json(json_t **slot, const json_t *v) {
         json_decref(*slot);
@@ -160,6 +168,7 @@ typedef enum ApiFailure {
         FAILURE_NOT_FOUND,
         FAILURE_TOO_LARGE,
         FAILURE_INVALID,
+        FAILURE_EXTRA_USAGE,
         FAILURE_OVERLOADED,
         FAILURE_TIMEOUT,
         FAILURE_API,
@@ -225,6 +234,8 @@ static int classify_api_error(const CliOutcome *o, int64_t status, const char *t
                 f = failure_from_status(status);
         else
                 f = failure_from_tag_and_text(o->synthetic_error, text, terminal_reason);
+        if (f == FAILURE_INVALID && text_has(text, EXTRA_USAGE_MARKER))
+                f = FAILURE_EXTRA_USAGE;
 
         switch (f) {
         case FAILURE_RATE_LIMIT:
@@ -243,6 +254,10 @@ static int classify_api_error(const CliOutcome *o, int64_t status, const char *t
                  */
                 (void) api_error_set(e, 0, 503, "api_error", "%s (" CLI_AUTH_HINT ")", text);
                 e->error_class = "cli_auth";
+                /* Retrying cannot help until the operator acts: the SDKs honour this header. */
+                r = api_error_set_header(e, "x-should-retry", "false");
+                if (r < 0)
+                        return r;
                 break;
         case FAILURE_PERMISSION:
                 (void) api_error_set(e, 0, 403, "permission_error", "%s", text);
@@ -259,6 +274,10 @@ static int classify_api_error(const CliOutcome *o, int64_t status, const char *t
         case FAILURE_INVALID:
                 (void) api_error_set(e, 0, 400, "invalid_request_error", "%s", text);
                 e->error_class = "invalid_request";
+                break;
+        case FAILURE_EXTRA_USAGE:
+                (void) api_error_set(e, 0, 400, "invalid_request_error", "%s", text);
+                e->error_class = "extra_usage";
                 break;
         case FAILURE_OVERLOADED:
                 (void) api_error_set(e, 0, 529, "overloaded_error", "%s", text);

@@ -229,11 +229,16 @@ int cli_control_build_initialize(const CliControlInit *init, json_t **ret_reques
         k = cli_control_request_new("initialize", &r);
         if (k < 0)
                 return k;
+        /* By length: a prompt may hold a NUL, which "s" and json_string() would cut it at. */
         if (init->system_prompt &&
-            json_object_set_new(r, "systemPrompt", json_pack("[s]", init->system_prompt)) < 0)
+            json_object_set_new(r, "systemPrompt",
+                                json_pack("[s%]", init->system_prompt,
+                                          init->system_prompt_len ?: strlen(init->system_prompt))) < 0)
                 return -ENOMEM;
         if (init->append_system_prompt &&
-            json_object_set_new(r, "appendSystemPrompt", json_string(init->append_system_prompt)) < 0)
+            json_object_set_new(r, "appendSystemPrompt",
+                                json_stringn(init->append_system_prompt,
+                                             init->append_system_prompt_len ?: strlen(init->append_system_prompt))) < 0)
                 return -ENOMEM;
         if (init->json_schema &&
             json_object_set_new(r, "jsonSchema", json_deep_copy(init->json_schema)) < 0)
@@ -482,10 +487,13 @@ int cli_control_build_late_config(const CliRequest *r, json_t **ret_requests) {
             (r->system_prompt_mode == SYSTEM_PROMPT_APPEND || r->system_prompt_mode == SYSTEM_PROMPT_REPLACE)) {
                 CliControlInit init = {};
 
-                if (r->system_prompt_mode == SYSTEM_PROMPT_APPEND)
+                if (r->system_prompt_mode == SYSTEM_PROMPT_APPEND) {
                         init.append_system_prompt = r->system_prompt;
-                else
+                        init.append_system_prompt_len = r->system_prompt_len;
+                } else {
                         init.system_prompt = r->system_prompt;
+                        init.system_prompt_len = r->system_prompt_len;
+                }
                 k = cli_control_build_initialize(&init, &req);
                 k = cli_control_append(requests, k, TAKE_PTR(req));
                 if (k < 0)

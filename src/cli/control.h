@@ -128,6 +128,8 @@ void *cli_control_forget(CliControl *c, const char *request_id);
 typedef struct CliControlInit {
         const char *system_prompt;      /* replaces the CLI's prompt (--system-prompt-file); NULL: keep */
         const char *append_system_prompt;/* appended (--append-system-prompt-file); NULL: none */
+        size_t system_prompt_len;       /* their lengths, as they may hold a NUL ("\u0000"); 0: strlen() */
+        size_t append_system_prompt_len;
         const json_t *json_schema;      /* --json-schema; NULL: none */
         char *const *sdk_mcp_servers;   /* NULL-terminated names of "sdk" MCP servers; NULL: none */
 } CliControlInit;

@@ -170,19 +170,21 @@ static int cli_user_content_escape_slash(const json_t *content, json_t **ret) {
                 const json_t *type = json_object_get(block, "type");
                 const char *text = json_string_value(json_object_get(block, "text"));
 
-                if (streq_ptr(json_string_value(type), "text") && text) {
-                        if (text[0] == '/') {
-                                _cleanup_free_ char *escaped = NULL;
-                                json_auto_t *copy = json_copy(block);
+                if (streq_ptr(json_string_value(type), "text") && text && text[0] == '/') {
+                        /* By length: the text may hold a NUL that "%s" would cut it at. */
+                        size_t n = json_string_length(json_object_get(block, "text"));
+                        _cleanup_free_ char *escaped = malloc(n + 2);
+                        json_auto_t *copy = json_copy(block);
 
-                                if (!copy || asprintf(&escaped, " %s", text) < 0)
-                                        return -ENOMEM;
-                                if (json_object_set_new(copy, "text", json_string(escaped)) < 0)
-                                        return -ENOMEM;
-                                if (json_array_append_new(out, TAKE_PTR(copy)) < 0)
-                                        return -ENOMEM;
-                                continue;
-                        }
+                        if (!copy || !escaped)
+                                return -ENOMEM;
+                        escaped[0] = ' ';
+                        memcpy(escaped + 1, text, n + 1);
+                        if (json_object_set_new(copy, "text", json_stringn(escaped, n + 1)) < 0)
+                                return -ENOMEM;
+                        if (json_array_append_new(out, TAKE_PTR(copy)) < 0)
+                                return -ENOMEM;
+                        continue;
                 }
                 if (json_array_append(out, block) < 0)
                         return -ENOMEM;
@@ -191,7 +193,8 @@ static int cli_user_content_escape_slash(const json_t *content, json_t **ret) {
         return 0;
 }
 
-static int cli_user_line(const json_t *content, const char *system_prompt, bool last, json_t **ret) {
+static int cli_user_line(const json_t *content, const char *system_prompt, size_t system_prompt_len, bool last,
+                         json_t **ret) {
         json_auto_t *c = NULL;
         json_t *line;
         int k;
@@ -200,11 +203,16 @@ static int cli_user_line(const json_t *content, const char *system_prompt, bool 
         if (k < 0)
                 return k;
         if (system_prompt) {
-                _cleanup_free_ char *text = NULL;
+                size_t n = strlen(SYSTEM_PROMPT_OPEN) + system_prompt_len + strlen(SYSTEM_PROMPT_CLOSE);
+                _cleanup_free_ char *text = malloc(n + 1);
 
-                if (asprintf(&text, SYSTEM_PROMPT_OPEN "%s" SYSTEM_PROMPT_CLOSE, system_prompt) < 0)
+                if (!text)
                         return -ENOMEM;
-                if (json_array_insert_new(c, 0, json_pack("{s:s,s:s}", "type", "text", "text", text)) < 0)
+                /* By length, not "%s": the text may hold a NUL. */
+                memcpy(mempcpy(mempcpy(text, SYSTEM_PROMPT_OPEN, strlen(SYSTEM_PROMPT_OPEN)), system_prompt,
+                               system_prompt_len),
+                       SYSTEM_PROMPT_CLOSE, strlen(SYSTEM_PROMPT_CLOSE) + 1);
+                if (json_array_insert_new(c, 0, json_pack("{s:s,s:s%}", "type", "text", "text", text, n)) < 0)
                         return -ENOMEM;
         }
         line = json_pack("{s:s,s:{s:s,s:O},s:n,s:s}",
@@ -254,6 +262,7 @@ static int cli_assistant_line(const json_t *content, unsigned n, json_t **ret) {
 int cli_request_build_input(const CliRequest *r, json_t **ret_lines) {
         json_auto_t *lines = json_array();
         const char *system_prompt = NULL;
+        size_t system_prompt_len = 0;
         unsigned n_assistant = 0;
         size_t n, i;
         json_t *m;
@@ -268,8 +277,12 @@ int cli_request_build_input(const CliRequest *r, json_t **ret_lines) {
                 return -EINVAL;
         if (!streq_ptr(json_string_value(json_object_get(json_array_get(r->messages, n - 1), "role")), "user"))
                 return -EINVAL;
-        if (r->system_prompt_mode == SYSTEM_PROMPT_USER && r->system_prompt && *r->system_prompt)
-                system_prompt = r->system_prompt;
+        if (r->system_prompt_mode == SYSTEM_PROMPT_USER && r->system_prompt) {
+                /* A length of 0 with text set means "up to its NUL" (requests built by hand). */
+                system_prompt_len = r->system_prompt_len ?: strlen(r->system_prompt);
+                if (system_prompt_len > 0)
+                        system_prompt = r->system_prompt;
+        }
 
         json_array_foreach(r->messages, i, m) {
                 const char *role = json_string_value(json_object_get(m, "role"));
@@ -280,7 +293,7 @@ int cli_request_build_input(const CliRequest *r, json_t **ret_lines) {
                 if (!json_is_array(content))
                         return -EINVAL;
                 if (streq_ptr(role, "user")) {
-                        k = cli_user_line(content, system_prompt, i == n - 1, &line);
+                        k = cli_user_line(content, system_prompt, system_prompt_len, i == n - 1, &line);
                         system_prompt = NULL;
                 } else if (streq_ptr(role, "assistant"))
                         k = cli_assistant_line(content, ++n_assistant, &line);
@@ -308,4 +321,98 @@ int cli_request_build_input(const CliRequest *r, json_t **ret_lines) {
 bool cli_input_line_awaits_result(const json_t *line) {
         return streq_ptr(json_string_value(json_object_get(line, "type")), "user") &&
                json_is_false(json_object_get(line, "shouldQuery"));
+}
+
+void cli_input_done(CliInput *in) {
+        if (!in)
+                return;
+        for (size_t i = 0; i < in->n; i++)
+                free(in->lines[i].text);
+        free(in->lines);
+        *in = (CliInput) {};
+}
+
+/**
+ * cli_input_copy() - a second, independent copy of @in (n choices each send the conversation)
+ * Return: 0, or -ENOMEM (@ret then empty).
+ */
+int cli_input_copy(const CliInput *in, CliInput *ret) {
+        CliInput out = {};
+
+        *ret = (CliInput) {};
+        if (in->n == 0)
+                return 0;
+        out.lines = calloc(in->n, sizeof(*out.lines));
+        if (!out.lines)
+                return -ENOMEM;
+        for (; out.n < in->n; out.n++) {
+                const CliInputLine *l = &in->lines[out.n];
+                char *t = malloc(l->len + 1);
+                if (!t) {
+                        cli_input_done(&out);
+                        return -ENOMEM;
+                }
+                memcpy(t, l->text, l->len);
+                t[l->len] = 0;
+                out.lines[out.n] = (CliInputLine) { .text = t, .len = l->len, .awaits_result = l->awaits_result };
+        }
+        *ret = out;
+        return 0;
+}
+
+/**
+ * cli_input_serialize() - the stdin lines as text
+ * @lines: a JSON array from cli_request_build_input(); its elements are replaced by null as
+ *         they are serialized, so the tree and the text need not coexist whole
+ * @ret: the lines, for cli_input_done()
+ *
+ * Compact JSON, as jansson writes it: U+0000 is escaped, so no text holds a NUL before its end.
+ *
+ * Return: 0; -EINVAL for an element that is not an object; -ENOMEM.
+ */
+int cli_input_serialize(json_t *lines, CliInput *ret) {
+        _cleanup_(cli_input_done) CliInput in = {};
+        size_t n = json_array_size(lines);
+
+        assert(ret);
+
+        if (n > 0) {
+                in.lines = calloc(n, sizeof(CliInputLine));
+                if (!in.lines)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                json_t *line = json_array_get(lines, i);
+                CliInputLine *l = &in.lines[in.n];
+
+                if (!json_is_object(line))
+                        return -EINVAL;
+                l->text = json_dumps(line, JSON_COMPACT);
+                if (!l->text)
+                        return -ENOMEM;
+                l->len = strlen(l->text);
+                l->awaits_result = cli_input_line_awaits_result(line);
+                in.n++;
+                (void) json_array_set_new(lines, i, json_null());
+        }
+        *ret = in;
+        in = (CliInput) {};
+        return 0;
+}
+
+/**
+ * cli_request_serialize_input() - the stdin lines of a request, as text
+ * @r: the request
+ * @ret: the lines, for cli_input_done()
+ *
+ * Return: as cli_request_build_input(); -ENOMEM.
+ */
+int cli_request_serialize_input(const CliRequest *r, CliInput *ret) {
+        json_auto_t *lines = NULL;
+        int k;
+
+        k = cli_request_build_input(r, &lines);
+        if (k < 0)
+                return k;
+        return cli_input_serialize(lines, ret);
 }

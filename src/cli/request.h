@@ -30,6 +30,7 @@ typedef struct CliRequest {
         bool thinking;          /* false: --thinking disabled */
         int64_t thinking_budget;/* > 0: --max-thinking-tokens N */
         char *system_prompt;    /* client system text, NULL: none */
+        size_t system_prompt_len;/* its length, as it may hold a NUL ("\u0000"); 0: strlen() */
         SystemPromptMode system_prompt_mode;
         json_t *messages;
 } CliRequest;
@@ -52,3 +53,26 @@ int cli_request_build_argv(const CliRequest *r, const char *claude_path, const c
  */
 int cli_request_build_input(const CliRequest *r, json_t **ret_lines);
 bool cli_input_line_awaits_result(const json_t *line);
+
+/* One stdin line, serialized (no newline), and whether a `result` must come before the next. */
+typedef struct CliInputLine {
+        char *text;
+        size_t len;
+        bool awaits_result;
+} CliInputLine;
+
+/*
+ * The conversation's stdin lines as text: what a request keeps once its body's tree is gone (a
+ * tree of many small blocks is hundreds of bytes a block; its text is the block itself).
+ */
+typedef struct CliInput {
+        CliInputLine *lines;
+        size_t n;
+} CliInput;
+
+/* Serialize cli_request_build_input()'s lines; each line's tree is dropped once it is text. */
+int cli_input_serialize(json_t *lines, CliInput *ret);
+/* cli_request_build_input() and cli_input_serialize() in one. */
+int cli_request_serialize_input(const CliRequest *r, CliInput *ret);
+void cli_input_done(CliInput *in);
+int cli_input_copy(const CliInput *in, CliInput *ret);

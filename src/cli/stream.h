@@ -6,8 +6,15 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* Longest stdout line accepted; longer ones fail the run (a CLI never prints one this big). */
-#define CLI_LINE_MAX (32u * 1024u * 1024u)
+/*
+ * Longest stdout line accepted; longer ones fail the run. The largest lines a real CLI prints are
+ * the `result` (it repeats the whole answer) and an `assistant` line holding one whole block:
+ * at most the 128k output tokens of the largest model, ~0.5 MB of text and a few MB even if
+ * every character were JSON-escaped. Inputs are not echoed (no --replay-user-messages) and
+ * images never come back. The bound is what one line may cost: the buffer, its pulled-up copy
+ * and its parsed tree; at 32 MB a few such lines raised RSS by hundreds of MB.
+ */
+#define CLI_LINE_MAX (8u * 1024u * 1024u)
 
 typedef enum CliEventType {
         CLI_EVENT_UNKNOWN,              /* a type this version does not know: ignore */

@@ -31,6 +31,7 @@
 #include "api/models.h"
 #include "api/ops.h"
 #include "build-config.h"
+#include "cli/auth-check.h"
 #include "cli/env.h"
 #include "cli/spawn.h"
 #include "http/accept-guard.h"
@@ -51,6 +52,10 @@
 #include "util/random-id.h"
 #include "util/strv.h"
 #include "util/time-util.h"
+
+/* After the last session of a stop, how long replies still being written may take: a client
+ * that stopped reading must not hold the exit. */
+#define DRAIN_MAX_MS 2000u
 
 extern char **environ;
 
@@ -111,7 +116,7 @@ static void server_check_cli(Server *s) {
         if (!s->claude_path) {
                 (void) asprintf(&s->claude_problem,
                                 "The Claude CLI '%s' was not found or is not executable. Install it "
-                                "(npm install -g @anthropic-ai/claude-code), log in with `claude login` as the "
+                                "(npm install -g @anthropic-ai/claude-code), log in with `claude auth login` as the "
                                 "user the proxy runs as, or point CLAUDE_PATH at the binary.",
                                 s->config->claude_path);
                 log_warning("%s", s->claude_problem);
@@ -122,6 +127,53 @@ static void server_check_cli(Server *s) {
                 log_info("using Claude CLI %s (%s)", s->claude_path, s->claude_version);
         else
                 log_warning("the Claude CLI %s did not report a version; requests may fail", s->claude_path);
+}
+
+/* ---- the CLI's login, checked in the background ---------------------------------------------- */
+
+/* Logged in: a slow poll notices a logout or an expired login. Otherwise: notice a login soon. */
+#define AUTH_RECHECK_OK_MS (5 * 60 * 1000)
+#define AUTH_RECHECK_BAD_MS (30 * 1000)
+
+static void auth_arm_timer(Server *s) {
+        if (s->ev_auth_timer)
+                (void) event_add_ms(s->ev_auth_timer,
+                                    s->cli_auth.state == CLI_AUTH_LOGGED_IN ? AUTH_RECHECK_OK_MS : AUTH_RECHECK_BAD_MS);
+}
+
+static void on_auth_status(const CliAuthStatus *st, void *userdata) {
+        Server *s = userdata;
+
+        if (st->state != s->cli_auth.state) {
+                if (st->state == CLI_AUTH_LOGGED_OUT)
+                        log_warning("The Claude CLI is not logged in: " CLI_AUTH_FIX_HINT);
+                else if (st->state == CLI_AUTH_LOGGED_IN)
+                        log_info("The Claude CLI is logged in (%s)", st->method[0] ? st->method : "unknown method");
+                else
+                        log_notice("Cannot tell whether the Claude CLI is logged in");
+        }
+        s->cli_auth = *st;
+        auth_arm_timer(s);
+}
+
+static void server_start_auth_check(Server *s) {
+        int r;
+
+        if (!s->auth_check || !s->claude_path)
+                return;
+        r = auth_check_start(s->auth_check, s->claude_path, s->child_envp, s->work_dir);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot run `claude auth status`: %m");
+                auth_arm_timer(s);
+        }
+}
+
+static void on_auth_timer(evutil_socket_t fd, short what, void *userdata) {
+        server_start_auth_check(userdata);
+}
+
+void server_recheck_cli_auth(Server *s) {
+        server_start_auth_check(s);
 }
 
 /*
@@ -182,7 +234,7 @@ static const char *method_name(enum evhttp_cmd_type m) {
 /* Keep a client's x-request-id if it is sane; otherwise make one. */
 static void request_id_for(struct evhttp_request *req, char *buf, size_t size) {
         const char *in = evhttp_find_header(evhttp_request_get_input_headers(req), "x-request-id");
-        if (in && strlen(in) > 0 && strlen(in) < size && strlen(in) <= 128) {
+        if (in && strlen(in) > 0 && strlen(in) < size && strlen(in) <= REQUEST_ID_MAX) {
                 bool ok = true;
                 for (const char *c = in; *c; c++)
                         if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
@@ -196,16 +248,16 @@ static void request_id_for(struct evhttp_request *req, char *buf, size_t size) {
         random_id(buf, size, "req_", RANDOM_ID_BASE36, 20);
 }
 
-static void reply_error_with_id(struct evhttp_request *req, const char *request_id, int status, const char *type,
-                                const char *message) {
+static void reply_error_with_id(struct evhttp_request *req, ApiKind kind, const char *request_id, int status,
+                                const char *type, const char *message) {
         ApiError e = { .status = status, .type = type };
 
         snprintf(e.message, sizeof(e.message), "%s", message);
         evhttp_add_header(evhttp_request_get_output_headers(req), "request-id", request_id);
-        http_reply_error(req, API_ANTHROPIC, &e, now_unix());
+        http_reply_error(req, kind, &e, now_unix());
 }
 
-static bool check_auth(Server *s, struct evhttp_request *req, const char *request_id) {
+static bool check_auth(Server *s, struct evhttp_request *req, ApiKind kind, const char *request_id) {
         const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
         size_t n = 0;
         const char *key;
@@ -216,8 +268,28 @@ static bool check_auth(Server *s, struct evhttp_request *req, const char *reques
         if (key && auth_key_matches(s->config->api_keys, key, n))
                 return true;
         log_info("%s: rejected a request with %s API key", request_id, key ? "a wrong" : "no");
-        reply_error_with_id(req, request_id, 401, "authentication_error", "Invalid API key");
+        reply_error_with_id(req, kind, request_id, 401, "authentication_error", "Invalid API key");
         return false;
+}
+
+static void on_reply_sent(struct evhttp_request *req, void *userdata) {
+        Server *s = userdata;
+
+        if (s->replies_unsent > 0)
+                s->replies_unsent--;
+        server_maybe_exit(s);
+}
+
+/*
+ * While stopping, count the replies still to be written: evhttp writes a reply on a later turn
+ * of the loop, so exiting as soon as the last session ends would drop the 503 or the final SSE
+ * error event it just sent. A reply whose client vanished is never "sent": DRAIN_MAX_MS bounds that.
+ */
+static void track_reply(Server *s, struct evhttp_request *req) {
+        if (!req)
+                return;
+        evhttp_request_set_on_complete_cb(req, on_reply_sent, s);
+        s->replies_unsent++;
 }
 
 /* ---- handlers ------------------------------------------------------------------------------- */
@@ -235,13 +307,32 @@ static json_t *pool_to_json(const Server *s) {
                          "sacrificed", (json_int_t) f.sacrificed, "problem", f.problem);
 }
 
+/* The login problem for /health, NULL when there is none to report. */
+static const char *auth_problem(const Server *s) {
+        switch (s->cli_auth.state) {
+        case CLI_AUTH_LOGGED_OUT:
+                return "The Claude CLI is not logged in: " CLI_AUTH_FIX_HINT;
+        case CLI_AUTH_CHECK_FAILED:
+                return "`claude auth status` did not report a login state";
+        default:
+                return NULL;
+        }
+}
+
 static void handle_health(Server *s, struct evhttp_request *req, const char *request_id) {
+        bool logged_out = s->claude_path && s->cli_auth.state == CLI_AUTH_LOGGED_OUT;
+        const char *status = s->stopping ? "stopping" : (!s->claude_path || logged_out) ? "degraded" : "ok";
         json_auto_t *j = json_pack(
-                "{s:s,s:s,s:{s:s?,s:s?,s:b,s:s?},s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:o*}", "status",
-                s->stopping ? "stopping" : (s->claude_path ? "ok" : "degraded"), "version", PACKAGE_VERSION, "cli",
+                "{s:s,s:s,s:{s:s?,s:s?,s:b,s:s?,s:{s:s,s:s?,s:s?,s:s?}},s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:o*}", "status",
+                status, "version", PACKAGE_VERSION, "cli",
                 "path", s->claude_path ?: s->config->claude_path, "version", s->claude_version, "available",
-                s->claude_path != NULL, "problem", s->claude_problem, "requests_in_flight",
-                (json_int_t) scheduler_busy_children(&s->scheduler),
+                s->claude_path != NULL, "problem", s->claude_problem ?: (s->claude_path ? auth_problem(s) : NULL),
+                "auth", "state", cli_auth_state_to_string(s->cli_auth.state),
+                "method", s->cli_auth.method[0] ? s->cli_auth.method : NULL,
+                "provider", s->cli_auth.provider[0] ? s->cli_auth.provider : NULL,
+                /* The command to run, only when it is the fix. */
+                "fix", logged_out ? CLI_AUTH_FIX_COMMAND : NULL,
+                "requests_in_flight", (json_int_t) scheduler_busy_children(&s->scheduler),
                 "queued", (json_int_t) scheduler_queued(&s->scheduler), "max_concurrent", (json_int_t) s->config->max_concurrent,
                 "max_queue", (json_int_t) s->config->max_queue, "requests_total", (json_int_t) s->requests_total,
                 "uptime_seconds", (json_int_t) ((now_usec() - s->started_usec) / 1000000ULL),
@@ -315,30 +406,82 @@ static void handle_metrics(Server *s, struct evhttp_request *req, const char *re
         evbuffer_free(buf);
 }
 
-typedef enum Route {
-        ROUTE_NONE,
-        ROUTE_HEALTH,
-        ROUTE_METRICS,
-        ROUTE_MODELS,
-        ROUTE_MODEL,
-        ROUTE_MESSAGES,
-} Route;
+/* Everything but the API routes is shared by both SDKs: their errors use the Anthropic envelope,
+ * whose error.message the OpenAI SDKs read as well. */
+static void route_health(Server *s, struct evhttp_request *req, const char *request_id, const char *arg) {
+        handle_health(s, req, request_id);
+}
 
-static Route route_for(const char *path, const char **ret_arg) {
+static void route_metrics(Server *s, struct evhttp_request *req, const char *request_id, const char *arg) {
+        /* METRICS_AUTH=false opens it for a scraper without a key; REQUIRE_AUTH=false opens
+         * everything anyway. */
+        if (!s->config->metrics_auth || check_auth(s, req, API_ANTHROPIC, request_id))
+                handle_metrics(s, req, request_id);
+}
+
+static void route_models(Server *s, struct evhttp_request *req, const char *request_id, const char *arg) {
+        if (check_auth(s, req, API_ANTHROPIC, request_id))
+                handle_models(s, req, request_id, arg);
+}
+
+#define METHODS_GET (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
+
+/*
+ * The routes. `ops` set: an API surface, POST only, authenticated, handed to a session, and its
+ * 401/404/405 in that surface's envelope. Otherwise `handler` serves it. `prefix`: the path is
+ * this followed by one non-empty segment, given to the handler as its argument.
+ */
+static const struct RouteEntry {
+        const char *path;
+        bool prefix;
+        unsigned methods;
+        const ApiOps *ops;
+        void (*handler)(Server *s, struct evhttp_request *req, const char *request_id, const char *arg);
+} routes[] = {
+        { "/health",              false, METHODS_GET,     NULL,                 route_health },
+        { "/healthz",             false, METHODS_GET,     NULL,                 route_health },
+        { "/metrics",             false, METHODS_GET,     NULL,                 route_metrics },
+        { "/v1/models",           false, METHODS_GET,     NULL,                 route_models },
+        { "/v1/models/",          true,  METHODS_GET,     NULL,                 route_models },
+        { "/v1/messages",         false, EVHTTP_REQ_POST, &api_ops_anthropic,   NULL },
+        { "/v1/chat/completions", false, EVHTTP_REQ_POST, &api_ops_openai_chat, NULL },
+        { "/v1/responses",        false, EVHTTP_REQ_POST, &api_ops_openai_responses, NULL },
+};
+
+/* Paths no route serves, by whose API they look like: an OpenAI client gets OpenAI's envelope. */
+static const struct {
+        const char *prefix;
+        ApiKind kind;
+} unrouted_envelopes[] = {
+        { "/v1/chat/",        API_OPENAI },
+        { "/v1/responses/",   API_RESPONSES },
+        { "/v1/completions",  API_OPENAI },
+        { "/v1/embeddings",   API_OPENAI },
+};
+
+static const struct RouteEntry *route_for(const char *path, const char **ret_arg) {
         *ret_arg = NULL;
-        if (streq(path, "/health") || streq(path, "/healthz"))
-                return ROUTE_HEALTH;
-        if (streq(path, "/metrics"))
-                return ROUTE_METRICS;
-        if (streq(path, "/v1/models"))
-                return ROUTE_MODELS;
-        if (strneq(path, "/v1/models/", 11) && path[11] && !strchr(path + 11, '/')) {
-                *ret_arg = path + 11;
-                return ROUTE_MODEL;
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+                const struct RouteEntry *e = &routes[i];
+                size_t n = strlen(e->path);
+
+                if (!e->prefix && streq(path, e->path))
+                        return e;
+                if (e->prefix && strneq(path, e->path, n) && path[n] && !strchr(path + n, '/')) {
+                        *ret_arg = path + n;
+                        return e;
+                }
         }
-        if (streq(path, "/v1/messages"))
-                return ROUTE_MESSAGES;
-        return ROUTE_NONE;
+        return NULL;
+}
+
+static ApiKind envelope_for(const struct RouteEntry *e, const char *path) {
+        if (e && e->ops)
+                return e->ops->kind;
+        for (size_t i = 0; i < ELEMENTSOF(unrouted_envelopes); i++)
+                if (strneq(path, unrouted_envelopes[i].prefix, strlen(unrouted_envelopes[i].prefix)))
+                        return unrouted_envelopes[i].kind;
+        return API_ANTHROPIC;
 }
 
 /* The request head as libevent parsed it, judged by head_check(); refused with the connection
@@ -362,7 +505,7 @@ static bool head_ok(struct evhttp_request *req, const char *request_id) {
         req->major = 1;
         req->minor = 1;
         http_linger_after_reply(req);
-        reply_error_with_id(req, request_id, status, "invalid_request_error", msg);
+        reply_error_with_id(req, API_ANTHROPIC, request_id, status, "invalid_request_error", msg);
         return false;
 }
 
@@ -372,63 +515,49 @@ static void on_request(struct evhttp_request *req, void *userdata) {
         const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
         const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
         _cleanup_free_ char *path = raw_path ? evhttp_uridecode(raw_path, 0, NULL) : NULL;
-        char request_id[160], msg[640];
+        char request_id[REQUEST_ID_MAX + 1], msg[640];
+        const struct RouteEntry *e;
         const char *arg;
-        Route r;
+        ApiKind kind;
 
         request_id_for(req, request_id, sizeof(request_id));
         s->last_activity_usec = now_usec();
+        if (s->stopping)
+                track_reply(s, req);    /* a keep-alive connection's request after SIGTERM */
         /* Not a proxy. And evhttp keeps a CONNECT's connection open after any answer: close it. */
         if (m == EVHTTP_REQ_CONNECT) {
                 http_linger_after_reply(req);
-                reply_error_with_id(req, request_id, 405, "invalid_request_error", "Method CONNECT is not allowed");
+                reply_error_with_id(req, API_ANTHROPIC, request_id, 405, "invalid_request_error",
+                                    "Method CONNECT is not allowed");
                 return;
         }
         if (!head_ok(req, request_id))
                 return;
         if (!path || !*path) {
-                reply_error_with_id(req, request_id, 400, "invalid_request_error", "Malformed request URI");
+                reply_error_with_id(req, API_ANTHROPIC, request_id, 400, "invalid_request_error",
+                                    "Malformed request URI");
                 return;
         }
-        r = route_for(path, &arg);
-        bool get = m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD;
-
-        switch (r) {
-        case ROUTE_HEALTH:
-                if (!get)
-                        break;
-                handle_health(s, req, request_id);
-                return;
-        case ROUTE_METRICS:
-                if (!get)
-                        break;
-                /* METRICS_AUTH=false opens it for a scraper without a key; REQUIRE_AUTH=false
-                 * opens everything anyway. */
-                if (!s->config->metrics_auth || check_auth(s, req, request_id))
-                        handle_metrics(s, req, request_id);
-                return;
-        case ROUTE_MODELS:
-        case ROUTE_MODEL:
-                if (!get)
-                        break;
-                if (check_auth(s, req, request_id))
-                        handle_models(s, req, request_id, arg);
-                return;
-        case ROUTE_MESSAGES:
-                if (m != EVHTTP_REQ_POST)
-                        break;
-                if (!check_auth(s, req, request_id))
-                        return;
-                s->requests_total++;
-                session_handle(s, req, &api_ops_anthropic, request_id);
-                return;
-        case ROUTE_NONE:
+        e = route_for(path, &arg);
+        kind = envelope_for(e, path);
+        if (!e) {
                 snprintf(msg, sizeof(msg), "No route for %s %.512s", method_name(m), path);
-                reply_error_with_id(req, request_id, 404, "not_found_error", msg);
+                reply_error_with_id(req, kind, request_id, 404, "not_found_error", msg);
                 return;
         }
-        snprintf(msg, sizeof(msg), "Method %s is not allowed for %.512s", method_name(m), path);
-        reply_error_with_id(req, request_id, 405, "invalid_request_error", msg);
+        if (!(m & e->methods)) {
+                snprintf(msg, sizeof(msg), "Method %s is not allowed for %.512s", method_name(m), path);
+                reply_error_with_id(req, kind, request_id, 405, "invalid_request_error", msg);
+                return;
+        }
+        if (e->handler) {
+                e->handler(s, req, request_id, arg);
+                return;
+        }
+        if (!check_auth(s, req, kind, request_id))
+                return;
+        s->requests_total++;
+        session_handle(s, req, e->ops, request_id);
 }
 
 /* ---- signals, stop -------------------------------------------------------------------------- */
@@ -436,8 +565,21 @@ static void on_request(struct evhttp_request *req, void *userdata) {
 void server_maybe_exit(Server *s) {
         /* Called whenever a session ends: the idle clock for EXIT_IDLE_SEC starts here. */
         s->last_activity_usec = now_usec();
-        if (s->stopping && s->scheduler.members.n == 0)
+        if (!s->stopping || s->scheduler.members.n > 0)
+                return;
+        if (s->replies_unsent == 0) {
                 event_base_loopexit(s->base, NULL);
+                return;
+        }
+        if (s->ev_drain && !evtimer_pending(s->ev_drain, NULL))
+                (void) event_add_ms(s->ev_drain, DRAIN_MAX_MS);
+}
+
+static void on_drain_timeout(evutil_socket_t fd, short what, void *userdata) {
+        Server *s = userdata;
+
+        log_notice("%u replies still unsent after %u ms, exiting anyway", s->replies_unsent, DRAIN_MAX_MS);
+        event_base_loopexit(s->base, NULL);
 }
 
 static void on_stop_deadline(evutil_socket_t fd, short what, void *userdata) {
@@ -466,6 +608,9 @@ void server_stop(Server *s) {
         for (unsigned i = 0; i < s->n_sockets; i++)
                 evhttp_del_accept_socket(s->http, s->sockets[i]);
         s->n_sockets = 0;
+        s->ev_drain = evtimer_new(s->base, on_drain_timeout, s);
+        for (SchedTicket *t = s->scheduler.members.head; t; t = t->next)
+                track_reply(s, session_request(t->userdata));
         while (s->scheduler.queue.head)
                 session_abort(s->scheduler.queue.head->userdata, CLI_KILL_SHUTDOWN);
         s->ev_stop_deadline = evtimer_new(s->base, on_stop_deadline, s);
@@ -584,6 +729,14 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
         s->run_ctx = (RunContext) { .base = base, .config = config, .container = s->container,
                                     .envp = s->child_envp, .cwd = s->work_dir };
         /* Fault injection for the test suite only: every CLI child fails its containment. */
+        /* The login check runs on the loop from here on, never blocking it (cli/auth-check.c). */
+        s->ev_auth_timer = evtimer_new(base, on_auth_timer, s);
+        r = auth_check_new(&s->auth_check, base, on_auth_status, s);
+        if (r < 0 || !s->ev_auth_timer) {
+                server_free(s);
+                return -ENOMEM;
+        }
+        server_start_auth_check(s);
         if (getenv("CLAUDE_PROXY_TEST_FAIL_PLACEMENT")) {
                 log_warning("CLAUDE_PROXY_TEST_FAIL_PLACEMENT is set: every request will fail (test only)");
                 s->run_ctx.container_ops = &run_container_fail_for_tests;
@@ -746,10 +899,15 @@ Server *server_free(Server *s) {
         s->notify = notify_free(s->notify);
         /* Idle pooled processes die with the proxy (SIGKILL, reaped here). */
         s->pool = pool_free(s->pool);
+        s->auth_check = auth_check_free(s->auth_check);
+        if (s->ev_auth_timer)
+                event_free(s->ev_auth_timer);
         /* Kills whatever is still in a scope or cgroup; sessions freed later find no slot work. */
         s->container = container_free(s->container);
         if (s->ev_stop_deadline)
                 event_free(s->ev_stop_deadline);
+        if (s->ev_drain)
+                event_free(s->ev_drain);
         if (s->ev_sigterm)
                 event_free(s->ev_sigterm);
         if (s->ev_sigint)
@@ -819,4 +977,6 @@ void server_set_config(Server *s, const Config *config) {
         /* The idle processes were started with the old configuration: replace them. */
         if (server_configure_pool(s) < 0)
                 log_oom();
+        /* A reload is also how an operator says "I logged the CLI in". */
+        server_start_auth_check(s);
 }

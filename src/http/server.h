@@ -8,17 +8,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli/auth-status.h"
 #include "config.h"
 #include "http/metrics.h"
 #include "run.h"
 #include "scheduler.h"
 #include "util/time-util.h"
 
+/* The longest client x-request-id kept (longer ones are replaced): every holder of a request id
+ * sizes its buffer from this, so a kept id is never cut short. */
+#define REQUEST_ID_MAX 128
+
 typedef struct Session Session;
 typedef struct Container Container;
 typedef struct Notify Notify;
 typedef struct AcceptGuard AcceptGuard;
 typedef struct Pool Pool;
+typedef struct AuthCheck AuthCheck;
 
 typedef struct Server {
         struct event_base *base;
@@ -30,6 +36,11 @@ typedef struct Server {
         char *claude_problem;           /* why the CLI cannot run, NULL when fine */
         char *work_dir;                 /* the CLI's cwd */
         char **child_envp;              /* the CLI's environment, built once */
+        /* The CLI's login state from `claude auth status` (cli/auth-check.c), checked at start, on
+         * reload, periodically and after an authentication failure; /health reports it. */
+        CliAuthStatus cli_auth;
+        AuthCheck *auth_check;
+        struct event *ev_auth_timer;
 
         Scheduler scheduler;            /* CLI slots, the queue, the requests in flight */
         RunContext run_ctx;             /* what every CLI run shares: loop, container, env, cwd */
@@ -38,7 +49,8 @@ typedef struct Server {
         uint64_t started_usec;          /* CLOCK_MONOTONIC */
         bool stopping;
 
-        struct event *ev_sigterm, *ev_sigint, *ev_stop_deadline;
+        struct event *ev_sigterm, *ev_sigint, *ev_stop_deadline, *ev_drain;
+        unsigned replies_unsent;        /* while stopping: replies evhttp has not finished writing */
         struct evhttp_bound_socket *sockets[16];
         unsigned n_sockets;
         AcceptGuard *accept_guard;      /* EMFILE: pause, shed, log once (http/accept-guard.c) */
@@ -60,3 +72,5 @@ void server_stop(Server *s);
 void server_maybe_exit(Server *s);
 /* SIGHUP: use a new, validated configuration; listening sockets and running requests stay. */
 void server_set_config(Server *s, const Config *config);
+/* Check the CLI's login state again soon (in the background), e.g. after it refused a credential. */
+void server_recheck_cli_auth(Server *s);

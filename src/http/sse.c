@@ -74,3 +74,41 @@ int sse_append_comment(struct evbuffer *buf, const char *text) {
                 return -EINVAL;
         return evbuffer_add_printf(buf, ": %s\n\n", text) < 0 ? -ENOMEM : 0;
 }
+
+/**
+ * sse_append_frames() - write a translator's frames in its surface's framing
+ * @buf: output
+ * @framing: the surface's framing
+ * @frames: array of frames as api/ops.h describes them
+ *
+ * Return: 0, -EINVAL for a frame this framing cannot carry, -ENOMEM.
+ */
+int sse_append_frames(struct evbuffer *buf, ApiFraming framing, const json_t *frames) {
+        size_t i;
+        const json_t *f;
+        int r;
+
+        json_array_foreach(frames, i, f) {
+                const char *comment = json_string_value(json_object_get(f, "comment"));
+                const json_t *data = json_object_get(f, "data");
+
+                if (comment)
+                        r = sse_append_comment(buf, comment);
+                else if (framing == API_FRAMING_SSE_DATA && json_is_true(json_object_get(f, "done")))
+                        r = sse_append_done(buf);
+                else if (framing == API_FRAMING_SSE_DATA && data && !json_object_get(f, "event"))
+                        r = sse_append_data(buf, data);
+                else if (framing == API_FRAMING_SSE_NAMED && data && json_is_string(json_object_get(f, "event"))) {
+                        json_t *one = json_pack("[O]", f);
+
+                        if (!one)
+                                return -ENOMEM;
+                        r = sse_append_events(buf, one);
+                        json_decref(one);
+                } else
+                        r = -EINVAL;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

@@ -7,7 +7,8 @@
  * line it prints is a line of a transcript recorded from the real CLI (tests/data/transcripts),
  * except the deliberate garbage and oversized lines of the fault modes. It does not interpret
  * flags, talk to any API or check the conversation it is given; it only logs what it saw
- * (argv, environment, stdin lines) so that tests can assert what the proxy handed the CLI.
+ * (argv, environment, stdin lines, the system-prompt files it was pointed at) so that tests
+ * can assert what the proxy handed the CLI.
  *
  * Which transcript and which faults: a `[[fake:NAME key=value ...]]` directive in the final
  * user message, else the FAKE_CLAUDE_* environment, else "text".
@@ -38,10 +39,12 @@
 
 #define FAKE_VERSION "2.1.197 (Claude Code)"
 /*
- * How long a history acknowledgement waits before checking whether the proxy already wrote the
- * next line, which it must not do before it has read the `result` (cli/README §10).
+ * A history acknowledgement checks whether the proxy already wrote the next line, which it must
+ * not do before it has read the `result` (cli/README §10). It checks once the proxy (our parent)
+ * has been seen asleep after writing the line we just read, so a proxy that writes ahead has had
+ * its chance to, however slow the machine; this long at most, then the log says it was not seen.
  */
-#define FAKE_ACK_CHECK_MS 20
+#define FAKE_IDLE_WAIT_MS 5000
 /* A fault mode that "hangs forever" still ends eventually, so a broken proxy leaks nothing. */
 #define FAKE_FOREVER_SEC 600
 
@@ -66,11 +69,16 @@ typedef struct Options {
         bool ignore_sigterm;
         GrandchildMode grandchild;
         bool no_eof_wait;
+        uint64_t repeat_deltas; /* print each recorded content_block_delta line this many times */
+        char *release;          /* with hang_after: wait for this file to exist, then go on */
+        int64_t resets_in;      /* rate_limit_info.resetsAt becomes now + this (s); INT64_MIN: as recorded */
+        char *others_hang;      /* claim key: the first process to claim it keeps its faults, the rest hang */
 } Options;
 
 static const char *const option_keys[] = {
         "delay", "crash_after", "crash_mode", "hang_after", "garbage", "huge_line",
-        "exit_code", "stderr", "ignore_sigterm", "grandchild", "no_eof_wait",
+        "exit_code", "stderr", "ignore_sigterm", "grandchild", "no_eof_wait", "release", "resets_in",
+        "repeat_deltas", "others_hang",
 };
 
 typedef struct Transcript {
@@ -87,6 +95,8 @@ static char *log_path;
 static void options_done(Options *o) {
         free(o->transcript);
         free(o->stderr_text);
+        free(o->release);
+        free(o->others_hang);
 }
 
 static void transcript_done(Transcript *t) {
@@ -160,6 +170,33 @@ static int options_set(Options *o, const char *key, const char *value) {
                                 parse_bool(value) ? GRANDCHILD_GROUP : GRANDCHILD_NONE;
         } else if (streq(key, "no_eof_wait")) {
                 o->no_eof_wait = parse_bool(value);
+        } else if (streq(key, "repeat_deltas")) {
+                if (parse_u64(value, &u) < 0 || u > 10000000)
+                        return -EINVAL;
+                o->repeat_deltas = u;
+        } else if (streq(key, "release")) {
+                char *s = strdup(value);
+                if (!s)
+                        return -ENOMEM;
+                free(o->release);
+                o->release = s;
+        } else if (streq(key, "resets_in")) {
+                char *end;
+                errno = 0;
+                long long v = strtoll(value, &end, 10);
+                if (errno != 0 || end == value || *end != '\0' || v <= INT64_MIN)
+                        return -EINVAL;
+                o->resets_in = v;
+        } else if (streq(key, "others_hang")) {
+                char *s;
+
+                if (!name_is_safe(value))
+                        return -EINVAL;
+                s = strdup(value);
+                if (!s)
+                        return -ENOMEM;
+                free(o->others_hang);
+                o->others_hang = s;
         } else
                 return -ENOENT;
         return 0;
@@ -409,6 +446,28 @@ static int print_line(const char *s, size_t n) {
         return r < 0 ? r : write_all(STDOUT_FILENO, "\n", 1);
 }
 
+/* `times` copies of a line, written in large chunks: a flood of single-line writes would make
+ * the fake, not the proxy, the bottleneck. */
+static int print_line_repeated(const char *s, size_t n, uint64_t times) {
+        size_t per = MAX((size_t) 1, (size_t) (256 * 1024) / (n + 1));
+        _cleanup_free_ char *buf = malloc(per * (n + 1));
+
+        if (!buf)
+                return -ENOMEM;
+        for (size_t k = 0; k < per; k++) {
+                memcpy(buf + k * (n + 1), s, n);
+                buf[k * (n + 1) + n] = '\n';
+        }
+        while (times > 0) {
+                size_t now = (size_t) MIN((uint64_t) per, times);
+                int r = write_all(STDOUT_FILENO, buf, now * (n + 1));
+                if (r < 0)
+                        return r;
+                times -= now;
+        }
+        return 0;
+}
+
 static void sleep_ms(uint64_t ms) {
         struct timespec ts = { .tv_sec = (time_t) (ms / 1000), .tv_nsec = (long) (ms % 1000) * 1000000L };
 
@@ -432,6 +491,36 @@ static void log_set(const char *key, json_t *value) {
         if (value)
                 (void) json_object_set_new(log_root, key, value);
         log_flush();
+}
+
+/*
+ * What the CLI would read from its --system-prompt-file/--append-system-prompt-file paths (the
+ * proxy passes a memfd as /dev/fd/3): [{flag, path, text}] with text null when unreadable.
+ */
+static json_t *prompt_files_read(int argc, char **argv) {
+        json_t *arr = json_array();
+
+        for (int i = 1; arr && i + 1 < argc; i++) {
+                if (!streq(argv[i], "--system-prompt-file") && !streq(argv[i], "--append-system-prompt-file"))
+                        continue;
+
+                _cleanup_free_ char *buf = NULL;
+                size_t len = 0;
+                FILE *f = fopen(argv[i + 1], "re");
+                FILE *m = f ? open_memstream(&buf, &len) : NULL;
+                char chunk[65536];
+                size_t k;
+
+                while (m && (k = fread(chunk, 1, sizeof(chunk), f)) > 0)
+                        (void) fwrite(chunk, 1, k, m);
+                if (m)
+                        (void) fclose(m);
+                if (f)
+                        (void) fclose(f);
+                (void) json_array_append_new(arr, json_pack("{s:s,s:s,s:o?}", "flag", argv[i], "path", argv[i + 1],
+                                                            "text", m ? json_stringn(buf ?: "", len) : NULL));
+        }
+        return arr;
 }
 
 static int log_init(int argc, char **argv) {
@@ -459,6 +548,7 @@ static int log_init(int argc, char **argv) {
                         (void) json_object_set_new(env, k, json_string(eq + 1));
         }
 
+        (void) json_object_set_new(log_root, "system_prompt_files", prompt_files_read(argc, argv));
         (void) json_object_set_new(log_root, "pid", json_integer(getpid()));
         (void) json_object_set_new(log_root, "ppid", json_integer(getppid()));
         (void) json_object_set_new(log_root, "pgid", json_integer(getpgrp()));
@@ -482,6 +572,8 @@ static int log_init(int argc, char **argv) {
 static void log_stdin_line(const char *line, size_t n, const json_t *parsed) {
         json_t *arr = json_object_get(log_root, "stdin");
 
+        if (!log_path)
+                return;         /* nobody reads it: no copy of a 10 MB line (bench/large-body.mjs) */
         (void) json_array_append_new(arr, parsed ? json_deep_copy(parsed) : json_stringn(line, n));
         log_flush();
 }
@@ -573,6 +665,49 @@ static int print_huge_line(uint64_t size) {
         return print_line(buf, n);
 }
 
+/* A stream_event carrying a content_block_delta: what repeat_deltas multiplies (a client-visible
+ * flood made only of recorded lines, for back-pressure tests). */
+static bool line_is_delta(const json_t *parsed) {
+        const json_t *ev = json_object_get(parsed, "event");
+
+        return json_is_object(parsed) &&
+               streq_ptr(json_string_value(json_object_get(parsed, "type")), "stream_event") &&
+               streq_ptr(json_string_value(json_object_get(ev, "type")), "content_block_delta");
+}
+
+/* Poll for `path` to exist (a test releasing a held request), for FAKE_FOREVER_SEC at most. */
+static void wait_for_file(const char *path) {
+        time_t until = time(NULL) + FAKE_FOREVER_SEC;
+
+        while (access(path, F_OK) < 0 && time(NULL) < until)
+                sleep_ms(20);
+}
+
+/*
+ * Print line `i` of `t`. With resets_in, a rate_limit_event's resetsAt becomes now + resets_in
+ * (a recorded reset time soon lies in the past, which makes retry-after a constant 0); the
+ * line is otherwise the recorded one, re-serialised in its own key order.
+ */
+static int print_transcript_line(const Transcript *t, size_t i, const Options *o) {
+        const json_t *s = json_array_get(t->lines, i), *parsed = json_array_get(t->parsed, i);
+        const json_t *info = json_object_get(parsed, "rate_limit_info");
+
+        if (o->resets_in != INT64_MIN && json_is_integer(json_object_get(info, "resetsAt")) &&
+            streq_ptr(json_string_value(json_object_get(parsed, "type")), "rate_limit_event")) {
+                json_auto_t *copy = json_deep_copy(parsed);
+                _cleanup_free_ char *text = NULL;
+
+                if (!copy || json_object_set_new(json_object_get(copy, "rate_limit_info"), "resetsAt",
+                                                 json_integer((json_int_t) time(NULL) + o->resets_in)) < 0)
+                        return -ENOMEM;
+                text = json_dumps(copy, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                if (!text)
+                        return -ENOMEM;
+                return print_line(text, strlen(text));
+        }
+        return print_line(json_string_value(s), json_string_length(s));
+}
+
 /* Replay [first, last) of `t` with the fault options applied. */
 static int replay(const Transcript *t, size_t first, size_t last, const Options *o) {
         static const char *const garbage[] = {
@@ -581,6 +716,7 @@ static int replay(const Transcript *t, size_t first, size_t last, const Options 
                 "\x1b[31mWarning:\x1b[0m something on stdout",
         };
         int64_t printed = 0;
+        bool released = false;
         int r;
 
         if (o->huge_line > 0) {
@@ -595,13 +731,20 @@ static int replay(const Transcript *t, size_t first, size_t last, const Options 
                                 _exit(3);
                         (void) raise(SIGKILL);
                 }
-                if (o->hang_after >= 0 && printed >= o->hang_after)
-                        sleep_forever();
+                if (o->hang_after >= 0 && printed >= o->hang_after && !released) {
+                        if (!o->release)
+                                sleep_forever();
+                        wait_for_file(o->release);
+                        released = true;
+                }
                 if (o->delay_ms > 0 && i > first)
                         sleep_ms(o->delay_ms);
 
-                const json_t *s = json_array_get(t->lines, i);
-                r = print_line(json_string_value(s), json_string_length(s));
+                if (o->repeat_deltas > 1 && line_is_delta(json_array_get(t->parsed, i))) {
+                        const json_t *s = json_array_get(t->lines, i);
+                        r = print_line_repeated(json_string_value(s), json_string_length(s), o->repeat_deltas);
+                } else
+                        r = print_transcript_line(t, i, o);
                 if (r < 0)
                         return r;
                 printed++;
@@ -618,8 +761,11 @@ static int replay(const Transcript *t, size_t first, size_t last, const Options 
                         _exit(3);
                 (void) raise(SIGKILL);
         }
-        if (o->hang_after >= 0 && printed >= o->hang_after)
-                sleep_forever();
+        if (o->hang_after >= 0 && printed >= o->hang_after && !released) {
+                if (!o->release)
+                        sleep_forever();
+                wait_for_file(o->release);
+        }
         return 0;
 }
 
@@ -633,13 +779,54 @@ static bool stdin_pending(void) {
         return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
+/* Our parent's scheduler state ('R', 'S', ...) from /proc, or 0. */
+static char parent_state(void) {
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        size_t cap = 0;
+        char state = 0;
+        FILE *f;
+
+        if (asprintf(&path, "/proc/%d/stat", (int) getppid()) < 0)
+                return 0;
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        if (getline(&buf, &cap, f) > 0) {
+                const char *p = strrchr(buf, ')');
+                if (p && p[1] == ' ')
+                        state = p[2];
+        }
+        fclose(f);
+        return state;
+}
+
+/*
+ * Has the proxy gone back to sleep since it wrote the line we just read? Seen asleep twice, a
+ * millisecond apart, is taken as idle in its event loop: a write-ahead would have happened
+ * before that. Not seen within FAKE_IDLE_WAIT_MS (a busy machine): false, and the log says so.
+ */
+static bool wait_parent_idle(void) {
+        int asleep = 0;
+
+        for (int waited = 0; waited < FAKE_IDLE_WAIT_MS; waited++) {
+                if (stdin_pending())
+                        return true;    /* written early: no need to wait for more */
+                asleep = parent_state() == 'S' ? asleep + 1 : 0;
+                if (asleep >= 2)
+                        return true;
+                sleep_ms(1);
+        }
+        return false;
+}
+
 static int history_ack(Transcript *history) {
         json_t *acks = json_object_get(log_root, "history_acks");
         size_t first, last;
         int r;
 
-        sleep_ms(FAKE_ACK_CHECK_MS);
-        (void) json_array_append_new(acks, json_pack("{s:b}", "next_line_written_early", stdin_pending()));
+        bool idle_seen = wait_parent_idle();
+        (void) json_array_append_new(acks, json_pack("{s:b,s:b}", "next_line_written_early", stdin_pending(),
+                                                     "proxy_idle_seen", idle_seen));
         log_flush();
 
         if (!history->lines) {
@@ -696,14 +883,50 @@ static void apply_sigterm(const Options *o) {
         (void) sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
+/*
+ * `claude auth status` (cli/README §17): the JSON the real 2.1.197 prints, exit 0 either way.
+ * FAKE_CLAUDE_AUTH picks the answer: unset or "logged-in", "logged-out", "garbage" (not JSON),
+ * "hang" (never answers); "@PATH" reads the word from PATH at each call, so a test can log the
+ * fake in or out while the proxy runs.
+ */
+static int auth_status(void) {
+        const char *mode = getenv("FAKE_CLAUDE_AUTH");
+        char word[64] = "";
+
+        if (mode && mode[0] == '@') {
+                FILE *f = fopen(mode + 1, "re");
+                if (f) {
+                        size_t n = fread(word, 1, sizeof(word) - 1, f);
+                        fclose(f);
+                        word[n] = 0;
+                        word[strcspn(word, " \r\n")] = 0;
+                }
+                mode = word;
+        }
+        if (!mode || !*mode || streq(mode, "logged-in"))
+                printf("{\n  \"loggedIn\": true,\n  \"authMethod\": \"oauth_token\",\n  \"apiProvider\": \"firstParty\"\n}\n");
+        else if (streq(mode, "logged-out"))
+                printf("{\n  \"loggedIn\": false,\n  \"authMethod\": \"none\",\n  \"apiProvider\": \"firstParty\"\n}\n");
+        else if (streq(mode, "hang"))
+                for (;;)
+                        pause();
+        else
+                printf("Not logged in · Please run /login\n");
+        return 0;
+}
+
 static int run(int argc, char **argv) {
-        _cleanup_(options_done) Options o = { .crash_after = -1, .hang_after = -1, .exit_code = -1 };
+        _cleanup_(options_done) Options o = { .crash_after = -1, .hang_after = -1, .exit_code = -1,
+                                              .resets_in = INT64_MIN };
         _cleanup_(transcript_done) Transcript history = {}, t = {};
         _cleanup_free_ char *line = NULL;
         size_t cap = 0;
         ssize_t n;
         bool replayed = false;
         int r;
+
+        if (argc >= 3 && streq(argv[1], "auth") && streq(argv[2], "status"))
+                return auth_status();
 
         for (int i = 1; i < argc; i++)
                 if (streq(argv[i], "--version") || streq(argv[i], "-v")) {
@@ -726,7 +949,8 @@ static int run(int argc, char **argv) {
                 if (n == 0)
                         continue;
 
-                json_auto_t *parsed = json_loadb(line, (size_t) n, 0, NULL);
+                /* The real CLI reads stdin with JSON.parse, which takes "\u0000" like any escape. */
+                json_auto_t *parsed = json_loadb(line, (size_t) n, JSON_ALLOW_NUL, NULL);
                 log_stdin_line(line, (size_t) n, parsed);
                 if (replayed || !json_is_object(parsed))
                         continue;
@@ -753,6 +977,20 @@ static int run(int argc, char **argv) {
                         return 2;
                 if (!o.transcript && options_set_transcript(&o, "text") < 0)
                         return 2;
+                /* Several children of one request (OpenAI n > 1) get the same directive: this
+                 * lets one of them fail while its siblings hang until they are killed. */
+                if (o.others_hang && getenv("FAKE_CLAUDE_LOG_DIR")) {
+                        _cleanup_free_ char *claim = path_join(getenv("FAKE_CLAUDE_LOG_DIR"), "claim-", o.others_hang);
+                        int fd = claim ? open(claim, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+
+                        if (fd >= 0)
+                                close(fd);
+                        else {
+                                o.crash_after = -1;
+                                o.hang_after = 0;
+                        }
+                        log_set("claimed", json_boolean(fd >= 0));
+                }
                 apply_sigterm(&o);
 
                 r = transcript_load(&t, o.transcript);

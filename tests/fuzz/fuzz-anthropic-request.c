@@ -6,11 +6,17 @@
  * on success through everything that turns the request into a CLI run: argv, the stdin lines and
  * the stream translator's constructor. The parse runs under both system-prompt modes that change
  * the argv, and with thinking enabled, so those branches are reachable from one input.
+ *
+ * Invariants (fuzz-check.h): a refused body is an HTTP error with a type and message; an
+ * accepted one gives an argv that runs the configured CLI, stdin lines that serialise and end
+ * with the one line that queries, and a stream translator.
  */
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/anthropic.h"
+#include "fuzz-check.h"
 #include "fuzz.h"
 #include "util/macro.h"
 
@@ -35,24 +41,30 @@ static void run(const json_t *body, SystemPromptMode mode, bool thinking) {
                 _cleanup_strv_free_ char **argv = NULL;
                 _cleanup_(anthropic_stream_freep) AnthropicStream *s = NULL;
                 json_auto_t *lines = NULL;
+                const json_t *line;
+                size_t i, n;
 
-                (void) cli_request_build_argv(&req.cli, "/usr/bin/claude", "/run/claude-proxy/sp.txt", &argv);
-                if (cli_request_build_input(&req.cli, &lines) >= 0) {
-                        const json_t *line;
-                        size_t i;
-
+                FUZZ_CHECK(cli_request_build_argv(&req.cli, "/usr/bin/claude", "/run/claude-proxy/sp.txt",
+                                                  &argv) >= 0 && argv, "no argv for an accepted request");
+                FUZZ_CHECK(streq_ptr(argv[0], "/usr/bin/claude"), "argv[0] is '%s'", argv[0]);
+                FUZZ_CHECK(cli_request_build_input(&req.cli, &lines) >= 0 && json_is_array(lines),
+                           "no stdin lines for an accepted request");
+                n = json_array_size(lines);
+                FUZZ_CHECK(n > 0, "no stdin lines");
+                json_array_foreach(lines, i, line) {
                         /* The writer serialises each line; that must hold for any parsed input. */
-                        json_array_foreach(lines, i, line) {
-                                free(json_dumps(line, JSON_COMPACT));
-                                (void) cli_input_line_awaits_result(line);
-                        }
-                }
-                (void) anthropic_stream_new(&s, &req, &env);
-        } else {
-                json_auto_t *j = NULL;
+                        _cleanup_free_ char *text = json_dumps(line, JSON_COMPACT);
 
-                (void) api_error_to_json(API_ANTHROPIC, &err, &j);
-        }
+                        FUZZ_CHECK(text && !strchr(text, '\n'), "line %zu does not serialise to one line", i);
+                        FUZZ_CHECK(json_is_string(json_object_get(line, "type")), "line %zu has no type", i);
+                        if (i + 1 == n)
+                                FUZZ_CHECK(!cli_input_line_awaits_result(line) &&
+                                           streq_ptr(json_string_value(json_object_get(line, "type")), "user"),
+                                           "the last stdin line is not the user turn that queries");
+                }
+                FUZZ_CHECK(anthropic_stream_new(&s, &req, &env) >= 0 && s, "no stream translator");
+        } else
+                fuzz_check_api_error(API_ANTHROPIC, &err);
         api_request_done(&req);
         api_error_done(&err);
 }
@@ -72,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (size > FUZZ_INPUT_MAX)
                 return 0;
-        body = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES, &jerr);
+        body = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
         if (!body)
                 return 0;
         run(body, SYSTEM_PROMPT_USER, false);

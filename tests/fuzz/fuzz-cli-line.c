@@ -8,16 +8,38 @@
  * (open blocks, merged messages, a result). Each run then ends the way session.c ends one:
  * classify, then finish + non-streaming message, or fail. Two translators run side by side, with
  * and without thinking requested, because thinking blocks take a different path.
+ *
+ * Whatever the input, the outputs must hold (fuzz-check.h): a failure is an HTTP error status
+ * with a type and message, both streams are complete, well-formed event sequences, and a success
+ * has a message whose content blocks are the ones the stream carried.
  */
 
 #include <string.h>
 
 #include "api/anthropic.h"
+#include "fuzz-check.h"
 #include "fuzz.h"
 #include "util/macro.h"
 
 static void anthropic_stream_freep(AnthropicStream **s) {
         anthropic_stream_free(*s);
+}
+
+/* A successful run: a complete stream, and a message with the same number of content blocks. */
+static void finish_and_check(AnthropicStream *s, const json_t *result, json_t *out) {
+        json_auto_t *msg = NULL;
+        size_t blocks;
+
+        FUZZ_CHECK(anthropic_stream_finish(s, result, out) >= 0, "stream_finish failed on a success");
+        blocks = fuzz_check_anthropic_events(out, true);
+        FUZZ_CHECK(anthropic_stream_message(s, result, &msg) >= 0 && msg, "no message after a success");
+        FUZZ_CHECK(streq_ptr(json_string_value(json_object_get(msg, "type")), "message") &&
+                   streq_ptr(json_string_value(json_object_get(msg, "role")), "assistant"),
+                   "the message is not an assistant message");
+        FUZZ_CHECK(json_is_array(json_object_get(msg, "content")) &&
+                   json_array_size(json_object_get(msg, "content")) == blocks,
+                   "the message has %zu content blocks, the stream %zu",
+                   json_array_size(json_object_get(msg, "content")), blocks);
 }
 
 /**
@@ -73,18 +95,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 x.code = 1;
         r = cli_outcome_classify(&o, &x, size > 0 ? "fuzz stderr tail" : NULL, &err);
         if (r == 0) {
-                json_auto_t *msg_plain = NULL, *msg_thinking = NULL;
-
-                if (anthropic_stream_finish(plain, o.result, out_plain) >= 0)
-                        (void) anthropic_stream_message(plain, o.result, &msg_plain);
-                if (anthropic_stream_finish(thinking, o.result, out_thinking) >= 0)
-                        (void) anthropic_stream_message(thinking, o.result, &msg_thinking);
+                FUZZ_CHECK(o.result, "a successful outcome without a result line");
+                finish_and_check(plain, o.result, out_plain);
+                finish_and_check(thinking, o.result, out_thinking);
         } else {
-                json_auto_t *body = NULL;
-
-                (void) anthropic_stream_fail(plain, &err, out_plain);
-                (void) anthropic_stream_fail(thinking, &err, out_thinking);
-                (void) api_error_to_json(API_ANTHROPIC, &err, &body);
+                fuzz_check_api_error(API_ANTHROPIC, &err);
+                FUZZ_CHECK(anthropic_stream_fail(plain, &err, out_plain) >= 0, "stream_fail failed");
+                FUZZ_CHECK(anthropic_stream_fail(thinking, &err, out_thinking) >= 0, "stream_fail failed");
+                (void) fuzz_check_anthropic_events(out_plain, false);
+                (void) fuzz_check_anthropic_events(out_thinking, false);
         }
         api_error_done(&err);
         cli_outcome_done(&o);

@@ -19,9 +19,10 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
-import { missing, pidAlive, sleep, startProxy, waitFor } from './lib/harness.mjs';
+import { missing, requireOrSkip, pidAlive, sleep, startProxy, waitFor } from './lib/harness.mjs';
 
-const skip = missing();
+requireOrSkip(missing());
+
 const KEY = 'sk-catalogue-key';
 const MAX_BODY = 65536;          // MAX_BODY_BYTES for this proxy; evhttp's hard cap is 2x + 1 MiB
 const HARD_CAP = MAX_BODY * 2 + (1 << 20);
@@ -181,7 +182,7 @@ const authed = { 'x-api-key': KEY };
 
 // ---- the catalogue ----------------------------------------------------------------------------
 
-describe('HTTP bad-input catalogue', { skip }, () => {
+describe('HTTP bad-input catalogue', () => {
   let proxy;
   before(async () => {
     proxy = await startProxy({

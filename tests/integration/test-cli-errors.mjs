@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 //
 // Every recorded CLI error transcript, replayed by the fake, must come back as the right HTTP
-// status in the Anthropic error envelope (non-streaming), as an SSE error event (streaming),
+// status in the Anthropic error envelope (non-streaming), with the same real status before message_start (streaming),
 // and as the SDK's matching error class.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  assertErrorEnvelope, assertSseGrammar, messageBody, missing, parseSse, postJson, sdkClient, startProxy,
+  assertErrorEnvelope, messageBody, missing, postJson, requireOrSkip, sdkClient, startProxy,
 } from './lib/harness.mjs';
 
 // transcript -> [HTTP status, Anthropic error type, SDK error class]
@@ -28,7 +28,9 @@ const CASES = {
   err_connection_refused: [500, 'api_error', 'InternalServerError'],
 };
 
-describe('CLI-reported API errors', { skip: missing({ sdk: true }) }, () => {
+requireOrSkip(missing({ sdk: true }));
+
+describe('CLI-reported API errors', () => {
   let proxy;
   before(async () => { proxy = await startProxy(); });
   after(async () => { await proxy?.stop(); });
@@ -42,23 +44,18 @@ describe('CLI-reported API errors', { skip: missing({ sdk: true }) }, () => {
       assert.ok(r.headers.get('request-id'), 'request-id on errors too');
     });
 
-    test(`${name} -> SSE error event (streaming)`, async () => {
+    test(`${name} -> ${status} before message_start (streaming)`, async () => {
       const res = await fetch(`${proxy.url}/v1/messages`, {
         method: 'POST', headers: { 'content-type': 'application/json' },
         body: JSON.stringify(messageBody(`Say hello [[fake:${name}]]`, { stream: true })),
       });
       const text = await res.text();
-      // Errors known before the first byte may be a plain HTTP error; after message_start
-      // they must be an SSE error event. Both are fine; a 200 stream must end in `error`.
-      if (res.status === 200) {
-        const events = assertSseGrammar(parseSse(text), { allowError: true });
-        const last = events.at(-1);
-        assert.equal(last.event, 'error', `stream ended with ${last.event}`);
-        assert.equal(last.data.error.type, type);
-      } else {
-        assert.equal(res.status, status, text);
-        assertErrorEnvelope(JSON.parse(text), type);
-      }
+      // Every recorded error comes before any assistant output, so before message_start: the
+      // proxy holds the stream's headers back until then precisely to answer with the real
+      // status and a JSON envelope, not a 200 stream ending in an error event.
+      assert.equal(res.status, status, text);
+      assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+      assertErrorEnvelope(JSON.parse(text), type);
     });
 
     test(`${name} -> SDK ${cls}`, async () => {
@@ -72,19 +69,41 @@ describe('CLI-reported API errors', { skip: missing({ sdk: true }) }, () => {
     });
   }
 
-  test('err_429_oauth_rejected carries retry-after and the unified rate-limit headers', async () => {
-    const r = await postJson(`${proxy.url}/v1/messages`, messageBody('hi [[fake:err_429_oauth_rejected]]'));
-    assert.equal(r.status, 429);
-    const ra = r.headers.get('retry-after');
+  // The recorded reset time lies in the past (retry-after would be a constant 0): the fake
+  // moves it RESETS_IN seconds into the future, and retry-after must count down to it.
+  const RESETS_IN = 3600;
+  const assertRetryAfter = (headers, sentAt) => {
+    const ra = headers.get('retry-after');
     assert.match(ra ?? '', /^\d+$/, `retry-after: ${ra}`);
-    assert.ok(Number(ra) >= 0);
+    const elapsed = (Date.now() - sentAt) / 1000;
+    assert.ok(Math.abs(Number(ra) - (RESETS_IN - elapsed)) <= 2,
+      `retry-after ${ra}, expected ${RESETS_IN} s less the ${elapsed.toFixed(1)} s since sending, ±2 s`);
+    const reset = Number(headers.get('anthropic-ratelimit-unified-reset'));
+    assert.ok(Math.abs(reset - (sentAt / 1000 + RESETS_IN)) <= 2 + elapsed,
+      `anthropic-ratelimit-unified-reset ${reset} is not the moved reset time`);
+  };
+
+  test('err_429_oauth_rejected carries retry-after and the unified rate-limit headers', async () => {
+    const body = messageBody(`hi [[fake:err_429_oauth_rejected resets_in=${RESETS_IN}]]`);
+    let sentAt = Date.now();
+    const r = await postJson(`${proxy.url}/v1/messages`, body);
+    assert.equal(r.status, 429);
+    assertRetryAfter(r.headers, sentAt);
     assert.equal(r.headers.get('anthropic-ratelimit-unified-status'), 'rejected');
     const { client, sdk } = await sdkClient(proxy);
-    await assert.rejects(client.messages.create(messageBody('hi [[fake:err_429_oauth_rejected]]')), (e) => {
+    sentAt = Date.now();
+    await assert.rejects(client.messages.create(body), (e) => {
       assert.ok(e instanceof sdk.RateLimitError);
-      assert.match(e.headers.get('retry-after') ?? '', /^\d+$/);
+      assertRetryAfter(e.headers, sentAt);
       return true;
     });
+  });
+
+  test('a reset time in the past gives retry-after 0', async () => {
+    const r = await postJson(`${proxy.url}/v1/messages`,
+      messageBody('hi [[fake:err_429_oauth_rejected resets_in=-30]]'));
+    assert.equal(r.status, 429);
+    assert.equal(r.headers.get('retry-after'), '0');
   });
 
   test('the CLI message reaches the client', async () => {

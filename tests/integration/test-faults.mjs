@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  assertErrorEnvelope, assertSseGrammar, messageBody, missing, parseSse, pidAlive, postJson, sseText,
-  waitFor, withProxy,
+  assertErrorEnvelope, assertSseGrammar, messageBody, missing, parseSse, pidAlive, postJson, requireOrSkip,
+  sseText, waitFor, withProxy,
 } from './lib/harness.mjs';
 
-const skip = missing();
+requireOrSkip(missing());
 
 async function stream(proxy, text, extra = {}) {
   const res = await fetch(`${proxy.url}/v1/messages`, {
@@ -22,7 +22,7 @@ async function stream(proxy, text, extra = {}) {
   return { status: res.status, text: await res.text() };
 }
 
-describe('faults', { skip }, () => {
+describe('faults', () => {
   test('crash mid-stream: blocks closed, then an SSE error event', async () => {
     await withProxy({}, async (proxy) => {
       // Lines 1-6 of the text transcript: init, status, message_start, block start, 2 deltas.
@@ -62,7 +62,7 @@ describe('faults', { skip }, () => {
       assertErrorEnvelope(r.json, 'timeout_error');
       assert.ok(took >= 350 && took < 3000, `answered after ${took} ms`);
       const log = proxy.servedLogs().at(-1);
-      await waitFor(() => !pidAlive(log.pid), 1000, 'the hung child to be gone');
+      await waitFor(() => !pidAlive(log.pid), 5000, 'the hung child to be gone');
 
       // Streaming: the 504 arrives as an error event after message_start.
       const s = await stream(proxy, 'hi [[fake:text hang_after=5]]');
@@ -70,7 +70,7 @@ describe('faults', { skip }, () => {
       const events = assertSseGrammar(parseSse(s.text), { allowError: true });
       assert.equal(events.at(-1).event, 'error');
       assert.equal(events.at(-1).data.error.type, 'timeout_error');
-      await waitFor(() => !pidAlive(proxy.servedLogs().at(-1).pid), 1000, 'the hung child to be gone');
+      await waitFor(() => !pidAlive(proxy.servedLogs().at(-1).pid), 5000, 'the hung child to be gone');
     });
   });
 
@@ -83,8 +83,9 @@ describe('faults', { skip }, () => {
         const took = Date.now() - t0;
         assert.equal(r.status, 504, r.text);
         assertErrorEnvelope(r.json, 'timeout_error');
-        assert.ok(took >= 650 && took < 1900, `answered after ${took} ms`);
-        await waitFor(() => !pidAlive(proxy.servedLogs().at(-1).pid), 1000, 'the slow child to be gone');
+        // A 504 cannot be the complete answer; the upper bound only has to be generous.
+        assert.ok(took >= 650 && took < 5000, `answered after ${took} ms`);
+        await waitFor(() => !pidAlive(proxy.servedLogs().at(-1).pid), 5000, 'the slow child to be gone');
       });
   });
 
@@ -94,7 +95,7 @@ describe('faults', { skip }, () => {
         messageBody(`hi [[fake:text huge_line=${40 * 1024 * 1024}]]`));
       assert.equal(r.status, 500, r.text.slice(0, 500));
       assertErrorEnvelope(r.json, 'api_error');
-      await waitFor(() => !pidAlive(proxy.servedLogs().at(-1).pid), 2000, 'the child to be gone');
+      await waitFor(() => !pidAlive(proxy.servedLogs().at(-1).pid), 5000, 'the child to be gone');
       const ok = await postJson(`${proxy.url}/v1/messages`, messageBody('hi'));
       assert.equal(ok.status, 200);
     });

@@ -14,9 +14,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 
-import { PROXY_BIN, Proxy, missing, pidAlive, proxyEnv, sleep, tmpdir, waitFor } from './lib/harness.mjs';
+import { PROXY_BIN, Proxy, missing, requireOrSkip, pidAlive, proxyEnv, sleep, tmpdir, waitFor } from './lib/harness.mjs';
 
-const skip = missing();
+requireOrSkip(missing());
+
 
 async function startLimited(soft, hard, env = {}) {
   const logDir = tmpdir('cp-fakelog-');
@@ -75,7 +76,7 @@ function health(proxy, ms = 5000) {
   });
 }
 
-describe('file descriptor limit', { skip }, () => {
+describe('file descriptor limit', () => {
   test('the soft limit is raised to the hard limit at start', async () => {
     const p = await startLimited(256, 4096);
     try {

@@ -29,7 +29,9 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 
-import { assertSseGrammar, missing, NODE_DIR, parseSse, SOURCE_ROOT, startProxy } from './lib/harness.mjs';
+import { assertSseGrammar, missing, requireOrSkip, NODE_DIR, parseSse, SOURCE_ROOT, startProxy } from './lib/harness.mjs';
+
+requireOrSkip(missing({ sdk: true }));
 
 const EXPECTED = path.join(SOURCE_ROOT, 'tests', 'data', 'expected');
 const UPDATE = !!process.env.TEST_UPDATE_GOLDEN;
@@ -134,7 +136,7 @@ function normaliseEvent(e) {
 function clientHeaders(h) {
   const out = {};
   for (const [k, v] of h.entries()) {
-    if (k === 'content-type' || k.startsWith('anthropic-')) out[k] = v;
+    if (k === 'content-type' || k === 'x-should-retry' || k.startsWith('anthropic-')) out[k] = v;
     else if (k === 'retry-after') {
       assert.match(v, /^\d+$/, 'retry-after is whole seconds');
       out[k] = '<seconds>';
@@ -199,9 +201,8 @@ function assertErrorReply(reply, outcome, what) {
 
 // ---- the tests ---------------------------------------------------------------------------------
 
-const skip = missing({ sdk: true });
 
-describe('goldens: the proxy\'s replies to recorded transcripts', { skip }, () => {
+describe('goldens: the proxy\'s replies to recorded transcripts', () => {
   let proxy;
   before(async () => {
     // No keep-alive pings in a golden: the runs take milliseconds, the interval an hour.
@@ -232,7 +233,7 @@ describe('goldens: the proxy\'s replies to recorded transcripts', { skip }, () =
 });
 
 // After the replies (so an update run checks what it just wrote).
-describe('goldens: each checked on its own', { skip }, () => {
+describe('goldens: each checked on its own', () => {
   for (const c of CASES) {
     test(`stream-${c.name}.json is a well-formed reply${c.ok ? ' the SDK accumulates into the message golden' : ''}`,
       async () => {

@@ -8,10 +8,11 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  FAKE_CLAUDE, assertErrorEnvelope, getJson, messageBody, missing, postJson, sdkClient, withProxy, startProxy,
+  FAKE_CLAUDE, assertErrorEnvelope, getJson, messageBody, missing, postJson, requireOrSkip, sdkClient,
+  startProxy, withProxy,
 } from './lib/harness.mjs';
 
-const skip = missing();
+requireOrSkip(missing({ sdk: true }));
 
 // Send raw bytes and read until the server closes or `ms` pass; a reset is reported, not thrown.
 function rawExchange(port, chunks, ms = 3000) {
@@ -47,7 +48,7 @@ function parseRaw(data) {
   return { status, head, json };
 }
 
-describe('authentication', { skip }, () => {
+describe('authentication', () => {
   let proxy;
   before(async () => {
     proxy = await startProxy({ env: { REQUIRE_AUTH: 'true', PROXY_API_KEYS: 'key-one, key-two' } });
@@ -64,7 +65,7 @@ describe('authentication', { skip }, () => {
     assert.equal(r.status, 200, r.text);
   });
 
-  test('the SDK authenticates with x-api-key', { skip: missing({ sdk: true }) }, async () => {
+  test('the SDK authenticates with x-api-key', async () => {
     const { client } = await sdkClient(proxy, { apiKey: 'key-one' });
     const m = await client.messages.create(messageBody('hi'));
     assert.equal(m.type, 'message');
@@ -90,7 +91,7 @@ describe('authentication', { skip }, () => {
     assert.equal(r.status, 401);
   });
 
-  test('the SDK maps 401 to AuthenticationError', { skip: missing({ sdk: true }) }, async () => {
+  test('the SDK maps 401 to AuthenticationError', async () => {
     const { client, sdk } = await sdkClient(proxy, { apiKey: 'nope' });
     await assert.rejects(client.messages.create(messageBody('hi')), sdk.AuthenticationError);
   });
@@ -101,7 +102,7 @@ describe('authentication', { skip }, () => {
   });
 });
 
-describe('routing, limits and validation', { skip }, () => {
+describe('routing, limits and validation', () => {
   let proxy;
   before(async () => { proxy = await startProxy({ env: { MAX_BODY_BYTES: '8192' } }); });
   after(async () => { await proxy?.stop(); });
@@ -194,7 +195,7 @@ describe('routing, limits and validation', { skip }, () => {
   });
 });
 
-describe('/health', { skip }, () => {
+describe('/health', () => {
   test('reports status, version, CLI, load and uptime', async () => {
     await withProxy({}, async (proxy) => {
       const r = await getJson(`${proxy.url}/health`);
@@ -220,7 +221,7 @@ describe('/health', { skip }, () => {
   });
 });
 
-describe('CLI missing', { skip }, () => {
+describe('CLI missing', () => {
   test('a missing CLAUDE_PATH answers 503 with a fix hint', async () => {
     await withProxy({ claudePath: '/nonexistent/bin/claude' }, async (proxy) => {
       const r = await postJson(`${proxy.url}/v1/messages`, messageBody('hi'));

@@ -15,12 +15,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { assertSseGrammar, messageBody, missing, openStream, parseSse, waitFor, withProxy } from './lib/harness.mjs';
+import { assertSseGrammar, messageBody, missing, requireOrSkip, openStream, parseSse, waitFor, withProxy } from './lib/harness.mjs';
 
-const skip = missing();
+requireOrSkip(missing());
+
 const INTERVAL_MS = 1000;
 
-describe('keep-alive', { skip }, () => {
+describe('keep-alive', () => {
   test('no silence between SSE writes exceeds the ping interval', async (t) => {
     await withProxy({ env: { PING_INTERVAL_MS: String(INTERVAL_MS) } }, async (proxy) => {
       // Six lines, 1.5 intervals apart (init, status, message_start, block start, 2 deltas),

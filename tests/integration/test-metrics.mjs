@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { getJson, messageBody, missing, postJson, startProxy, WARM_POOL } from './lib/harness.mjs';
+import { getJson, messageBody, missing, postJson, requireOrSkip, startProxy, WARM_POOL } from './lib/harness.mjs';
 
 const KEY = 'metrics-key';
 
@@ -14,7 +14,9 @@ function sample(text, name) {
   return line === undefined ? undefined : Number(line.slice(name.length + 1));
 }
 
-describe('/metrics', { skip: missing() }, () => {
+requireOrSkip(missing());
+
+describe('/metrics', () => {
   let proxy;
   before(async () => {
     proxy = await startProxy({ env: { REQUIRE_AUTH: 'true', PROXY_API_KEYS: KEY } });

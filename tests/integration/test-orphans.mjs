@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
-import { messageBody, missing, postJson, startProxy, waitFor } from './lib/harness.mjs';
+import { messageBody, missing, postJson, requireOrSkip, startProxy, waitFor } from './lib/harness.mjs';
 
-describe('orphaned CLI descendants', { skip: missing() }, () => {
+requireOrSkip(missing());
+
+describe('orphaned CLI descendants', () => {
   let proxy;
   before(async () => {
     proxy = await startProxy({ env: { REQUIRE_AUTH: 'false', SCOPE_MODE: 'pgroup' } });

@@ -6,13 +6,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { getJson, messageBody, missing, postJson, withProxy } from './lib/harness.mjs';
+import { getJson, messageBody, missing, postJson, requireOrSkip, withProxy } from './lib/harness.mjs';
 
-describe('socket activation', { skip: missing({ tools: ['systemd-socket-activate'] }) }, () => {
+requireOrSkip(missing({ tools: ['systemd-socket-activate'] }));
+
+describe('socket activation', () => {
   test('serves on the inherited socket and ignores PORT', async () => {
     // PORT points at something else on purpose: the inherited fd must win.
     await withProxy({ socketActivate: true, env: { PORT: '1' } }, async (proxy) => {
-      assert.notEqual(proxy.port, 1);
+      // What the proxy itself reports (from getsockname() of what it listens on), against the
+      // port only systemd-socket-activate was told: one socket, the inherited one, not PORT.
+      assert.deepEqual(proxy.listening, [`127.0.0.1:${proxy.activationPort}`],
+        `the proxy listens on ${JSON.stringify(proxy.listening)}, systemd passed 127.0.0.1:${proxy.activationPort}`);
+      assert.match(proxy.stderrText, /inherited fd 3\b/, 'the proxy did not take fd 3 from systemd');
       const h = await getJson(`${proxy.url}/health`);
       assert.equal(h.status, 200, h.text);
       const r = await postJson(`${proxy.url}/v1/messages`, messageBody('hi'));

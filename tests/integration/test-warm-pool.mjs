@@ -12,11 +12,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  cliSettings, conversationLines, getJson, messageBody, missing, pidAlive, postJson, sleep, TEST_MODEL, waitFor,
-  withProxy,
+  cliSettings, conversationLines, getJson, messageBody, missing, pidAlive, postJson, requireOrSkip, sleep, TEST_MODEL,
+  waitFor, withProxy,
 } from './lib/harness.mjs';
 
-const skip = missing();
+requireOrSkip(missing());
 
 async function pool(proxy) {
   return (await getJson(`${proxy.url}/health`)).json.pool;
@@ -37,7 +37,7 @@ function configuredRequest(proxy, marker, model = TEST_MODEL) {
     messageBody(`hi ${marker}`, { model, system: `SYS-${marker}` }), { 'x-effort': 'low' });
 }
 
-describe('warm pool', { skip }, () => {
+describe('warm pool', () => {
   test('a request adopts a ready pooled CLI, configured over the control channel; the pool refills', async () => {
     await withProxy({ env: { ...ENV, WARM_POOL: '1' } }, async (proxy) => {
       const [idle] = await poolReady(proxy);

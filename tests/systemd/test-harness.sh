@@ -44,8 +44,7 @@ for p in "$pid_a" "$pid_b"; do
                 "$SDNS" exec "$p" systemd-run -q --unit=sdns-listen -p Type=exec \
                         /usr/bin/systemd-socket-activate -l 127.0.0.1:4599 /bin/true
 done
-sleep 0.5
-check "both listen on the same port" sh -c "'$SDNS' exec $pid_a ss -Hltn 'sport = :4599' | grep -q . && '$SDNS' exec $pid_b ss -Hltn 'sport = :4599' | grep -q ."
+check "both listen on the same port" wait_until 10 sh -c "'$SDNS' exec $pid_a ss -Hltn 'sport = :4599' | grep -q . && '$SDNS' exec $pid_b ss -Hltn 'sport = :4599' | grep -q ."
 cg_b=$(cat "/run/sd-ns-boot/$pid_b/cgroup")
 check "stop of the second instance succeeds" "$SDNS" stop "$pid_b"
 check "its cgroup is removed" test ! -e "$cg_b"

@@ -17,10 +17,18 @@ boot --units "$WORK/units" --enable claude-proxy.socket
 
 check_eq "the first request is answered" 200 "$(post hello -o /dev/null -w '%{http_code}')"
 pid1=$(svc_prop MainPID)
-# A request longer than EXIT_IDLE_SEC: the proxy must stay.
-post_bg "$WORK/long" "[[fake:text delay=250]]"
+# A request held open longer than EXIT_IDLE_SEC (proven in flight before and after the wait,
+# whose length is the point here): the proxy must stay.
+X sh -c 'rm -f /run/fake-logs/*'
+post_bg "$WORK/long" "[[fake:text hang_after=3 release=/run/fake-logs/long]]"
+long_held() {
+        [ "$(fake_state)" = replaying ]
+}
+check "the long request is in flight" wait_until 10 long_held
 sleep 3
 check_eq "no idle exit while a request runs" "$pid1" "$(svc_prop MainPID)"
+check_eq "the request was in flight all along" replaying "$(fake_state)"
+release long
 wait_bg
 check_eq "the long request completes" 200 "$(cat "$WORK/long.code")"
 check "the idle service exits" wait_until 8 svc_prop_is ActiveState inactive

@@ -44,8 +44,11 @@ check_eq "a request over the per-user AF_UNIX socket" 200 \
 mainpid=$(uprop MainPID)
 check_eq "the service runs as the user" cpx "$(X ps -o user= -p "$mainpid" | tr -d ' ')"
 
+# The request is held open (the fake waits for the release file after 3 lines) while its scope
+# is read, and shown still in flight afterwards: read after it ended, there is nothing to see.
 X sh -c 'rm -f /run/fake-logs/*'
-post_bg "$WORK/tree" "[[fake:text delay=250 grandchild=setsid]]" -H 'x-request-id: user-test-0001'
+post_bg "$WORK/tree" "[[fake:text hang_after=3 release=/run/fake-logs/tree grandchild=setsid]]" \
+        -H 'x-request-id: user-test-0001'
 check "the CLI started its grandchildren" wait_until 10 fake_has_grandchildren 2
 scope=$(user_scopes | head -n 1)
 echo "# user scope: $scope"
@@ -55,6 +58,8 @@ echo "# scope cgroup: $cg"
 check "the scope lives under user@$uid.service" grep -q "/user@$uid.service/" <<<"$cg"
 mapfile -t tree < <(fake_tree_pids)
 check "the scope holds the CLI and both grandchildren" pids_in_cgroup "/sys/fs/cgroup$cg" "${tree[@]}"
+check_eq "the request was still held while its scope was read" replaying "$(fake_state)"
+release tree
 wait_bg
 check_eq "the request completes" 200 "$(cat "$WORK/tree.code")"
 check "the user scope vanishes after the request" wait_until 5 no_user_scope

@@ -15,6 +15,8 @@
 #include "util/macro.h"
 
 #define SYSTEM_PROMPT_PATH "/run/claude-proxy/sp.txt"
+#define MSGS "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
+#define BASE "\"model\":\"sonnet\",\"max_tokens\":10,"
 
 static ApiEnv env_base(void) {
         return (ApiEnv) {
@@ -116,22 +118,109 @@ static void test_golden(void **state) {
         }
 }
 
-/* The request must not share objects with the body: the body is freed before the run ends. */
-static void test_no_aliasing(void **state) {
+/*
+ * The request holds its own references to the body's blocks (no copy: a copy doubled the memory
+ * of a body of many small blocks), so the body can be freed before the CLI's input is built.
+ * Under ASan a missing reference is a use-after-free here.
+ */
+static void test_outlives_body(void **state) {
         json_t *body = fixture_json("requests/history-tools.json");
-        json_t *copy = json_deep_copy(body);
+        json_t *expected = json_deep_copy(json_object_get(body, "messages"));
         ApiEnv env = env_base();
         ApiRequest req = {};
+        json_t *lines = NULL;
+        _cleanup_free_ char *dump = NULL;
 
         assert_int_equal(anthropic_request_parse(body, &env, &req, NULL), 0);
         json_decref(body);
-        json_object_set_new(json_array_get(json_object_get(json_array_get(req.cli.messages, 0), "content"), 0),
-                            "text", json_string("changed"));
-        body = fixture_json("requests/history-tools.json");
-        assert_json_equal(copy, body);
-        json_decref(copy);
-        json_decref(body);
+        assert_int_equal(cli_request_build_input(&req.cli, &lines), 0);
+        dump = json_dumps(lines, JSON_COMPACT);
+        assert_non_null(dump);
+        assert_non_null(strstr(dump, "\"cache_control\":{\"type\":\"ephemeral\"}"));
+        assert_non_null(strstr(dump, "\"input\":{\"key\":\"alpha\"}"));
+        /* The last user turn is the two merged ones, the tool_use the second assistant block. */
+        assert_json_equal(json_object_get(json_array_get(json_object_get(json_array_get(req.cli.messages, 1),
+                                                                           "content"), 1), "input"),
+                          json_object_get(json_array_get(json_object_get(json_array_get(expected, 1), "content"), 1),
+                                          "input"));
+        json_decref(lines);
+        json_decref(expected);
         api_request_done(&req);
+}
+
+/* A body with "\u0000" in it: valid JSON, valid text, accepted and never cut short downstream. */
+static void test_nul_in_text(void **state) {
+        static const char body_text[] =
+                "{" "\"model\":\"sonnet\",\"max_tokens\":10,"
+                "\"system\":\"sys\\u0000tem\","
+                "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"/cmd\\u0000tail\"},"
+                "{\"type\":\"text\",\"text\":\"a\\u0000b\"}]}]}";
+        json_error_t jerr;
+        json_t *body = json_loads(body_text, JSON_ALLOW_NUL, &jerr);
+        ApiEnv env = env_base();
+        ApiRequest req = {};
+        json_t *lines = NULL;
+        const json_t *content, *t;
+
+        assert_non_null(body);
+        for (int mode = 0; mode < 2; mode++) {
+                env.system_prompt_mode = mode == 0 ? SYSTEM_PROMPT_USER : SYSTEM_PROMPT_APPEND;
+                assert_int_equal(anthropic_request_parse(body, &env, &req, NULL), 0);
+                /* The system text by length, NUL and tail included. */
+                assert_int_equal(req.cli.system_prompt_len, 7);
+                assert_memory_equal(req.cli.system_prompt, "sys\0tem", 8);
+                assert_int_equal(cli_request_build_input(&req.cli, &lines), 0);
+                content = json_object_get(json_object_get(json_array_get(lines, 0), "message"), "content");
+                if (mode == 0) {
+                        t = json_object_get(json_array_get(content, 0), "text");
+                        assert_int_equal(json_string_length(t), strlen("<instructions>\nsys") + 1 +
+                                         strlen("tem\n</instructions>"));
+                        assert_memory_equal(json_string_value(t), "<instructions>\nsys\0tem\n</instructions>",
+                                            json_string_length(t));
+                        /* Past the instructions block. */
+                        t = json_object_get(json_array_get(content, 1), "text");
+                } else
+                        t = json_object_get(json_array_get(content, 0), "text");
+                /* The slash escape keeps what follows the NUL. */
+                assert_int_equal(json_string_length(t), 10);
+                assert_memory_equal(json_string_value(t), " /cmd\0tail", 11);
+                json_decref(lines);
+                lines = NULL;
+                api_request_done(&req);
+        }
+        json_decref(body);
+}
+
+/* Fields compared with C strings must not let "x\u0000junk" pass as "x". */
+static void test_nul_in_enum_fields(void **state) {
+        static const struct {
+                const char *body;
+                const char *param;
+        } c[] = {
+                { "{\"model\":\"sonnet\\u0000x\",\"max_tokens\":10," MSGS "}", "model" },
+                { "{" BASE "\"messages\":[{\"role\":\"user\\u0000\",\"content\":\"a\"}]}", "messages.0.role" },
+                { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\\u0000\",\"text\":\"a\"}]}]}",
+                  "messages.0.content.0.type" },
+                { "{" BASE "\"metadata\":{\"effort\":\"low\\u0000high\"}," MSGS "}", "metadata.effort" },
+                { "{" BASE "\"thinking\":{\"type\":\"adaptive\\u0000\"}," MSGS "}", "thinking.type" },
+                { "{" BASE "\"tool_choice\":{\"type\":\"auto\\u0000\"}," MSGS "}", "tool_choice.type" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(c); i++) {
+                json_error_t jerr;
+                json_t *body = json_loads(c[i].body, JSON_ALLOW_NUL, &jerr);
+                ApiEnv env = env_base();
+                ApiRequest req = {};
+                ApiError err = API_ERROR_NULL;
+
+                print_message("case %zu: %s\n", i, c[i].body);
+                assert_non_null(body);
+                assert_int_equal(anthropic_request_parse(body, &env, &req, &err), -EINVAL);
+                assert_int_equal(err.status, 400);
+                assert_string_equal(err.param, c[i].param);
+                json_decref(body);
+                api_error_done(&err);
+        }
 }
 
 typedef struct ErrorCase {
@@ -141,9 +230,6 @@ typedef struct ErrorCase {
         const char *effort_header;
         const char *default_effort;
 } ErrorCase;
-
-#define MSGS "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
-#define BASE "\"model\":\"sonnet\",\"max_tokens\":10,"
 
 static const ErrorCase error_cases[] = {
         { "[]", "Request body must be a JSON object", "" },
@@ -251,6 +337,58 @@ static const ErrorCase error_cases[] = {
         { "{" BASE "\"output_config\":{\"effort\":\"turbo\"}," MSGS "}",
           "output_config.effort: invalid effort level 'turbo'*", "output_config.effort" },
         { "{" BASE MSGS "}", "x-effort: invalid effort level 'bogus'*", "x-effort", .effort_header = "bogus" },
+        /* Wrong types the parse used to let through (issue "Robustness" §5). */
+        { "{" BASE "\"tools\":\"x\"," MSGS "}", "tools: must be an array of tool definitions", "tools" },
+        { "{" BASE "\"tools\":5," MSGS "}", "tools: must be an array of tool definitions", "tools" },
+        { "{" BASE "\"tools\":{}," MSGS "}", "tools: must be an array of tool definitions", "tools" },
+        { "{" BASE "\"tools\":[1]," MSGS "}", "tools.0: a tool definition must be an object", "tools.0" },
+        { "{" BASE "\"tools\":[{\"input_schema\":{}}]," MSGS "}", "tools.0.name: required, a non-empty string",
+          "tools.0.name" },
+        { "{" BASE "\"tools\":[{\"name\":\"t\",\"input_schema\":{}},{\"name\":\"u\"}]," MSGS "}",
+          "tools.1.input_schema: required, an object (a JSON schema)", "tools.1.input_schema" },
+        { "{" BASE "\"tools\":[{\"name\":\"t\",\"input_schema\":{},\"description\":7}]," MSGS "}",
+          "tools.0.description: must be a string", "tools.0.description" },
+        { "{" BASE "\"tools\":[{\"name\":\"s\",\"type\":\"web_search_20250305\",\"input_schema\":[]}]," MSGS "}",
+          "tools.0.input_schema: must be an object (a JSON schema)", "tools.0.input_schema" },
+        { "{" BASE "\"tool_choice\":\"auto\"," MSGS "}", "tool_choice: must be an object", "tool_choice" },
+        { "{" BASE "\"tool_choice\":{\"type\":\"sometimes\"}," MSGS "}",
+          "tool_choice.type: must be \"auto\", \"any\", \"tool\" or \"none\"", "tool_choice.type" },
+        { "{" BASE "\"tool_choice\":{\"type\":\"tool\"}," MSGS "}",
+          "tool_choice.name: required for tool_choice type \"tool\"", "tool_choice.name" },
+        { "{" BASE "\"tool_choice\":{\"type\":\"auto\",\"disable_parallel_tool_use\":1}," MSGS "}",
+          "tool_choice.disable_parallel_tool_use: must be a boolean", "tool_choice.disable_parallel_tool_use" },
+        { "{" BASE "\"metadata\":{\"user_id\":5}," MSGS "}", "metadata.user_id: must be a string",
+          "metadata.user_id" },
+        { "{" BASE "\"stop_sequences\":[1]," MSGS "}", "stop_sequences: must be an array of strings",
+          "stop_sequences" },
+        { "{" BASE "\"temperature\":1.5," MSGS "}", "temperature: must be between 0 and 1", "temperature" },
+        { "{" BASE "\"top_p\":-0.1," MSGS "}", "top_p: must be between 0 and 1", "top_p" },
+        { "{" BASE "\"top_k\":-1," MSGS "}", "top_k: must not be negative", "top_k" },
+        { "{" BASE "\"output_config\":5," MSGS "}", "output_config: must be an object", "output_config" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_use\",\"name\":\"n\","
+          "\"input\":{}}]}]}", "messages.0.content.0.id: a tool_use block requires a string \"id\"",
+          "messages.0.content.0.id" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_use\",\"id\":\"i\","
+          "\"name\":\"n\",\"input\":\"{}\"}]}]}",
+          "messages.0.content.0.input: a tool_use block requires an object \"input\"", "messages.0.content.0.input" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\"}]}]}",
+          "messages.0.content.0.tool_use_id: a tool_result block requires a string \"tool_use_id\"",
+          "messages.0.content.0.tool_use_id" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"i\","
+          "\"content\":5}]}]}", "messages.0.content.0.content: must be a string or an array of content blocks",
+          "messages.0.content.0.content" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"i\","
+          "\"content\":[7]}]}]}", "messages.0.content.0.content.0: must be a content block with a string \"type\"",
+          "messages.0.content.0.content.0" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"i\","
+          "\"is_error\":\"yes\"}]}]}", "messages.0.content.0.is_error: must be a boolean",
+          "messages.0.content.0.is_error" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"thinking\",\"thinking\":\"t\"}]}]}",
+          "messages.0.content.0.signature: a thinking block requires a string \"signature\"",
+          "messages.0.content.0.signature" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"redacted_thinking\"}]}]}",
+          "messages.0.content.0.data: a redacted_thinking block requires a string \"data\"",
+          "messages.0.content.0.data" },
         { "{" BASE MSGS "}", "effort: invalid effort level 'none'*", "effort", .default_effort = "none" },
 };
 
@@ -385,7 +523,9 @@ static void test_stream_and_unsupported(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_golden),
-                cmocka_unit_test(test_no_aliasing),
+                cmocka_unit_test(test_outlives_body),
+                cmocka_unit_test(test_nul_in_text),
+                cmocka_unit_test(test_nul_in_enum_fields),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_error_without_reterr),
                 cmocka_unit_test(test_thinking_and_effort_precedence),

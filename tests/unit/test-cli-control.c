@@ -714,6 +714,27 @@ static void test_late_config_recorded(void **state) {
         assert_null(got);
 }
 
+/* A system prompt with a NUL ("\u0000" in the body) goes late as a whole, as it does on fd 3. */
+static void test_late_config_nul(void **state) {
+        static const char text[] = "before\0after";
+        CliRequest r = { .model = (char *) "sonnet", .thinking = true, .system_prompt = (char *) text,
+                         .system_prompt_len = sizeof(text) - 1, .system_prompt_mode = SYSTEM_PROMPT_REPLACE };
+        json_auto_t *got = NULL;
+        const json_t *v;
+
+        assert_int_equal(cli_control_build_late_config(&r, &got), 0);
+        v = json_array_get(json_object_get(json_array_get(got, 0), "systemPrompt"), 0);
+        assert_int_equal(json_string_length(v), sizeof(text) - 1);
+        assert_memory_equal(json_string_value(v), text, sizeof(text) - 1);
+
+        r.system_prompt_mode = SYSTEM_PROMPT_APPEND;
+        json_decref(TAKE_PTR(got));
+        assert_int_equal(cli_control_build_late_config(&r, &got), 0);
+        v = json_object_get(json_array_get(got, 0), "appendSystemPrompt");
+        assert_int_equal(json_string_length(v), sizeof(text) - 1);
+        assert_memory_equal(json_string_value(v), text, sizeof(text) - 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_kind_names),
@@ -730,6 +751,7 @@ int main(void) {
                 cmocka_unit_test(test_answers),
                 cmocka_unit_test(test_late_config),
                 cmocka_unit_test(test_late_config_recorded),
+                cmocka_unit_test(test_late_config_nul),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -174,9 +174,44 @@ static void test_auth_hint(void **state) {
         /* never 401: the proxy's own client did authenticate */
         assert_int_equal(e.status, 503);
         assert_non_null(strstr(e.message, "Not logged in"));
-        assert_non_null(strstr(e.message, "claude login"));
+        /* 2.1.197 has no `claude login` (it is taken as a prompt): the fix must name real commands */
+        assert_null(strstr(e.message, "claude login"));
+        assert_non_null(strstr(e.message, "`claude auth login`"));
+        assert_non_null(strstr(e.message, "`claude setup-token`"));
+        /* retrying cannot help: the SDKs must not retry it for seconds */
+        assert_string_equal(json_string_value(json_object_get(e.headers, "x-should-retry")), "false");
         api_error_done(&e);
         cli_outcome_done(&o);
+}
+
+/*
+ * Upstream's "Third-party apps now draw from your extra usage" 400 (reported in 2026): its own
+ * class for the journal and /metrics, still a 400, upstream's text intact for the client.
+ */
+static void test_extra_usage(void **state) {
+        static const char *const texts[] = {
+                "Third-party apps now draw from your extra usage, not your plan limits. Enable extra usage "
+                "at claude.ai/settings/usage to continue.",
+                "API Error: 400 {\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":"
+                "\"Third-party apps now draw from your extra usage, not your plan limits.\"}}",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
+                CliOutcome o = {};
+                ApiError e = API_ERROR_NULL;
+                json_auto_t *result = json_pack("{s:s,s:s,s:b,s:i,s:s}", "type", "result", "subtype", "success",
+                                                "is_error", true, "api_error_status", 400, "result", texts[i]);
+                _cleanup_free_ char *line = json_dumps(result, JSON_COMPACT);
+
+                feed_line(&o, line);
+                assert_int_equal(cli_outcome_classify(&o, &(CliExit) { .exited = true, .code = 1 }, NULL, &e), -EPROTO);
+                assert_int_equal(e.status, 400);
+                assert_string_equal(e.type, "invalid_request_error");
+                assert_string_equal(e.error_class, "extra_usage");
+                assert_string_equal(e.message, texts[i]);
+                api_error_done(&e);
+                cli_outcome_done(&o);
+        }
 }
 
 /* Results no recording in tests/data has, shaped as in cli/README §7 and §13. */
@@ -390,6 +425,7 @@ int main(void) {
                 cmocka_unit_test(test_transcripts),
                 cmocka_unit_test(test_rate_limit_headers),
                 cmocka_unit_test(test_auth_hint),
+                cmocka_unit_test(test_extra_usage),
                 cmocka_unit_test(test_result_variants),
                 cmocka_unit_test(test_feed_facts),
                 cmocka_unit_test(test_kill_reasons),

@@ -306,6 +306,45 @@ static void test_done(void **state) {
         cli_request_done(NULL);
 }
 
+/* The lines as text, compact, a NUL escaped; each line's tree dropped once it is text. */
+static void test_serialize_input(void **state) {
+        CliInput in = {};
+        CliRequest r = {
+                .messages = json_loads("[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"}]},"
+                                         "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"b\"}]},"
+                                         "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"c\\u0000d\"}]}]",
+                                       JSON_ALLOW_NUL, NULL),
+        };
+        json_t *lines;
+
+        assert_non_null(r.messages);
+        assert_int_equal(cli_request_serialize_input(&r, &in), 0);
+        assert_int_equal(in.n, 3);
+        assert_true(in.lines[0].awaits_result);         /* a history user line */
+        assert_false(in.lines[1].awaits_result);
+        assert_false(in.lines[2].awaits_result);
+        for (size_t i = 0; i < in.n; i++) {
+                assert_int_equal(in.lines[i].len, strlen(in.lines[i].text));
+                assert_null(strchr(in.lines[i].text, '\n'));
+        }
+        assert_non_null(strstr(in.lines[2].text, "\"text\":\"c\\u0000d\""));
+        cli_input_done(&in);
+        assert_null(in.lines);
+        assert_int_equal(in.n, 0);
+
+        assert_int_equal(cli_request_build_input(&r, &lines), 0);
+        assert_int_equal(cli_input_serialize(lines, &in), 0);
+        assert_true(json_is_null(json_array_get(lines, 0)) && json_is_null(json_array_get(lines, 2)));
+        cli_input_done(&in);
+        json_decref(lines);
+
+        lines = json_literal("[{\"type\":\"user\"}, 3]");
+        assert_int_equal(cli_input_serialize(lines, &in), -EINVAL);
+        assert_null(in.lines);
+        json_decref(lines);
+        json_decref(r.messages);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_mode_strings),
@@ -319,6 +358,7 @@ int main(void) {
                 cmocka_unit_test(test_input_invalid),
                 cmocka_unit_test(test_awaits_result),
                 cmocka_unit_test(test_done),
+                cmocka_unit_test(test_serialize_input),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -211,6 +211,18 @@ static int setup(void **state) {
         return 0;
 }
 
+/* The lines as an owner hands them over: serialized, the tree gone. */
+static int send_turns(Run *run, json_t *turns) {
+        CliInput in = {};
+        int k = cli_input_serialize(turns, &in);
+
+        if (k >= 0)
+                k = run_send_turns(run, &in);
+        assert_null(in.lines);          /* the run took them */
+        cli_input_done(&in);
+        return k;
+}
+
 static json_t *two_turns(void) {
         return json_literal("[{\"type\":\"user\",\"shouldQuery\":false,\"message\":{\"role\":\"user\",\"content\":\"a\"}},"
                             "{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":\"b\"}}]");
@@ -227,7 +239,7 @@ static void test_history_then_live_turn(void **state) {
         assert_int_equal(start(&o, path, &stage), 0);
         assert_string_equal(run_unit(o.run), "stub.scope");
         assert_true(run_pid(o.run) > 0);
-        assert_int_equal(run_send_turns(o.run, turns), 0);
+        assert_int_equal(send_turns(o.run, turns), 0);
         json_decref(turns);
         SPIN_UNTIL(o.exits > 0, 20000);
 
@@ -300,7 +312,7 @@ static void test_pending_placement_then_runs(void **state) {
         stub.gate = true;
         stub.place_result = 0;
         assert_int_equal(start(&o, path, &stage), 0);
-        assert_int_equal(run_send_turns(o.run, turns), 0);
+        assert_int_equal(send_turns(o.run, turns), 0);
         json_decref(turns);
         SPIN_UNTIL(false, 200);
         assert_int_equal(o.events, 0);          /* still at the gate */

@@ -33,8 +33,15 @@ export const TEST_MODEL = 'claude-sonnet-4-5';
 // WARM_POOL for every proxy a test starts (a test's own env still wins).
 export const WARM_POOL = process.env.CLAUDE_PROXY_TEST_WARM_POOL ?? '1';
 
-const START_TIMEOUT_MS = 10000;
-const STOP_TIMEOUT_MS = 15000;
+// CLAUDE_PROXY_WRAPPER: a command the proxy runs under, split on blanks, e.g.
+// "valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=yes"
+// (.ci/run does so for a subset of the files). The wrapper must keep the proxy's pid and exit
+// status; a leak or error then makes the stop's exit-0 check fail.
+export const WRAPPER = (process.env.CLAUDE_PROXY_WRAPPER ?? '').split(/\s+/).filter(Boolean);
+// Slower under a wrapper (valgrind: ~20x).
+const SLOW = WRAPPER.length ? 5 : 1;
+const START_TIMEOUT_MS = 10000 * SLOW;
+const STOP_TIMEOUT_MS = 15000 * SLOW;
 
 // Variables from the test runner's environment the proxy may keep: sanitizer settings and the
 // minimum a process needs. Everything else is given explicitly per test.
@@ -45,7 +52,14 @@ export function which(tool) {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-// Why a test cannot run here, or false. node:test's {skip} takes a string.
+// Under CI every dependency is installed by .ci/run (tests/bootstrap.sh), so a suite that
+// cannot run there is a broken CI machine, not a reason to go green.
+export const UNDER_CI = /^(1|true|yes)$/i.test(process.env.CI ?? '');
+export const SKIP_EXIT = 77;
+
+// Why a test cannot run here, or false. Pass the answer to requireOrSkip(), which ends the
+// whole file with SKIP (exit 77, so meson reports SKIP) instead of node:test's {skip}, which
+// exits 0 and reads as a pass.
 export function missing({ proxy = true, fake = true, tools = [], sdk = false, realCli = false } = {}) {
   if (proxy && !(PROXY_BIN && fs.existsSync(PROXY_BIN))) return 'CLAUDE_PROXY_BIN not set or not built';
   if (fake && !(FAKE_CLAUDE && fs.existsSync(FAKE_CLAUDE))) return 'FAKE_CLAUDE not set or not built';
@@ -54,6 +68,20 @@ export function missing({ proxy = true, fake = true, tools = [], sdk = false, re
     return '@anthropic-ai/sdk missing: run npm ci --prefix tests/node';
   if (realCli && !fs.existsSync(REAL_CLI)) return 'real CLI missing: run npm ci --prefix tests/node';
   return false;
+}
+
+// End this file now when `reason` is set: "SKIP: reason" and exit 77, or, under CI, a failure
+// (exit 1). Call it at the top level, before any describe()/test(), with missing()'s answer.
+// The meson tests run each file with `node FILE` (not `node --test`, whose runner would turn
+// any exit status of the file into a plain failure).
+export function requireOrSkip(reason) {
+  if (!reason) return;
+  if (UNDER_CI) {
+    console.log(`Bail out! cannot run under CI=true, where every dependency is installed: ${reason}`);
+    process.exit(1);
+  }
+  console.log(`SKIP: ${reason}`);
+  process.exit(SKIP_EXIT);
 }
 
 export function tmpdir(prefix = 'cp-it-') {
@@ -116,14 +144,17 @@ export class Proxy {
 
   // systemd-socket-activate execs the program only at the first connection attempt, like a
   // socket unit, so knock with GET /health until the proxy itself answers on the socket.
+  // `activationPort` is the port we gave systemd-socket-activate; `listening` is every address
+  // the proxy itself says it listens on, for tests to compare.
   async waitActivated(port) {
     this.host = '127.0.0.1';
-    this.port = port;
+    this.port = this.activationPort = port;
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       try {
         const res = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(2000) });
         await res.text();
+        this.listening = [...this.stderrText.matchAll(/listening on (\S+)/g)].map((m) => m[1]);
         return;
       } catch { /* not yet */ }
       if (this.exited)
@@ -240,14 +271,17 @@ export async function startProxy({ env = {}, socketActivate = false, claudePath,
   const logDir = tmpdir('cp-fakelog-');
   const workDir = tmpdir('cp-work-');
   const fullEnv = proxyEnv(env, { logDir, workDir, claudePath: claudePath ?? FAKE_CLAUDE });
-  let cmd = PROXY_BIN, argv = args, saPort = 0;
+  const [cmd0, ...wrapArgs] = [...WRAPPER, PROXY_BIN];
+  let cmd = cmd0, argv = [...wrapArgs, ...args], saPort = 0;
   if (socketActivate) {
     const port = saPort = await freePort();
     const sa = which('systemd-socket-activate');
     cmd = sa;
     // socket-activate execs the proxy in its own pid with LISTEN_FDS/LISTEN_PID but an empty
     // environment otherwise: every variable must be named with -E. PORT is then irrelevant.
-    argv = ['-l', `127.0.0.1:${port}`, ...Object.keys(fullEnv).flatMap((k) => ['-E', k]), PROXY_BIN, ...args];
+    // A wrapper (valgrind) execs nothing else and keeps the pid, so LISTEN_PID still matches.
+    argv = ['-l', `127.0.0.1:${port}`, ...Object.keys(fullEnv).flatMap((k) => ['-E', k]),
+      ...WRAPPER, PROXY_BIN, ...args];
   }
   const child = spawn(cmd, argv, { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const p = new Proxy(child, { logDir, workDir, env: fullEnv });

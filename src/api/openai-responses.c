@@ -1,0 +1,578 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * The OpenAI Responses API: a /v1/responses body -> ApiRequest, and CLI events -> the typed
+ * event sequence (response.created, .in_progress, .output_item.added, .content_part.added,
+ * .output_text.delta/.done, .content_part.done, .output_item.done, .completed; .failed on
+ * error), each with an increasing sequence_number, or the whole response object.
+ *
+ * The request side re-states `input` as Chat Completions messages (input_text -> text,
+ * input_image -> image_url, input_file -> file, function_call -> an assistant tool call,
+ * function_call_output -> a tool message, instructions -> a system message) and lets the chat
+ * parser validate and translate them, so both OpenAI surfaces read content the same way. The
+ * stream side re-tells one AnthropicStream, like the chat translator. The proxy keeps no
+ * responses: previous_response_id is refused with a 400 that says to send the items.
+ *
+ * Not yet: client tools (`tools` are accepted, named in x-proxy-unsupported and not given to
+ * the model), reasoning items (thinking is not shown on this surface).
+ */
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/anthropic.h"
+#include "api/openai.h"
+#include "util/macro.h"
+
+static const char *const advisory_params[] = {
+        "temperature", "top_p", "max_output_tokens", "tools", "tool_choice", "text", "parallel_tool_calls",
+        "store", "include", "metadata", "prompt_cache_key", "truncation", "user", "service_tier",
+        "client_metadata", "safety_identifier", "top_logprobs", "max_tool_calls", "prompt",
+};
+
+_printf_(3, 4)
+static int request_error(ApiError *e, const char *param, const char *fmt, ...) {
+        va_list ap;
+
+        if (!e)
+                return -EINVAL;
+        e->status = 400;
+        e->type = "invalid_request_error";
+        e->error_class = "bad_request";
+        va_start(ap, fmt);
+        (void) vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        va_end(ap);
+        (void) snprintf(e->param, sizeof(e->param), "%s", param ?: "");
+        return -EINVAL;
+}
+
+static bool is_set(const json_t *v) {
+        return v && !json_is_null(v);
+}
+
+/* One content part of an input message, as a chat part. */
+static json_t *part_to_chat(const json_t *p, const char *at, ApiError *reterr, int *ret_error) {
+        const char *type = json_string_value(json_object_get(p, "type"));
+
+        if (streq_ptr(type, "input_text") || streq_ptr(type, "output_text") || streq_ptr(type, "text"))
+                return json_pack("{s:s,s:O?}", "type", "text", "text", json_object_get(p, "text"));
+        if (streq_ptr(type, "refusal"))
+                return json_pack("{s:s,s:O?}", "type", "text", "text", json_object_get(p, "refusal"));
+        if (streq_ptr(type, "input_image")) {
+                const json_t *url = json_object_get(p, "image_url");
+
+                if (!json_is_string(url)) {
+                        *ret_error = request_error(reterr, at,
+                                                   "%s: needs an \"image_url\" (file_id refers to the Files API, "
+                                                   "which this proxy cannot reach)", at);
+                        return NULL;
+                }
+                return json_pack("{s:s,s:{s:O}}", "type", "image_url", "image_url", "url", url);
+        }
+        if (streq_ptr(type, "input_file"))
+                return json_pack("{s:s,s:{s:O?,s:O?}}", "type", "file", "file", "file_data",
+                                 json_object_get(p, "file_data"), "filename", json_object_get(p, "filename"));
+        *ret_error = request_error(reterr, at,
+                                   "%s: unsupported content type '%s' (expected input_text, input_image or "
+                                   "input_file)", at, type ?: "(none)");
+        return NULL;
+}
+
+/* `input` (string or items) -> chat messages appended to `msgs`. */
+static int input_to_chat(const json_t *input, json_t *msgs, ApiError *reterr) {
+        size_t i;
+        const json_t *item;
+
+        if (json_is_string(input))
+                return json_array_append_new(msgs, json_pack("{s:s,s:O}", "role", "user", "content", input)) < 0
+                               ? -ENOMEM
+                               : 0;
+        if (!json_is_array(input) || json_array_size(input) == 0)
+                return request_error(reterr, "input", "input: required, a string or a non-empty array of items");
+
+        json_array_foreach(input, i, item) {
+                const char *type = json_string_value(json_object_get(item, "type"));
+                char at[64];
+                json_t *m = NULL;
+
+                (void) snprintf(at, sizeof(at), "input.%zu", i);
+                if (!json_is_object(item))
+                        return request_error(reterr, at, "%s: must be an object", at);
+                if (!type || streq(type, "message")) {
+                        const json_t *content = json_object_get(item, "content");
+                        const char *role = json_string_value(json_object_get(item, "role"));
+
+                        if (json_is_array(content)) {
+                                json_auto_t *parts = json_array();
+                                size_t k;
+                                const json_t *p;
+
+                                if (!parts)
+                                        return -ENOMEM;
+                                json_array_foreach(content, k, p) {
+                                        char pat[96];
+                                        int r = -ENOMEM;
+                                        json_t *cp;
+
+                                        (void) snprintf(pat, sizeof(pat), "%s.content.%zu", at, k);
+                                        cp = part_to_chat(p, pat, reterr, &r);
+                                        if (!cp)
+                                                return r;
+                                        if (json_array_append_new(parts, cp) < 0)
+                                                return -ENOMEM;
+                                }
+                                m = json_pack("{s:s?,s:O}", "role", role, "content", parts);
+                        } else
+                                m = json_pack("{s:s?,s:O?}", "role", role, "content", content);
+                } else if (streq(type, "function_call")) {
+                        const json_t *id = json_object_get(item, "call_id") ?: json_object_get(item, "id");
+
+                        m = json_pack("{s:s,s:n,s:[{s:O?,s:s,s:{s:O?,s:O?}}]}", "role", "assistant", "content",
+                                      "tool_calls", "id", id, "type", "function", "function", "name",
+                                      json_object_get(item, "name"), "arguments", json_object_get(item, "arguments"));
+                } else if (streq(type, "function_call_output")) {
+                        const json_t *out = json_object_get(item, "output");
+
+                        m = json_pack("{s:s,s:O?,s:O?}", "role", "tool", "tool_call_id", json_object_get(item, "call_id"),
+                                      "content", json_is_string(out) ? out : NULL);
+                        if (m && !json_is_string(out)) {
+                                _cleanup_free_ char *s = out ? json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+                                if (json_object_set_new(m, "content", json_string(s ?: "")) < 0) {
+                                        json_decref(m);
+                                        return -ENOMEM;
+                                }
+                        }
+                } else if (streq(type, "reasoning"))
+                        /* Earlier reasoning the client echoes back: the CLI cannot take it. */
+                        continue;
+                else
+                        return request_error(reterr, at,
+                                             "%s: unsupported item type '%s' (expected message, function_call or "
+                                             "function_call_output)", at, type);
+                if (!m || json_array_append_new(msgs, m) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int add_name(char **list, const char *name) {
+        size_t len = *list ? strlen(*list) : 0, n = strlen(name);
+        char *p = realloc(*list, len + (len ? 1 : 0) + n + 1);
+
+        if (!p)
+                return -ENOMEM;
+        if (len)
+                p[len++] = ',';
+        memcpy(p + len, name, n + 1);
+        *list = p;
+        return 0;
+}
+
+/**
+ * openai_responses_request_parse() - validate a /v1/responses body and build the ApiRequest
+ * @body: the parsed body
+ * @env: defaults and request headers
+ * @ret: filled on success (free with api_request_done())
+ * @reterr: on a client error, a 400 naming the field
+ *
+ * Return: 0; -EINVAL for a client error (reterr filled); -ENOMEM.
+ */
+int openai_responses_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *ret, ApiError *reterr) {
+        _cleanup_(api_request_done) ApiRequest req = {};
+        json_auto_t *chat = NULL, *msgs = json_array();
+        _cleanup_free_ char *unsupported = NULL;
+        const json_t *v, *reasoning;
+        int r;
+
+        if (!msgs)
+                return -ENOMEM;
+        if (!json_is_object(body))
+                return request_error(reterr, NULL, "Request body must be a JSON object");
+        if (is_set(json_object_get(body, "previous_response_id")))
+                return request_error(reterr, "previous_response_id",
+                                     "previous_response_id: this proxy keeps no responses (it is stateless); send "
+                                     "the earlier items in `input` instead");
+        if (is_set(json_object_get(body, "conversation")))
+                return request_error(reterr, "conversation",
+                                     "conversation: this proxy keeps no conversations; send the items in `input`");
+        if (json_is_true(json_object_get(body, "background")))
+                return request_error(reterr, "background", "background: not supported; leave it out or false");
+        v = json_object_get(body, "instructions");
+        if (is_set(v) && !json_is_string(v))
+                return request_error(reterr, "instructions", "instructions: must be a string");
+        if (json_is_string(v) && json_string_length(v) > 0 &&
+            json_array_append_new(msgs, json_pack("{s:s,s:O}", "role", "system", "content", v)) < 0)
+                return -ENOMEM;
+        r = input_to_chat(json_object_get(body, "input"), msgs, reterr);
+        if (r < 0)
+                return r;
+        reasoning = json_object_get(body, "reasoning");
+        if (is_set(reasoning) && !json_is_object(reasoning))
+                return request_error(reterr, "reasoning", "reasoning: must be an object");
+
+        chat = json_pack("{s:O?,s:O,s:O?,s:O?}", "model", json_object_get(body, "model"), "messages", msgs, "stream",
+                         json_object_get(body, "stream"), "reasoning_effort", json_object_get(reasoning, "effort"));
+        if (!chat)
+                return -ENOMEM;
+        r = openai_chat_request_parse(chat, env, &req, reterr);
+        if (r < 0) {
+                /* The chat parser names chat fields; say which of ours it was. */
+                if (reterr && strneq(reterr->param, "reasoning_effort", 16))
+                        (void) snprintf(reterr->param, sizeof(reterr->param), "reasoning.effort");
+                else if (reterr && strneq(reterr->param, "messages", 8)) {
+                        char p[64];
+                        (void) snprintf(p, sizeof(p), "input%s", reterr->param + 8);
+                        (void) snprintf(reterr->param, sizeof(reterr->param), "%s", p);
+                }
+                return r;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(advisory_params); i++)
+                if (is_set(json_object_get(body, advisory_params[i])) &&
+                    add_name(&unsupported, advisory_params[i]) < 0)
+                        return -ENOMEM;
+        if (is_set(json_object_get(reasoning, "summary")) && add_name(&unsupported, "reasoning.summary") < 0)
+                return -ENOMEM;
+        free(req.unsupported);
+        req.unsupported = TAKE_PTR(unsupported);
+        req.kind = API_RESPONSES;
+        *ret = req;
+        req = (ApiRequest) {};
+        return 0;
+}
+
+/* ---- the stream ------------------------------------------------------------------------------ */
+
+typedef struct Item {
+        char *id;
+        char *text;
+        size_t len;
+        bool open;
+} Item;
+
+struct OpenAIResponsesStream {
+        char *id;
+        char *model;
+        int64_t created;
+        bool started, ended;
+        int64_t seq;
+        AnthropicStream *a;
+        Item *items;
+        size_t n_items;
+        int open_item;          /* index into items of the open message item, -1: none */
+        json_t *usage;          /* owned: Anthropic usage of the final message_delta */
+        char *stop_reason;
+};
+
+int openai_responses_stream_new(OpenAIResponsesStream **ret, const ApiRequest *req, const ApiEnv *env) {
+        OpenAIResponsesStream *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return -ENOMEM;
+        s->open_item = -1;
+        s->created = env->created;
+        s->id = strdup(env->message_id ?: "resp_unknown");
+        s->model = strdup(req->client_model ?: req->cli.model ?: "unknown");
+        if (!s->id || !s->model || anthropic_stream_new(&s->a, req, env) < 0) {
+                openai_responses_stream_free(s);
+                return -ENOMEM;
+        }
+        *ret = s;
+        return 0;
+}
+
+OpenAIResponsesStream *openai_responses_stream_free(OpenAIResponsesStream *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_items; i++) {
+                free(s->items[i].id);
+                free(s->items[i].text);
+        }
+        free(s->items);
+        anthropic_stream_free(s->a);
+        json_decref(s->usage);
+        free(s->stop_reason);
+        free(s->id);
+        free(s->model);
+        free(s);
+        return NULL;
+}
+
+bool openai_responses_stream_started(const OpenAIResponsesStream *s) {
+        return s && s->started;
+}
+
+/* A named event whose data carries its type and the next sequence_number. */
+static int emit(OpenAIResponsesStream *s, const char *type, json_t *data, json_t *out) {
+        if (!data)
+                return -ENOMEM;
+        if (json_object_set_new(data, "type", json_string(type)) < 0 ||
+            json_object_set_new(data, "sequence_number", json_integer(s->seq++)) < 0) {
+                json_decref(data);
+                return -ENOMEM;
+        }
+        return json_array_append_new(out, json_pack("{s:s,s:o}", "event", type, "data", data)) < 0 ? -ENOMEM : 0;
+}
+
+static json_t *item_json(const Item *it, bool done) {
+        return json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:[]}]}", "id", it->id, "type", "message", "status",
+                         done ? "completed" : "in_progress", "role", "assistant", "content", "type", "output_text",
+                         "text", it->text ?: "", "annotations");
+}
+
+static json_t *usage_json(const json_t *u) {
+        json_t *o = openai_usage_new(u);
+        json_t *r;
+
+        if (!o)
+                return NULL;
+        r = json_pack("{s:O,s:{s:O},s:O,s:{s:i},s:O}", "input_tokens", json_object_get(o, "prompt_tokens"),
+                      "input_tokens_details", "cached_tokens",
+                      json_object_get(json_object_get(o, "prompt_tokens_details"), "cached_tokens"), "output_tokens",
+                      json_object_get(o, "completion_tokens"), "output_tokens_details", "reasoning_tokens", 0,
+                      "total_tokens", json_object_get(o, "total_tokens"));
+        json_decref(o);
+        return r;
+}
+
+/* The response object as it stands: status, output so far, usage once known. */
+static json_t *response_json(OpenAIResponsesStream *s, const char *status, const ApiError *err) {
+        json_auto_t *output = json_array();
+        json_t *r;
+
+        if (!output)
+                return NULL;
+        for (size_t i = 0; i < s->n_items; i++)
+                if (!s->items[i].open && json_array_append_new(output, item_json(&s->items[i], true)) < 0)
+                        return NULL;
+        r = json_pack("{s:s,s:s,s:I,s:s,s:s,s:O,s:n,s:n,s:n,s:b,s:s,s:[],s:n,s:n,s:n,s:{s:{s:s}},s:{}}", "id",
+                      s->id, "object", "response", "created_at", (json_int_t) s->created, "status", status, "model",
+                      s->model, "output", output, "error", "incomplete_details", "instructions",
+                      "parallel_tool_calls", 1, "tool_choice", "auto", "tools", "previous_response_id",
+                      "temperature", "top_p", "text", "format", "type", "text", "metadata");
+        if (!r)
+                return NULL;
+        if (json_object_set_new(r, "usage", s->usage ? usage_json(s->usage) : json_null()) < 0)
+                goto fail;
+        if (streq(status, "incomplete") &&
+            json_object_set_new(r, "incomplete_details", json_pack("{s:s}", "reason", "max_output_tokens")) < 0)
+                goto fail;
+        if (err && json_object_set_new(r, "error", json_pack("{s:s,s:s}", "code", err->type ?: "api_error",
+                                                             "message", err->message)) < 0)
+                goto fail;
+        return r;
+fail:
+        json_decref(r);
+        return NULL;
+}
+
+static int item_open(OpenAIResponsesStream *s, json_t *out) {
+        Item *items = realloc(s->items, (s->n_items + 1) * sizeof(Item));
+        Item *it;
+        int r;
+
+        if (!items)
+                return -ENOMEM;
+        s->items = items;
+        it = &s->items[s->n_items];
+        *it = (Item) { .open = true };
+        if (asprintf(&it->id, "msg_%s_%zu", s->id + (strneq(s->id, "resp_", 5) ? 5 : 0), s->n_items) < 0) {
+                it->id = NULL;
+                return -ENOMEM;
+        }
+        s->open_item = (int) s->n_items++;
+        r = emit(s, "response.output_item.added",
+                 json_pack("{s:I,s:{s:s,s:s,s:s,s:s,s:[]}}", "output_index", (json_int_t) s->open_item, "item", "id",
+                           it->id, "type", "message", "status", "in_progress", "role", "assistant", "content"),
+                 out);
+        if (r < 0)
+                return r;
+        return emit(s, "response.content_part.added",
+                    json_pack("{s:s,s:I,s:i,s:{s:s,s:s,s:[]}}", "item_id", it->id, "output_index",
+                              (json_int_t) s->open_item, "content_index", 0, "part", "type", "output_text", "text", "",
+                              "annotations"),
+                    out);
+}
+
+static int item_append(Item *it, const char *t) {
+        size_t n = strlen(t);
+        char *p = realloc(it->text, it->len + n + 1);
+
+        if (!p)
+                return -ENOMEM;
+        memcpy(p + it->len, t, n + 1);
+        it->text = p;
+        it->len += n;
+        return 0;
+}
+
+static int item_close(OpenAIResponsesStream *s, json_t *out) {
+        Item *it;
+        json_int_t idx;
+        int r;
+
+        if (s->open_item < 0)
+                return 0;
+        idx = s->open_item;
+        it = &s->items[idx];
+        s->open_item = -1;
+        r = emit(s, "response.output_text.done",
+                 json_pack("{s:s,s:I,s:i,s:s,s:[]}", "item_id", it->id, "output_index", idx, "content_index", 0, "text",
+                           it->text ?: "", "logprobs"),
+                 out);
+        if (r >= 0)
+                r = emit(s, "response.content_part.done",
+                         json_pack("{s:s,s:I,s:i,s:{s:s,s:s,s:[]}}", "item_id", it->id, "output_index", idx,
+                                   "content_index", 0, "part", "type", "output_text", "text", it->text ?: "",
+                                   "annotations"),
+                         out);
+        it->open = false;
+        if (r >= 0)
+                r = emit(s, "response.output_item.done", json_pack("{s:I,s:o}", "output_index", idx, "item",
+                                                                   item_json(it, true)),
+                         out);
+        return r;
+}
+
+static int start(OpenAIResponsesStream *s, json_t *out) {
+        int r;
+
+        if (s->started)
+                return 0;
+        s->started = true;
+        r = emit(s, "response.created", json_pack("{s:o}", "response", response_json(s, "in_progress", NULL)), out);
+        if (r < 0)
+                return r;
+        return emit(s, "response.in_progress", json_pack("{s:o}", "response", response_json(s, "in_progress", NULL)),
+                    out);
+}
+
+static int retell(OpenAIResponsesStream *s, const json_t *ev, json_t *out) {
+        const char *name = json_string_value(json_object_get(ev, "event"));
+        const json_t *data = json_object_get(ev, "data");
+        int r;
+
+        if (streq_ptr(name, "message_start"))
+                return start(s, out);
+        if (streq_ptr(name, "content_block_start")) {
+                const char *type = json_string_value(json_object_get(json_object_get(data, "content_block"), "type"));
+                return streq_ptr(type, "text") ? item_open(s, out) : 0;
+        }
+        if (streq_ptr(name, "content_block_delta") && s->open_item >= 0) {
+                const json_t *d = json_object_get(data, "delta");
+                const char *t = json_string_value(json_object_get(d, "text"));
+
+                if (!streq_ptr(json_string_value(json_object_get(d, "type")), "text_delta") || !t || !*t)
+                        return 0;
+                r = item_append(&s->items[s->open_item], t);
+                if (r < 0)
+                        return r;
+                return emit(s, "response.output_text.delta",
+                            json_pack("{s:s,s:i,s:i,s:s,s:[]}", "item_id", s->items[s->open_item].id, "output_index",
+                                      s->open_item, "content_index", 0, "delta", t, "logprobs"),
+                            out);
+        }
+        if (streq_ptr(name, "content_block_stop"))
+                return item_close(s, out);
+        if (streq_ptr(name, "message_delta")) {
+                const char *stop = json_string_value(json_object_get(json_object_get(data, "delta"), "stop_reason"));
+
+                json_decref(s->usage);
+                s->usage = json_deep_copy(json_object_get(data, "usage"));
+                free(s->stop_reason);
+                s->stop_reason = stop ? strdup(stop) : NULL;
+                return 0;
+        }
+        return 0;
+}
+
+static int retell_all(OpenAIResponsesStream *s, const json_t *events, json_t *out) {
+        size_t i;
+        const json_t *e;
+
+        json_array_foreach(events, i, e) {
+                int r = retell(s, e, out);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int openai_responses_stream_feed(OpenAIResponsesStream *s, unsigned index, const CliEvent *ev, json_t *out) {
+        json_auto_t *events = json_array();
+        int r;
+
+        if (s->ended)
+                return 0;
+        if (!events)
+                return -ENOMEM;
+        r = anthropic_stream_feed(s->a, ev, events);
+        if (r < 0)
+                return r;
+        return retell_all(s, events, out);
+}
+
+static const char *final_status(const OpenAIResponsesStream *s) {
+        return streq_ptr(s->stop_reason, "max_tokens") ? "incomplete" : "completed";
+}
+
+int openai_responses_stream_finish(OpenAIResponsesStream *s, unsigned index, const json_t *result, json_t *out) {
+        json_auto_t *events = json_array();
+        const char *status;
+        int r;
+
+        if (s->ended)
+                return 0;
+        if (!events)
+                return -ENOMEM;
+        r = anthropic_stream_finish(s->a, result, events);
+        if (r < 0)
+                return r;
+        r = retell_all(s, events, out);
+        if (r < 0)
+                return r;
+        r = item_close(s, out);
+        if (r < 0)
+                return r;
+        s->ended = true;
+        status = final_status(s);
+        return emit(s, streq(status, "completed") ? "response.completed" : "response.incomplete",
+                    json_pack("{s:o}", "response", response_json(s, status, NULL)), out);
+}
+
+int openai_responses_stream_fail(OpenAIResponsesStream *s, const ApiError *err, json_t *out) {
+        int r;
+
+        if (s->ended)
+                return 0;
+        s->ended = true;
+        r = start(s, out);
+        if (r < 0)
+                return r;
+        return emit(s, "response.failed", json_pack("{s:o}", "response", response_json(s, "failed", err)), out);
+}
+
+int openai_responses_stream_ping(OpenAIResponsesStream *s, json_t *out) {
+        return json_array_append_new(out, json_pack("{s:s}", "comment", "ping")) < 0 ? -ENOMEM : 0;
+}
+
+int openai_responses_stream_message(OpenAIResponsesStream *s, const json_t *const *results, unsigned n, json_t **ret) {
+        json_auto_t *scratch = json_array();
+        json_t *r;
+
+        if (!scratch)
+                return -ENOMEM;
+        /* The non-streaming path never called finish(): run it into a scratch list. */
+        if (!s->ended) {
+                int k = openai_responses_stream_finish(s, 0, n > 0 ? results[0] : NULL, scratch);
+                if (k < 0)
+                        return k;
+        }
+        r = response_json(s, final_status(s), NULL);
+        if (!r)
+                return -ENOMEM;
+        *ret = r;
+        return 0;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+
+/*
+ * A /v1/chat/completions body is attacker-controlled like a /v1/messages one. The body goes
+ * through json_loadb() with session.c's flags, openai_chat_request_parse(), and on success
+ * through argv, the stdin lines and the chat translator's constructor (n choices included); on
+ * failure through the OpenAI error envelope.
+ */
+
+#include <stdlib.h>
+
+#include "api/openai.h"
+#include "fuzz.h"
+#include "util/macro.h"
+
+static void openai_chat_stream_freep(OpenAIChatStream **s) {
+        openai_chat_stream_free(*s);
+}
+
+static void run(const json_t *body, SystemPromptMode mode, bool thinking) {
+        ApiEnv env = {
+                .message_id = "chatcmpl-fuzz",
+                .created = 1700000000,
+                .default_model = "sonnet",
+                .default_effort = thinking ? "high" : NULL,
+                .effort_header = thinking ? "low" : NULL,
+                .enable_thinking = thinking,
+                .system_prompt_mode = mode,
+        };
+        ApiRequest req = {};
+        ApiError err = API_ERROR_NULL;
+
+        if (openai_chat_request_parse(body, &env, &req, &err) >= 0) {
+                _cleanup_strv_free_ char **argv = NULL;
+                _cleanup_(openai_chat_stream_freep) OpenAIChatStream *s = NULL;
+                json_auto_t *lines = NULL;
+
+                (void) cli_request_build_argv(&req.cli, "/usr/bin/claude", "/run/claude-proxy/sp.txt", &argv);
+                if (cli_request_build_input(&req.cli, &lines) >= 0) {
+                        const json_t *line;
+                        size_t i;
+
+                        json_array_foreach(lines, i, line) {
+                                free(json_dumps(line, JSON_COMPACT));
+                                (void) cli_input_line_awaits_result(line);
+                        }
+                }
+                (void) openai_chat_stream_new(&s, &req, &env);
+        } else {
+                json_auto_t *j = NULL;
+
+                (void) api_error_to_json(API_OPENAI, &err, &j);
+        }
+        api_request_done(&req);
+        api_error_done(&err);
+}
+
+/**
+ * LLVMFuzzerTestOneInput() - one fuzz input
+ * @data: the input bytes (not NUL-terminated)
+ * @size: their length
+ *
+ * Return: 0 (libFuzzer reserves other values).
+ */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        json_auto_t *body = NULL;
+        json_error_t jerr;
+
+        if (size > FUZZ_INPUT_MAX)
+                return 0;
+        body = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES, &jerr);
+        if (!body)
+                return 0;
+        run(body, SYSTEM_PROMPT_USER, false);
+        run(body, SYSTEM_PROMPT_APPEND, true);
+        run(body, SYSTEM_PROMPT_REPLACE, false);
+        return 0;
+}

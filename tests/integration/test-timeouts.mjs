@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+//
+// REQUEST_TIMEOUT_MS=0 and IDLE_TIMEOUT_MS=0 mean "no limit", not "at once": a slow CLI and a
+// silent one both run on, well past what a small timeout would have allowed.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import {
+  assertSseGrammar, groupEmpty, messageBody, missing, requireOrSkip, openRequest, parseSse, pidAlive, postJson, sleep, sseText,
+  waitFor, withProxy,
+} from './lib/harness.mjs';
+
+requireOrSkip(missing());
+
+describe('timeouts of 0', () => {
+  for (const [what, env] of [
+    ['REQUEST_TIMEOUT_MS=0', { REQUEST_TIMEOUT_MS: '0', IDLE_TIMEOUT_MS: '60000' }],
+    ['IDLE_TIMEOUT_MS=0', { REQUEST_TIMEOUT_MS: '60000', IDLE_TIMEOUT_MS: '0' }],
+    ['both 0', { REQUEST_TIMEOUT_MS: '0', IDLE_TIMEOUT_MS: '0' }],
+  ]) {
+    test(`${what}: a slow CLI (~2 s, 150 ms between lines) completes, streaming and not`, async () => {
+      await withProxy({ env: { ...env, PING_INTERVAL_MS: '100' } }, async (proxy) => {
+        const url = `${proxy.url}/v1/messages`;
+        const [plain, streamed] = await Promise.all([
+          postJson(url, messageBody('slow-plain [[fake:text delay=150]]')),
+          postJson(url, messageBody('slow-stream [[fake:text delay=150]]', { stream: true })),
+        ]);
+        assert.equal(plain.status, 200, plain.text);
+        assert.equal(plain.json.stop_reason, 'end_turn');
+        assert.equal(streamed.status, 200);
+        const events = assertSseGrammar(parseSse(streamed.text));
+        assert.equal(events.at(-1).event, 'message_stop');
+        assert.equal(sseText(parseSse(streamed.text)), plain.json.content[0].text);
+      });
+    });
+  }
+
+  test('both 0: a CLI silent for 1.5 s is left alone; the client leaving still ends it', async () => {
+    await withProxy({ env: { REQUEST_TIMEOUT_MS: '0', IDLE_TIMEOUT_MS: '0', KILL_GRACE_MS: '200' } }, async (proxy) => {
+      const req = openRequest(`${proxy.url}/v1/messages`, messageBody('silent [[fake:text hang_after=4]]'));
+      let settled = false;
+      req.on('response', () => { settled = true; });
+      const log = await proxy.waitFakeLogFor('silent', (l) => l.state === 'replaying');
+      // Three times a would-be timeout of 500 ms: absence of an end is the point here.
+      await sleep(1500);
+      assert.equal(settled, false, 'the request was answered');
+      assert.ok(pidAlive(log.pid), 'the silent CLI was killed');
+      assert.ok(!/timeout/.test(proxy.stderrText), proxy.stderrText.slice(-2000));
+      req.destroy();
+      await waitFor(() => groupEmpty(log.pgid), 3000, 'the CLI group to be gone after the client left');
+    });
+  });
+});
