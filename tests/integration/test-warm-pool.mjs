@@ -97,6 +97,47 @@ describe('warm pool', () => {
     });
   });
 
+  test('OpenAI: one choice adopts with its late config; n = 2 runs cold, ending the idle one for a slot', async () => {
+    await withProxy({ env: { ...ENV, WARM_POOL: '1', MAX_CONCURRENT: '2' } }, async (proxy) => {
+      const chat = (marker, n) => postJson(`${proxy.url}/v1/chat/completions`, {
+        model: TEST_MODEL, n,
+        messages: [{ role: 'system', content: `SYS-${marker}` }, { role: 'user', content: `hi ${marker}` }],
+      });
+      const [idle] = await poolReady(proxy);
+      const r = await chat('oa-one', 1);
+      assert.equal(r.status, 200, r.text);
+      const log = await proxy.waitFakeLogFor('oa-one');
+      assert.equal(log.pid, idle.pid, 'the one-choice request ran on the pooled process');
+      const cfg = cliSettings(log);
+      assert.equal(cfg.via, 'control');
+      assert.equal(cfg.thinking, 'disabled');
+      assert.equal(cfg.appendSystemPrompt, 'SYS-oa-one');
+      assert.equal(conversationLines(log).length, 1);
+      assert.equal((await pool(proxy)).hits, 1);
+
+      // Two choices need both slots: the refilled idle process gives its slot up, and neither
+      // choice runs on a pooled process.
+      const [next] = await poolReady(proxy);
+      await waitFor(() => !pidAlive(idle.pid), 5000, 'the adopted CLI to exit after its request');
+      const r2 = await chat('oa-two', 2);
+      assert.equal(r2.status, 200, r2.text);
+      assert.equal(r2.json.choices.length, 2);
+      await waitFor(() => proxy.fakeLogs().filter((l) => JSON.stringify(l.stdin).includes('oa-two')).length === 2,
+        5000, 'both choices logged');
+      const logs = proxy.fakeLogs().filter((l) => JSON.stringify(l.stdin).includes('oa-two'));
+      for (const l of logs) {
+        assert.notEqual(l.pid, next.pid, 'a choice ran on the pooled process');
+        const c = cliSettings(l);
+        assert.equal(c.via, 'argv');
+        assert.deepEqual(c.controls, []);
+        assert.ok(c.appendSystemPromptFile, 'append prompt as a file');
+      }
+      const h = await pool(proxy);
+      assert.equal(h.hits, 1);
+      assert.equal(h.sacrificed, 1);
+    });
+  });
+
   test('WARM_POOL=0: no pooled process, every setting as argv', async () => {
     await withProxy({ env: { ...ENV, WARM_POOL: '0' } }, async (proxy) => {
       const r = await configuredRequest(proxy, 'cold-only');
