@@ -229,7 +229,7 @@ describe('real CLI against the mock API', { concurrency: false }, () => {
       const r = await postJson(`${t.url}/v1/messages`, messageBody('hi'));
       assert.equal(r.status, 504, r.text);
       assertErrorEnvelope(r.json, 'timeout_error');
-      await waitFor(() => t.onlyPoolLeft(), 5000, 'no CLI children but the idle pool');
+      await waitFor(() => t.onlyPoolLeft(), 15000, 'no CLI children but the idle pool');
     } finally {
       await t.stop();
     }
