@@ -620,9 +620,15 @@ int run_start(Run **ret, const RunContext *ctx, const RunSpawn *sp, const RunCal
         return 0;
 }
 
+/*
+ * The new owner's idle clock starts now: an idle pooled process was silent on purpose, and its
+ * timer may have fired (and been ignored) long before the hand-over.
+ */
 void run_set_owner(Run *r, const RunCallbacks *cb, void *userdata) {
         r->cb = cb;
         r->userdata = userdata;
+        if (r->ev_idle && !r->child.reaped && config_ms(r, true) > 0)
+                (void) event_add_ms(r->ev_idle, config_ms(r, true));
 }
 
 Run *run_free(Run *r) {

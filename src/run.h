@@ -87,7 +87,7 @@ int run_start(Run **ret, const RunContext *ctx, const RunSpawn *spawn, const Run
               RunStage *ret_stage);
 /* Kill (SIGKILL) and reap synchronously if still running; close everything. NULL-safe. */
 Run *run_free(Run *r);
-/* Hand the run to another owner. */
+/* Hand the run to another owner; its IDLE_TIMEOUT_MS clock starts over. */
 void run_set_owner(Run *r, const RunCallbacks *cb, void *userdata);
 
 /* Queue one stdin line (a JSON object, newline added). */

@@ -126,8 +126,35 @@ void scheduler_kick(Scheduler *s) {
                 t->granted(t, t->userdata);
         }
         s->kicking = false;
+        if (s->room && !s->stopping && s->queue.n == 0 && s->children < s->max_concurrent)
+                s->room(s->room_userdata);
 }
 
 void scheduler_stop(Scheduler *s) {
         s->stopping = true;
+}
+
+void scheduler_set_room_cb(Scheduler *s, sched_room_t room, void *userdata) {
+        s->room = room;
+        s->room_userdata = userdata;
+}
+
+bool scheduler_take_spare(Scheduler *s) {
+        if (s->stopping || s->queue.n > 0 || s->children >= s->max_concurrent)
+                return false;
+        s->children++;
+        s->spare++;
+        return true;
+}
+
+void scheduler_adopt_spare(Scheduler *s) {
+        assert(s->spare > 0);
+        s->spare--;
+}
+
+void scheduler_release_spare(Scheduler *s) {
+        assert(s->spare > 0 && s->children > 0);
+        s->spare--;
+        s->children--;
+        scheduler_kick(s);
 }

@@ -30,9 +30,15 @@ typedef struct SchedList {
         unsigned n;
 } SchedList;
 
+/* The queue is empty and a slot is free: a warm pool may take one (scheduler_take_spare()). */
+typedef void (*sched_room_t)(void *userdata);
+
 typedef struct Scheduler {
         unsigned max_concurrent, max_queue;
-        unsigned children;              /* CLI slots in use */
+        unsigned children;              /* CLI slots in use, spare ones included */
+        unsigned spare;                 /* of those, held by idle pooled processes (no request) */
+        sched_room_t room;
+        void *room_userdata;
         SchedList members;              /* every ticket that joined and has not left */
         SchedList queue;                /* waiting for slots, oldest first */
         bool stopping;                  /* nothing is granted from the queue any more */
@@ -61,6 +67,28 @@ void scheduler_kick(Scheduler *s);
 /* Graceful stop: no more grants. The owner answers the queued tickets itself. */
 void scheduler_stop(Scheduler *s);
 
+/*
+ * Spare slots: held by a process started in advance, for no request yet (the warm pool). Taken
+ * only when nobody waits and one is free, so a pool never delays a request; handed to a request
+ * (adopt) or given back when the idle process is reaped (release).
+ */
+void scheduler_set_room_cb(Scheduler *s, sched_room_t room, void *userdata);
+bool scheduler_take_spare(Scheduler *s);
+/* A request took the idle process with its slot: the slot is the request's from now on. */
+void scheduler_adopt_spare(Scheduler *s);
+void scheduler_release_spare(Scheduler *s);
+/* A slot would have to wait: nothing free, or others wait already. */
+static inline bool scheduler_full(const Scheduler *s) {
+        return s->queue.n > 0 || s->children >= s->max_concurrent;
+}
+
+/* How many slots n more would lack now: beyond MAX_CONCURRENT, or one when others wait already. */
+static inline unsigned scheduler_shortfall(const Scheduler *s, unsigned n) {
+        if (s->children + n > s->max_concurrent)
+                return s->children + n - s->max_concurrent;
+        return s->queue.n > 0 ? 1 : 0;
+}
+
 static inline unsigned scheduler_children(const Scheduler *s) {
         return s->children;
 }
@@ -71,6 +99,11 @@ static inline unsigned scheduler_queued(const Scheduler *s) {
 static inline unsigned scheduler_in_flight(const Scheduler *s) {
         return s->members.n - s->queue.n;
 }
+/* CLI children that serve a request (running, or reaped not yet): spare ones not counted. */
+static inline unsigned scheduler_busy_children(const Scheduler *s) {
+        return s->children - s->spare;
+}
+/* No request, and no child but idle pooled ones (those do not hold EXIT_IDLE_SEC up). */
 static inline bool scheduler_idle(const Scheduler *s) {
-        return s->members.n == 0 && s->children == 0;
+        return s->members.n == 0 && s->children == s->spare;
 }

@@ -35,10 +35,12 @@
 #include <stdio.h>
 
 #include "api/outcome.h"
+#include "cli/control.h"
 #include "cli/request.h"
 #include "cli/stream.h"
 #include "http/reply.h"
 #include "http/sse.h"
+#include "pool.h"
 #include "run.h"
 #include "session.h"
 #include "util/event-util.h"
@@ -93,6 +95,9 @@ struct Session {
         unsigned n_choices, n_ok;       /* n_ok: choices that succeeded */
         unsigned slots_held;            /* scheduler slots not given back yet */
         pid_t pid;                      /* for the access log: the first run's */
+        CliControl *control;            /* an adopted pooled run's host requests (its late config) */
+        bool warm;                      /* choice 0's run came from the warm pool (n == 1 only) */
+        bool warm_answered;             /* ... and printed something: pool_kick() done */
         char unit[200];                 /* the scope or cgroup name, for the access log */
         struct event *ev_deadline, *ev_ping, *ev_backpressure;
 
@@ -371,6 +376,14 @@ static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
         Choice *c = userdata;
         Session *s = c->session;
 
+        /* The adopted process has its answer coming: the pool may refill now without slowing
+         * down its start (system lines come before the upstream call, so they do not count). */
+        if (s->warm && !s->warm_answered &&
+            (ev->type == CLI_EVENT_STREAM || ev->type == CLI_EVENT_ASSISTANT || ev->type == CLI_EVENT_RESULT)) {
+                s->warm_answered = true;
+                pool_kick(s->server->pool);
+        }
+
         cli_outcome_feed(&c->outcome, ev);
         if (s->translator && !s->replied) {
                 json_auto_t *out = json_array();
@@ -390,6 +403,34 @@ static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
                 run_finish(c->run);
                 c->exit = (CliExit) { .exited = true, .code = 0 };
                 choice_conclude(c);
+        }
+}
+
+/*
+ * An adopted pooled run's control lines: the answers to its readiness probe and to the request's
+ * late configuration. A setting the CLI refused must not be silently dropped (the request would
+ * run with the CLI's default instead of what it asked for): the request fails. The CLI's own
+ * asks take the path they take for a cold run.
+ */
+static void on_run_control(Run *run, const CliEvent *ev, void *userdata) {
+        Session *s = ((Choice *) userdata)->session;
+        CliControlIn in = {};
+
+        if (!s->control || cli_control_receive(s->control, ev, &in) < 0 ||
+            !(in.type == CLI_CONTROL_IN_RESPONSE || in.type == CLI_CONTROL_IN_STRAY_RESPONSE)) {
+                on_run_event(run, ev, userdata);
+                return;
+        }
+        if (in.type == CLI_CONTROL_IN_RESPONSE && !in.success && in.kind != CLI_CONTROL_OTHER) {
+                ApiError err = {};
+
+                log_warning("%s: the CLI refused %s: %s", s->request_id, cli_control_kind_to_string(in.kind),
+                            in.error);
+                api_error_set(&err, -EINVAL, 500, "api_error", "The Claude CLI refused the request's settings (%s): %s",
+                              cli_control_kind_to_string(in.kind), in.error);
+                err.error_class = "cli_config";
+                session_finish_error(s, -EINVAL, &err);
+                session_kill(s, CLI_KILL_PROTOCOL);
         }
 }
 
@@ -422,6 +463,11 @@ static void on_run_exit(Run *run, const CliExit *exit, void *userdata) {
         Choice *c = userdata;
         Session *s = c->session;
 
+        if (s->warm && !s->warm_answered) {
+                s->warm_answered = true;
+                pool_kick(s->server->pool);
+        }
+
         c->exited = true;
         /* The real status, for a run that ended without a result. */
         if (exit && !c->concluded)
@@ -433,6 +479,15 @@ static void on_run_exit(Run *run, const CliExit *exit, void *userdata) {
 
 static const RunCallbacks session_run_callbacks = {
         .on_event = on_run_event,
+        .on_failed = on_run_failed,
+        .on_idle = on_run_idle,
+        .on_exit = on_run_exit,
+};
+
+/* A run adopted from the warm pool: control answers checked (on_run_control). */
+static const RunCallbacks session_warm_run_callbacks = {
+        .on_event = on_run_event,
+        .on_control = on_run_control,
         .on_failed = on_run_failed,
         .on_idle = on_run_idle,
         .on_exit = on_run_exit,
@@ -574,6 +629,8 @@ static void access_log(Session *s) {
                 FIELD("CLAUDE_PROXY_ERROR_CLASS=%s", s->error_class);
         if (s->unit[0])
                 FIELD("CLAUDE_PROXY_UNIT=%s", s->unit);
+        if (s->pid > 0)
+                FIELD("CLAUDE_PROXY_WARM=%d", s->warm ? 1 : 0);
 #undef FIELD
         fields[n] = NULL;
         log_full_errno_fields(LOG_INFO, 0, fields, "%s %s %d %.1fms", s->request_id,
@@ -625,6 +682,7 @@ static Session *session_free(Session *s) {
                 cli_outcome_done(&s->choices[i].outcome);
         }
         free(s->choices);
+        s->control = cli_control_free(s->control);
         release_slots(s, s->slots_held);
         if (s->translator)
                 s->ops->stream_free(s->translator);
@@ -655,7 +713,35 @@ static void session_maybe_free(Session *s) {
         server_maybe_exit(server);
 }
 
-/* Start the runs, one per choice; timers first, so nothing can fail once a child exists. */
+/*
+ * An adopted pooled process has the request's model but nothing else of it: the rest of what the
+ * argv would have said goes over the control channel, ahead of the conversation on the same
+ * stdin, so the CLI applies it before it reads the user line (cli/README: pipelined = cold).
+ */
+static int session_send_late_config(Session *s, Run *run) {
+        json_auto_t *requests = NULL;
+        json_t *req;
+        size_t i;
+        int r;
+
+        r = cli_control_build_late_config(&s->api.cli, &requests);
+        if (r < 0)
+                return r;
+        json_array_foreach(requests, i, req) {
+                json_auto_t *line = NULL;
+
+                r = cli_control_send(s->control, json_incref(req), NULL, &line);
+                if (r < 0)
+                        return r;
+                r = run_send_line(run, line);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Start the runs, one per choice (choice 0's may be adopted from the pool, already running);
+ * timers first, so nothing can fail once a child exists. */
 static int session_spawn(Session *s, RunStage *stage) {
         Server *server = s->server;
         const Config *c = server->config;
@@ -683,12 +769,20 @@ static int session_spawn(Session *s, RunStage *stage) {
                 Choice *ch = &s->choices[i];
                 CliInput turns;
 
-                r = run_start(&ch->run, &server->run_ctx, &sp, &session_run_callbacks, ch, stage);
-                if (r < 0)
-                        return r;
+                if (!(i == 0 && s->warm)) {
+                        r = run_start(&ch->run, &server->run_ctx, &sp, &session_run_callbacks, ch, stage);
+                        if (r < 0)
+                                return r;
+                }
                 if (i == 0) {
                         s->pid = run_pid(ch->run);
                         snprintf(s->unit, sizeof(s->unit), "%s", run_unit(ch->run));
+                }
+                /* The late config goes before the conversation, on the same stdin. */
+                if (i == 0 && s->warm) {
+                        r = session_send_late_config(s, ch->run);
+                        if (r < 0)
+                                return r;
                 }
                 /* The last choice takes the session's lines; the others get copies. */
                 if (i + 1 < s->n_choices) {
@@ -1007,6 +1101,22 @@ static void session_parsed(Session *s, int r, ApiError *err) {
         if (s->ev_deadline && c->request_timeout_ms > 0)
                 (void) event_add_ms(s->ev_deadline, c->request_timeout_ms);
 
+        /* The warm pool first: a process of this model started in advance, with its slot. A request
+         * for n > 1 choices runs them all cold: n slots are taken at once (FIFO), and one adopted
+         * slot plus n - 1 queued ones would hold a slot while waiting. */
+        if (s->n_choices == 1) {
+                r = pool_adopt(server->pool, s->api.cli.model, s->request_id, &session_warm_run_callbacks,
+                               &s->choices[0], &s->choices[0].run, &s->control);
+                if (r > 0) {
+                        s->warm = true;
+                        session_start(s);
+                        return;
+                }
+        }
+        /* Too few slots free: idle pooled processes are the first thing given up (each reap frees one). */
+        for (unsigned k = scheduler_shortfall(&server->scheduler, s->n_choices); k > 0; k--)
+                if (!pool_sacrifice(server->pool))
+                        break;
         r = scheduler_acquire(&server->scheduler, &s->ticket, s->n_choices);
         if (r > 0) {
                 session_start(s);

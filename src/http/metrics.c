@@ -137,6 +137,11 @@ static void gauge(FILE *f, const char *name, const char *help, uint64_t v) {
         fprintf(f, "%s %" PRIu64 "\n", name, v);
 }
 
+static void counter(FILE *f, const char *name, const char *help, uint64_t v) {
+        header(f, name, "counter", help);
+        fprintf(f, "%s %" PRIu64 "\n", name, v);
+}
+
 static void histogram(FILE *f, const char *name, const char *help, const MetricsHistogram *h) {
         uint64_t cum = 0;
 
@@ -186,7 +191,23 @@ char *metrics_format(const Metrics *m, const MetricsGauges *g) {
 
         gauge(f, "claude_proxy_requests_in_flight", "API requests being answered.", g->in_flight);
         gauge(f, "claude_proxy_requests_queued", "API requests waiting for a CLI slot.", g->queued);
-        gauge(f, "claude_proxy_cli_children", "CLI children running.", g->children);
+        gauge(f, "claude_proxy_cli_children", "CLI children running, idle pooled ones included.", g->children);
+        if (g->pool) {
+                const MetricsPool *p = g->pool;
+
+                gauge(f, "claude_proxy_pool_target", "WARM_POOL: idle CLIs to keep started.", p->target);
+                gauge(f, "claude_proxy_pool_size", "Idle pooled CLIs, ready or starting.", p->size);
+                gauge(f, "claude_proxy_pool_ready", "Idle pooled CLIs that answered the readiness probe.", p->ready);
+                counter(f, "claude_proxy_pool_hits_total", "Requests that adopted a pooled CLI.", p->hits);
+                counter(f, "claude_proxy_pool_misses_total",
+                        "Requests for the pool's model that found no idle CLI and spawned cold.", p->misses);
+                counter(f, "claude_proxy_pool_cold_fallbacks_total",
+                        "Requests for a model the pool does not keep, spawned cold.", p->cold_fallbacks);
+                counter(f, "claude_proxy_pool_spawn_failures_total",
+                        "Pooled CLIs that failed to start or ended while idle.", p->spawn_failures);
+                counter(f, "claude_proxy_pool_sacrificed_total",
+                        "Idle pooled CLIs ended to free a slot for a request.", p->sacrificed);
+        }
 
         header(f, "claude_proxy_tokens_total", "counter", "Tokens reported by the CLI.");
         fprintf(f, "claude_proxy_tokens_total{direction=\"input\"} %" PRIu64 "\n", m->tokens_in);

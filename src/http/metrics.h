@@ -54,9 +54,16 @@ typedef struct MetricsRequest {
         const char *error_class;        /* NULL on success */
 } MetricsRequest;
 
+/* The warm pool at scrape time (pool.h's PoolFigures, without the I/O side's header). */
+typedef struct MetricsPool {
+        unsigned target, size, ready;
+        uint64_t hits, misses, cold_fallbacks, spawn_failures, sacrificed;
+} MetricsPool;
+
 /* Point-in-time values the server supplies at scrape time. */
 typedef struct MetricsGauges {
         unsigned in_flight, queued, children;
+        const MetricsPool *pool;        /* NULL: no pool figures */
         uint64_t uptime_sec;
         const char *version;
         const char *scope_mode;

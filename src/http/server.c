@@ -41,6 +41,7 @@
 #include "http/nul-guard.h"
 #include "http/reply.h"
 #include "http/server.h"
+#include "pool.h"
 #include "session.h"
 #include "systemd/container.h"
 #include "systemd/notify.h"
@@ -293,6 +294,19 @@ static void track_reply(Server *s, struct evhttp_request *req) {
 
 /* ---- handlers ------------------------------------------------------------------------------- */
 
+/* The warm pool's figures, for /health. */
+static json_t *pool_to_json(const Server *s) {
+        PoolFigures f = {};
+
+        if (s->pool)
+                pool_figures(s->pool, &f);
+        return json_pack("{s:I,s:I,s:I,s:s?,s:I,s:I,s:I,s:I,s:I,s:s?}", "target", (json_int_t) f.target, "size",
+                         (json_int_t) f.size, "ready", (json_int_t) f.ready, "model", f.model, "hits",
+                         (json_int_t) f.hits, "misses", (json_int_t) f.misses, "cold_fallbacks",
+                         (json_int_t) f.cold_fallbacks, "spawn_failures", (json_int_t) f.spawn_failures,
+                         "sacrificed", (json_int_t) f.sacrificed, "problem", f.problem);
+}
+
 /* The login problem for /health, NULL when there is none to report. */
 static const char *auth_problem(const Server *s) {
         switch (s->cli_auth.state) {
@@ -309,7 +323,7 @@ static void handle_health(Server *s, struct evhttp_request *req, const char *req
         bool logged_out = s->claude_path && s->cli_auth.state == CLI_AUTH_LOGGED_OUT;
         const char *status = s->stopping ? "stopping" : (!s->claude_path || logged_out) ? "degraded" : "ok";
         json_auto_t *j = json_pack(
-                "{s:s,s:s,s:{s:s?,s:s?,s:b,s:s?,s:{s:s,s:s?,s:s?,s:s?}},s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "status",
+                "{s:s,s:s,s:{s:s?,s:s?,s:b,s:s?,s:{s:s,s:s?,s:s?,s:s?}},s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:o*}", "status",
                 status, "version", PACKAGE_VERSION, "cli",
                 "path", s->claude_path ?: s->config->claude_path, "version", s->claude_version, "available",
                 s->claude_path != NULL, "problem", s->claude_problem ?: (s->claude_path ? auth_problem(s) : NULL),
@@ -318,12 +332,13 @@ static void handle_health(Server *s, struct evhttp_request *req, const char *req
                 "provider", s->cli_auth.provider[0] ? s->cli_auth.provider : NULL,
                 /* The command to run, only when it is the fix. */
                 "fix", logged_out ? CLI_AUTH_FIX_COMMAND : NULL,
-                "requests_in_flight", (json_int_t) scheduler_children(&s->scheduler),
+                "requests_in_flight", (json_int_t) scheduler_busy_children(&s->scheduler),
                 "queued", (json_int_t) scheduler_queued(&s->scheduler), "max_concurrent", (json_int_t) s->config->max_concurrent,
                 "max_queue", (json_int_t) s->config->max_queue, "requests_total", (json_int_t) s->requests_total,
                 "uptime_seconds", (json_int_t) ((now_usec() - s->started_usec) / 1000000ULL),
                 /* Which containment auto picked (never "auto" itself). */
-                "scope_mode", scope_mode_to_string(container_mode(s->container)));
+                "scope_mode", scope_mode_to_string(container_mode(s->container)),
+                "pool", pool_to_json(s));
 
         evhttp_add_header(evhttp_request_get_output_headers(req), "request-id", request_id);
         if (!j) {
@@ -358,11 +373,20 @@ static void handle_models(Server *s, struct evhttp_request *req, const char *req
 }
 
 static void handle_metrics(Server *s, struct evhttp_request *req, const char *request_id) {
+        PoolFigures f = {};
+
+        if (s->pool)
+                pool_figures(s->pool, &f);
+        MetricsPool pool = {
+                .target = f.target, .size = f.size, .ready = f.ready, .hits = f.hits, .misses = f.misses,
+                .cold_fallbacks = f.cold_fallbacks, .spawn_failures = f.spawn_failures, .sacrificed = f.sacrificed,
+        };
         MetricsGauges g = {
                 .in_flight = scheduler_in_flight(&s->scheduler),
                 .queued = scheduler_queued(&s->scheduler),
                 .children = scheduler_children(&s->scheduler),
                 .uptime_sec = (now_usec() - s->started_usec) / 1000000ULL,
+                .pool = &pool,
                 .version = PACKAGE_VERSION,
                 .scope_mode = scope_mode_to_string(container_mode(s->container)),
         };
@@ -577,6 +601,9 @@ void server_stop(Server *s) {
         log_info("stopping: %u requests running, %u queued", scheduler_children(&s->scheduler),
                  scheduler_queued(&s->scheduler));
         accept_guard_forget(s->accept_guard);
+        /* Idle pooled processes serve nobody: they go now (their reaps free their slots). */
+        if (s->pool)
+                pool_stop(s->pool);
         scheduler_stop(&s->scheduler);
         for (unsigned i = 0; i < s->n_sockets; i++)
                 evhttp_del_accept_socket(s->http, s->sockets[i]);
@@ -652,6 +679,15 @@ static int work_dir_setup(Server *s) {
         return s->work_dir ? 0 : -ENOMEM;
 }
 
+/* The pool's key is DEFAULT_MODEL resolved the way a request's model is. */
+static int server_configure_pool(Server *s) {
+        _cleanup_free_ char *model = model_resolve(s->config->default_model, s->config->default_model);
+
+        if (!model)
+                return -ENOMEM;
+        return pool_configure(s->pool, s->claude_path, model, s->config->warm_pool);
+}
+
 /**
  * server_new() - set up the HTTP server (not listening yet)
  * @ret: the server
@@ -705,6 +741,11 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
                 log_warning("CLAUDE_PROXY_TEST_FAIL_PLACEMENT is set: every request will fail (test only)");
                 s->run_ctx.container_ops = &run_container_fail_for_tests;
         }
+        r = pool_new(&s->pool, &s->scheduler, &s->run_ctx);
+        if (r < 0) {
+                server_free(s);
+                return r;
+        }
         r = container_cleanup_leftovers(s->container);
         if (r > 0)
                 log_notice("cleaned up %d CLI containers left by an earlier instance", r);
@@ -753,6 +794,12 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
         }
         (void) event_add(s->ev_sigterm, NULL);
         (void) event_add(s->ev_sigint, NULL);
+        /* Spawns happen from the loop: the pool starts filling once the proxy runs. */
+        r = server_configure_pool(s);
+        if (r < 0) {
+                server_free(s);
+                return r;
+        }
         *ret = s;
         return 0;
 }
@@ -850,6 +897,8 @@ Server *server_free(Server *s) {
         while (s->scheduler.queue.head)
                 session_abort(s->scheduler.queue.head->userdata, CLI_KILL_SHUTDOWN);
         s->notify = notify_free(s->notify);
+        /* Idle pooled processes die with the proxy (SIGKILL, reaped here). */
+        s->pool = pool_free(s->pool);
         s->auth_check = auth_check_free(s->auth_check);
         if (s->ev_auth_timer)
                 event_free(s->ev_auth_timer);
@@ -925,6 +974,9 @@ void server_set_config(Server *s, const Config *config) {
         s->run_ctx.config = config;
         /* A slot limit that grew lets queued requests start now. */
         scheduler_set_limits(&s->scheduler, config->max_concurrent, config->max_queue);
+        /* The idle processes were started with the old configuration: replace them. */
+        if (server_configure_pool(s) < 0)
+                log_oom();
         /* A reload is also how an operator says "I logged the CLI in". */
         server_start_auth_check(s);
 }

@@ -23,6 +23,7 @@ typedef struct Session Session;
 typedef struct Container Container;
 typedef struct Notify Notify;
 typedef struct AcceptGuard AcceptGuard;
+typedef struct Pool Pool;
 typedef struct AuthCheck AuthCheck;
 
 typedef struct Server {
@@ -43,6 +44,7 @@ typedef struct Server {
 
         Scheduler scheduler;            /* CLI slots, the queue, the requests in flight */
         RunContext run_ctx;             /* what every CLI run shares: loop, container, env, cwd */
+        Pool *pool;                     /* WARM_POOL: idle CLIs started in advance (pool.c) */
         uint64_t requests_total;
         uint64_t started_usec;          /* CLOCK_MONOTONIC */
         bool stopping;

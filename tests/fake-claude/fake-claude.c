@@ -886,6 +886,34 @@ static int history_ack(Transcript *history) {
         return 0;
 }
 
+/*
+ * The real CLI answers every host control request (initialize, set_model, apply_flag_settings,
+ * set_max_thinking_tokens, mcp_status, ...) with a success line of this shape (recorded in
+ * tests/data/transcripts/warm_*); a warm-pool proxy waits for the mcp_status one. The bodies are
+ * the recorded ones cut to their empty form: nothing here depends on the commands list.
+ */
+static int answer_control_request(const json_t *req) {
+        const char *id = json_string_value(json_object_get(req, "request_id"));
+        const char *subtype = json_string_value(json_object_get(json_object_get(req, "request"), "subtype"));
+        json_auto_t *body = NULL, *line = NULL;
+        _cleanup_free_ char *text = NULL;
+
+        if (!id)
+                return 0;
+        if (streq_ptr(subtype, "mcp_status"))
+                body = json_pack("{s:[]}", "mcpServers");
+        else if (streq_ptr(subtype, "initialize"))
+                body = json_pack("{s:[],s:[],s:[]}", "commands", "agents", "models");
+        line = body ? json_pack("{s:s,s:{s:s,s:s,s:O}}", "type", "control_response", "response", "subtype", "success",
+                                "request_id", id, "response", body)
+                    : json_pack("{s:s,s:{s:s,s:s}}", "type", "control_response", "response", "subtype", "success",
+                                "request_id", id);
+        text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+        if (!text)
+                return -ENOMEM;
+        return print_line(text, strlen(text));
+}
+
 static void apply_sigterm(const Options *o) {
         struct sigaction sa = { .sa_handler = o->ignore_sigterm ? SIG_IGN : sigterm_exit };
         sigset_t set;
@@ -971,6 +999,11 @@ static int run(int argc, char **argv) {
                         continue;
 
                 const char *type = json_string_value(json_object_get(parsed, "type"));
+                if (streq_ptr(type, "control_request")) {
+                        if (answer_control_request(parsed) < 0)
+                                return 1;
+                        continue;
+                }
                 if (!streq_ptr(type, "user"))
                         continue;       /* assistant lines join the history silently */
 

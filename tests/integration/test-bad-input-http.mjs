@@ -197,7 +197,7 @@ describe('HTTP bad-input catalogue', () => {
     const res = await fetch(`${proxy.url}/health`, { signal: AbortSignal.timeout(5000) });
     assert.equal(res.status, 200);
     await res.text();
-    await waitFor(() => proxy.children().length === 0, 5000, 'no CLI child left');
+    await waitFor(() => proxy.onlyPoolLeft(), 5000, 'no CLI child left but the idle pool');
   }
 
   function tcase(name, fn) {

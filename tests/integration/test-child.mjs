@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
-import { messageBody, missing, postJson, requireOrSkip, startProxy } from './lib/harness.mjs';
+import { cliSettings, conversationLines, messageBody, missing, postJson, requireOrSkip, startProxy } from './lib/harness.mjs';
 
 const KEY = 'proxy-key-secret';
 
@@ -97,7 +97,7 @@ describe('CLI child', () => {
     assert.ok(log.history_acks.every((a) => !a.next_line_written_early),
       'the proxy wrote a line before the previous result arrived');
     assert.equal(r.json.content.map((b) => b.text).join(''), 'Your name is Bob and you live in Paris.');
-    const lines = log.stdin;
+    const lines = conversationLines(log);
     assert.deepEqual(lines.map((l) => l.type), ['user', 'assistant', 'user', 'assistant', 'user']);
     assert.deepEqual(lines.map((l) => l.message.role), ['user', 'assistant', 'user', 'assistant', 'user']);
     assert.equal(lines[0].shouldQuery, false);

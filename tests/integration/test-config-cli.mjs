@@ -12,7 +12,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 
 import {
-  PROXY_BIN, assertSseGrammar, messageBody, missing, requireOrSkip, openStream, parseSse, postJson, proxyEnv, tmpdir, waitFor,
+  PROXY_BIN, assertSseGrammar, cliSettings, messageBody, missing, requireOrSkip, openStream, parseSse, postJson, proxyEnv, tmpdir, waitFor,
   withProxy,
 } from './lib/harness.mjs';
 
@@ -124,8 +124,8 @@ describe('the running daemon takes the command line over the environment', () =>
       const r = await postJson(`${proxy.url}/v1/messages`, messageBody('effort-check'));
       assert.equal(r.status, 200, r.text);
       const log = await proxy.waitFakeLogFor('effort-check');
-      const i = log.argv.indexOf('--effort');
-      assert.equal(log.argv[i + 1], 'max', JSON.stringify(log.argv));
+      // By argv for a cold CLI, over the control channel for an adopted pooled one.
+      assert.equal(cliSettings(log).effort, 'max', JSON.stringify({ argv: log.argv, stdin: log.stdin }));
     });
   });
 });
@@ -159,8 +159,8 @@ describe('SIGHUP reload', () => {
             const ask = async (key, marker) => {
               const r = await postJson(url, messageBody(marker, { model: 'not-a-claude-model' }), { 'x-api-key': key });
               if (r.status !== 200) return { status: r.status };
-              const argv = (await proxy.waitFakeLogFor(marker)).argv;
-              return { status: 200, model: argv[argv.indexOf('--model') + 1], effort: argv[argv.indexOf('--effort') + 1] };
+              const cfg = cliSettings(await proxy.waitFakeLogFor(marker));
+              return { status: 200, model: cfg.model, effort: cfg.effort };
             };
             const reloads = () => proxy.stderrText.split('configuration reloaded').length - 1;
             const kept = () => proxy.stderrText.split('keeping the old one').length - 1;

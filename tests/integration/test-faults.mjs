@@ -61,7 +61,7 @@ describe('faults', () => {
       assert.equal(r.status, 504, r.text);
       assertErrorEnvelope(r.json, 'timeout_error');
       assert.ok(took >= 350 && took < 3000, `answered after ${took} ms`);
-      const log = proxy.fakeLogs().at(-1);
+      const log = proxy.servedLogs().at(-1);
       await waitFor(() => !pidAlive(log.pid), 5000, 'the hung child to be gone');
 
       // Streaming: the 504 arrives as an error event after message_start.
@@ -70,7 +70,7 @@ describe('faults', () => {
       const events = assertSseGrammar(parseSse(s.text), { allowError: true });
       assert.equal(events.at(-1).event, 'error');
       assert.equal(events.at(-1).data.error.type, 'timeout_error');
-      await waitFor(() => !pidAlive(proxy.fakeLogs().at(-1).pid), 5000, 'the hung child to be gone');
+      await waitFor(() => !pidAlive(proxy.servedLogs().at(-1).pid), 5000, 'the hung child to be gone');
     });
   });
 
@@ -85,7 +85,7 @@ describe('faults', () => {
         assertErrorEnvelope(r.json, 'timeout_error');
         // A 504 cannot be the complete answer; the upper bound only has to be generous.
         assert.ok(took >= 650 && took < 5000, `answered after ${took} ms`);
-        await waitFor(() => !pidAlive(proxy.fakeLogs().at(-1).pid), 5000, 'the slow child to be gone');
+        await waitFor(() => !pidAlive(proxy.servedLogs().at(-1).pid), 5000, 'the slow child to be gone');
       });
   });
 
@@ -95,7 +95,7 @@ describe('faults', () => {
         messageBody(`hi [[fake:text huge_line=${40 * 1024 * 1024}]]`));
       assert.equal(r.status, 500, r.text.slice(0, 500));
       assertErrorEnvelope(r.json, 'api_error');
-      await waitFor(() => !pidAlive(proxy.fakeLogs().at(-1).pid), 5000, 'the child to be gone');
+      await waitFor(() => !pidAlive(proxy.servedLogs().at(-1).pid), 5000, 'the child to be gone');
       const ok = await postJson(`${proxy.url}/v1/messages`, messageBody('hi'));
       assert.equal(ok.status, 200);
     });

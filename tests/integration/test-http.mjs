@@ -155,7 +155,7 @@ describe('routing, limits and validation', () => {
       assert.equal(r.status, 400, r.text);
       assertErrorEnvelope(r.json, 'invalid_request_error');
       assert.match(r.json.error.message, re);
-      assert.equal(proxy.fakeLogs().length, 0, 'no CLI run for an invalid request');
+      assert.equal(proxy.servedLogs().length, 0, 'no CLI run for an invalid request');
     });
   }
 

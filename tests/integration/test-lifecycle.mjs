@@ -98,12 +98,13 @@ describe('lifecycle', () => {
         assertErrorEnvelope(c.json, 'overloaded_error');
         // "At once": well before the running request (a few hundred ms) would free the slot.
         assert.ok(took < 2000, `529 took ${took} ms`);
+        // Pooled processes count against MAX_CONCURRENT too: no other CLI at all, idle or not.
         assert.equal(proxy.fakeLogs().length, 1, 'only one CLI runs at a time');
 
         const [ra, rb] = await Promise.all([a, b]);
         assert.equal(ra.status, 200, ra.text);
         assert.equal(rb.status, 200, rb.text);
-        const logs = proxy.fakeLogs();
+        const logs = proxy.servedLogs();
         assert.equal(logs.length, 2);
         assert.match(JSON.stringify(logs[1].stdin), /two/);
       });

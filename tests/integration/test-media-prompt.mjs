@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { messageBody, missing, requireOrSkip, postJson, startProxy, withProxy } from './lib/harness.mjs';
+import { cliSettings, messageBody, missing, requireOrSkip, postJson, startProxy, withProxy } from './lib/harness.mjs';
 
 requireOrSkip(missing());
 
@@ -38,14 +38,28 @@ describe('SYSTEM_PROMPT_MODE', () => {
           const r = await postJson(`${proxy.url}/v1/messages`, messageBody(marker, { system }));
           assert.equal(r.status, 200, r.text);
           const log = await proxy.waitFakeLogFor(marker);
-          assert.deepEqual(promptArgs(log), [flag], `${what}: ${JSON.stringify(log.argv)}`);
-          assert.equal(log.argv[log.argv.indexOf(flag) + 1], '/dev/fd/3');
-          assert.equal(log.system_prompt_files.length, 1);
-          const f = log.system_prompt_files[0];
-          assert.equal(f.flag, flag);
-          assert.equal(typeof f.text, 'string', `${what}: the CLI could not read ${f.path}`);
-          assert.equal(f.text.length, expected.length, `${what}: length`);
-          assert.equal(f.text, expected, `${what}: the text differs`);
+          const cfg = cliSettings(log);
+          if (cfg.controls.includes('mcp_status')) {
+            // An adopted pooled CLI (WARM_POOL): started without the request's prompt, it gets
+            // the text in the control channel's initialize, before the conversation.
+            assert.equal(cfg.via, 'control', `${what}: ${JSON.stringify(cfg)}`);
+            assert.deepEqual(promptArgs(log), [], `${what}: ${JSON.stringify(log.argv)}`);
+            assert.deepEqual(log.system_prompt_files, []);
+            const text = mode === 'append' ? cfg.appendSystemPrompt : cfg.systemPrompt;
+            assert.equal(mode === 'append' ? cfg.systemPrompt : cfg.appendSystemPrompt, undefined);
+            assert.equal(typeof text, 'string', `${what}: no ${mode} prompt in initialize`);
+            assert.equal(text.length, expected.length, `${what}: length`);
+            assert.equal(text, expected, `${what}: the text differs`);
+          } else {
+            assert.deepEqual(promptArgs(log), [flag], `${what}: ${JSON.stringify(log.argv)}`);
+            assert.equal(log.argv[log.argv.indexOf(flag) + 1], '/dev/fd/3');
+            assert.equal(log.system_prompt_files.length, 1);
+            const f = log.system_prompt_files[0];
+            assert.equal(f.flag, flag);
+            assert.equal(typeof f.text, 'string', `${what}: the CLI could not read ${f.path}`);
+            assert.equal(f.text.length, expected.length, `${what}: length`);
+            assert.equal(f.text, expected, `${what}: the text differs`);
+          }
           // Not also in argv or the user turn: it travels once, out of sight of ps.
           assert.ok(!log.argv.some((a) => a.includes('terse assistant')), 'system text in argv');
           assert.ok(!JSON.stringify(lastUserLine(log)).includes('terse assistant'), 'system text in the user turn');
@@ -56,6 +70,9 @@ describe('SYSTEM_PROMPT_MODE', () => {
         const log = await proxy.waitFakeLogFor(`no-system-${mode}`);
         assert.deepEqual(promptArgs(log), []);
         assert.deepEqual(log.system_prompt_files, []);
+        const cfg = cliSettings(log);
+        assert.equal(cfg.systemPrompt, undefined, 'no system prompt in initialize either');
+        assert.equal(cfg.appendSystemPrompt, undefined, 'no appended prompt in initialize either');
       });
     });
   }

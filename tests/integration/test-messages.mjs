@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  assertSseGrammar, curl, messageBody, missing, parseSse, postJson, requireOrSkip, sdkClient, sseText,
+  assertSseGrammar, cliSettings, curl, messageBody, missing, parseSse, postJson, requireOrSkip, sdkClient, sseText,
   startProxy,
 } from './lib/harness.mjs';
 
@@ -140,7 +140,7 @@ describe('messages', () => {
   });
 
   test('thinking requested: the thinking block comes first, then text', async () => {
-    const body = messageBody('Say hello [[fake:thinking]]', { thinking: { type: 'enabled', budget_tokens: 2048 } });
+    const body = messageBody('Say hello [[fake:thinking]] think-on', { thinking: { type: 'enabled', budget_tokens: 2048 } });
     const r = await postJson(url(), body);
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.content.map((b) => b.type), ['thinking', 'text']);
@@ -158,21 +158,22 @@ describe('messages', () => {
     assert.ok(events.some((e) => e.event === 'content_block_delta' && e.data.delta.type === 'signature_delta'));
     assert.equal(sseText(events), 'Hello there!');
 
-    const log = proxy.fakeLogs().at(-1);
-    assert.ok(!log.argv.includes('disabled'), `thinking must not be disabled: ${log.argv.join(' ')}`);
-    const i = log.argv.indexOf('--max-thinking-tokens');
-    assert.ok(i > 0 && log.argv[i + 1] === '2048', `argv: ${log.argv.join(' ')}`);
+    // By its marker: the last log in the directory need not be this request's.
+    const log = await proxy.waitFakeLogFor('think-on');
+    const cfg = cliSettings(log);
+    assert.equal(cfg.thinking, undefined, `thinking must not be disabled: ${JSON.stringify(cfg)}`);
+    assert.equal(cfg.maxThinkingTokens, 2048, `argv: ${log.argv.join(' ')}; ${JSON.stringify(cfg)}`);
   });
 
   test('thinking not requested: thinking blocks dropped, indices stay contiguous', async () => {
     proxy.clearFakeLogs();
-    const body = messageBody('Say hello [[fake:thinking]]');
+    const body = messageBody('Say hello [[fake:thinking]] think-off');
     const r = await postJson(url(), body);
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.content, [{ type: 'text', text: 'Hello there!' }]);
-    const log = proxy.fakeLogs().at(-1);
-    const i = log.argv.indexOf('--thinking');
-    assert.ok(i > 0 && log.argv[i + 1] === 'disabled', `argv: ${log.argv.join(' ')}`);
+    const log = await proxy.waitFakeLogFor('think-off');
+    const cfg = cliSettings(log);
+    assert.equal(cfg.thinking, 'disabled', `argv: ${log.argv.join(' ')}; ${JSON.stringify(cfg)}`);
 
     const res = await fetch(url(), {
       method: 'POST', headers: { 'content-type': 'application/json' },

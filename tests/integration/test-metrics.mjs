@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { getJson, messageBody, missing, postJson, requireOrSkip, startProxy } from './lib/harness.mjs';
+import { getJson, messageBody, missing, postJson, requireOrSkip, startProxy, WARM_POOL } from './lib/harness.mjs';
 
 const KEY = 'metrics-key';
 
@@ -57,7 +57,12 @@ describe('/metrics', () => {
     assert.equal(sample(text, 'claude_proxy_errors_total{class="rate_limit"}'), 1);
     assert.equal(sample(text, 'claude_proxy_rate_limit_status{window="five_hour",status="rejected"}'), 1);
     assert.equal(sample(text, 'claude_proxy_rate_limit_resets_at_seconds{window="five_hour"}'), 1795529999);
-    assert.equal(sample(text, 'claude_proxy_cli_children'), 0);
+    // The only CLI children left are idle pooled ones, which serve no request.
+    assert.equal(sample(text, 'claude_proxy_cli_children'), sample(text, 'claude_proxy_pool_size'));
+    assert.equal(sample(text, 'claude_proxy_pool_target'), Number(WARM_POOL));
+    // Every request that reached a CLI either adopted a pooled one or was spawned cold.
+    const spawned = sample(text, 'claude_proxy_pool_hits_total') + sample(text, 'claude_proxy_pool_misses_total');
+    assert.equal(spawned, Number(WARM_POOL) > 0 ? 2 : 0, text);
     assert.equal(sample(text, 'claude_proxy_requests_in_flight'), 0);
   });
 });

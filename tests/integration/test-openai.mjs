@@ -330,17 +330,19 @@ describe('chat completions', () => {
     const claim = `k${Date.now()}`;
     proxy.clearFakeLogs();
     const r = await postJson(`${proxy.url}/v1/chat/completions`,
-      chat(`Say hello [[fake:text delay=150 crash_after=3 others_hang=${claim}]] FAIL-MARK`, { n: 2 }));
+      // The delay gives the sibling time to start and read its line before the crash: killed
+      // before that, it leaves no log to check.
+      chat(`Say hello [[fake:text delay=400 crash_after=2 others_hang=${claim}]] FAIL-MARK`, { n: 2 }));
     assert.ok(r.status >= 500, `status ${r.status}: ${r.text}`);
     assert.equal(typeof r.json.error.message, 'string');
-    // The crash comes a few paced lines in, so the sibling has read its stdin (and logged the
-    // marker) by then even on a loaded machine.
     assert.ok(!('type' in r.json && r.json.type === 'error'), 'OpenAI envelope, not Anthropic');
-    const logs = proxy.fakeLogs().filter((l) => JSON.stringify(l.stdin).includes('FAIL-MARK'));
+    const marked = () => proxy.fakeLogs().filter((l) => JSON.stringify(l.stdin).includes('FAIL-MARK'));
+    await waitFor(() => marked().length === 2, 5000, 'both children logged their line');
+    const logs = marked();
     assert.equal(logs.length, 2);
     assert.ok(logs.some((l) => l.claimed === false), 'one child was the hanging sibling');
     await waitFor(() => logs.every((l) => !pidAlive(l.pid)), 10000, 'both children gone');
-    await waitFor(() => proxy.children().length === 0, 10000, 'no children left');
+    await waitFor(() => proxy.onlyPoolLeft(), 10000, 'no children left but the idle pool');
   });
 
   test('n above MAX_CONCURRENT is a clear 400', async () => {

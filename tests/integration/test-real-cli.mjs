@@ -10,8 +10,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  NODE_DIR, REAL_CLI, assertErrorEnvelope, assertSseGrammar, childrenOf, groupEmpty, loadMock, messageBody, missing,
-  parseSse, pidAlive, postJson, reap, requireOrSkip, sdkClient, sseText, startMock, startProxy, waitFor,
+  NODE_DIR, REAL_CLI, assertErrorEnvelope, assertSseGrammar, childrenOf, getJson, groupEmpty, loadMock, messageBody,
+  missing, parseSse, postJson, reap, requireOrSkip, sdkClient, sseText, startMock, startProxy, waitFor,
 } from './lib/harness.mjs';
 
 const mockMod = await loadMock();
@@ -190,13 +190,19 @@ describe('real CLI against the mock API', { concurrency: false }, () => {
     mock.setScript({ default: { hang: true } });
     const hung = () => mock.requests.filter((r) => r.status === 'hang').length;
     const n0 = hung();
+    // With a warm pool the request adopts the idle pooled CLI (one there before it came), else
+    // its CLI is a new child.
+    await waitFor(() => proxy.onlyPoolLeft(), 10000, 'no CLI but the idle pool');
+    const before = childrenOf(proxy.pid);
+    const hits0 = (await getJson(`${proxy.url}/health`)).json.pool.hits;
     const ctl = new AbortController();
     const p = fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify(messageBody('hang', { stream: true })), signal: ctl.signal })
       .then((res) => res.text()).catch(() => null);
     // The CLI has called upstream and is waiting on it.
     await waitFor(() => hung() > n0, 15000, 'the CLI to call the mock');
-    const cli = childrenOf(proxy.pid)[0];
+    const adopted = (await getJson(`${proxy.url}/health`)).json.pool.hits > hits0;
+    const cli = adopted ? before[0] : childrenOf(proxy.pid).find((c) => !before.includes(c));
     assert.ok(cli, 'a CLI child runs');
     try {
       ctl.abort();
@@ -223,7 +229,7 @@ describe('real CLI against the mock API', { concurrency: false }, () => {
       const r = await postJson(`${t.url}/v1/messages`, messageBody('hi'));
       assert.equal(r.status, 504, r.text);
       assertErrorEnvelope(r.json, 'timeout_error');
-      await waitFor(() => childrenOf(t.pid).filter(pidAlive).length === 0, 5000, 'no CLI children');
+      await waitFor(() => t.onlyPoolLeft(), 15000, 'no CLI children but the idle pool');
     } finally {
       await t.stop();
     }

@@ -158,9 +158,13 @@ configure_unit() {
 # LeakSanitizer's stop-the-world needs ptrace, which the unit's SystemCallFilter= forbids: it
 # would turn every clean exit (the proxy's and the fake CLI's) into status 1. Leaks are checked
 # by the unit and integration suites, outside the sandbox; here only ASan/UBSan proper stay on.
+# WARM_POOL=0: these suites count scopes, sub-cgroups and fake CLI processes per request, and an
+# idle pooled process (its own claude-proxy-run_*.scope) would be one more. The pool itself is
+# tested by tests/integration/test-warm-pool.mjs; pool-aware systemd checks are still to come.
 fake_cli_dropin() {
         cat <<-'EOF'
 	[Service]
+	Environment=WARM_POOL=0
 	Environment=ASAN_OPTIONS=detect_leaks=0
 	Environment=CLAUDE_PATH=/run/cp/tests/fake-claude/fake-claude
 	Environment="CHILD_ENV=FAKE_CLAUDE_DIR FAKE_CLAUDE_LOG_DIR ASAN_OPTIONS"

@@ -23,6 +23,7 @@ dropin "$WORK/units" 40-real-cli <<-EOF2
 	Environment=ANTHROPIC_BASE_URL=http://127.0.0.1:$MOCK_PORT
 	Environment=ANTHROPIC_API_KEY=sk-test
 	Environment=REQUIRE_AUTH=false
+	Environment=WARM_POOL=0
 	EOF2
 boot --units "$WORK/units" --enable claude-proxy.socket --add-user claude-proxy \
         --bind "$SOURCE_ROOT/tests/node:/run/cp-node:ro" \

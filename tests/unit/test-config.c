@@ -35,6 +35,7 @@ static const char default_format[] =
         "MAX_BODY_BYTES=10485760\n"
         "MAX_CONCURRENT=16\n"
         "MAX_QUEUE=64\n"
+        "WARM_POOL=1\n"
         "CHILD_ENV=\n"
         "SYSTEM_PROMPT_MODE=user\n"
         "CLI_MAX_RETRIES=2\n"
@@ -139,7 +140,7 @@ static void test_known_keys(void **state) {
                 "HOST", "PORT", "PROXY_API_KEYS", "REQUIRE_AUTH", "CLAUDE_PATH", "DEFAULT_MODEL",
                 "DEFAULT_EFFORT", "REQUEST_TIMEOUT_MS", "IDLE_TIMEOUT_MS", "KILL_GRACE_MS",
                 "PING_INTERVAL_MS", "LOG_LEVEL", "ENABLE_THINKING", "PROXY_MCP_CONFIG", "MAX_BODY_BYTES",
-                "MAX_CONCURRENT", "MAX_QUEUE", "CHILD_ENV", "SYSTEM_PROMPT_MODE", "CLI_MAX_RETRIES",
+                "MAX_CONCURRENT", "MAX_QUEUE", "WARM_POOL", "CHILD_ENV", "SYSTEM_PROMPT_MODE", "CLI_MAX_RETRIES",
                 "WORK_DIR",
         };
         Config *c = *state;
@@ -382,6 +383,9 @@ static void test_limits(void **state) {
                 "Invalid value for MAX_CONCURRENT: '4294967296' (expected 1..4294967295)");
 
         set_ok(c, "MAX_QUEUE", "0");
+        set_ok(c, "WARM_POOL", "0");
+        assert_int_equal(c->warm_pool, 0);
+        set_bad(c, "WARM_POOL", "65", "Invalid value for WARM_POOL: '65' (expected 0..64)");
         assert_int_equal(c->max_queue, 0);
         set_ok(c, "MAX_QUEUE", "1000");
         assert_int_equal(c->max_queue, 1000);
@@ -706,6 +710,7 @@ static void test_format(void **state) {
                             "MAX_BODY_BYTES=33554432\n"
                             "MAX_CONCURRENT=4\n"
                             "MAX_QUEUE=0\n"
+                            "WARM_POOL=2\n"
                             "CHILD_ENV=HTTPS_PROXY,NO_PROXY,LANG\n"
                             "SYSTEM_PROMPT_MODE=append\n"
                             "CLI_MAX_RETRIES=0\n"

@@ -162,6 +162,63 @@ static void test_stop_and_limits(void **state) {
         assert_true(scheduler_idle(&s));
 }
 
+static unsigned room_calls;
+
+static void on_room(void *userdata) {
+        room_calls++;
+}
+
+/* Spare slots (the warm pool): taken only when free and nobody waits, idle ignores them. */
+static void test_spare_slots(void **state) {
+        Scheduler s;
+        Req a = {}, b = {};
+
+        scheduler_init(&s, 2, 5);
+        room_calls = 0;
+        scheduler_set_room_cb(&s, on_room, NULL);
+        assert_true(scheduler_take_spare(&s));
+        assert_true(scheduler_take_spare(&s));
+        assert_false(scheduler_take_spare(&s));         /* MAX_CONCURRENT counts spare slots */
+        assert_int_equal(scheduler_children(&s), 2);
+        assert_int_equal(scheduler_busy_children(&s), 0);
+        assert_true(scheduler_idle(&s));                /* EXIT_IDLE_SEC is not held up */
+        assert_true(scheduler_full(&s));
+
+        /* A request adopts one: the slot is its own now. */
+        scheduler_join(&s, &a.t, on_granted, &a);
+        scheduler_adopt_spare(&s);
+        assert_int_equal(scheduler_busy_children(&s), 1);
+        assert_false(scheduler_idle(&s));
+
+        /* Another must wait; the idle one is ended and its release grants the queued request. */
+        assert_int_equal(ask(&s, &b, 1), 0);
+        assert_false(scheduler_take_spare(&s));         /* never ahead of a queued request */
+        scheduler_release_spare(&s);
+        assert_int_equal(b.granted, 1);
+        assert_int_equal(room_calls, 0);                /* full again: no room */
+        assert_int_equal(scheduler_children(&s), 2);
+
+        scheduler_release(&s, 1);
+        scheduler_leave(&s, &a.t);
+        assert_int_equal(room_calls, 1);                /* a slot free, nobody waits: refill */
+        scheduler_release(&s, 1);
+        scheduler_leave(&s, &b.t);
+        assert_true(scheduler_idle(&s));
+        assert_int_equal(scheduler_children(&s), 0);
+
+        /* A slot is free but a request waits for two: the free one is not the pool's. */
+        Req c = {}, d = {};
+        assert_int_equal(ask(&s, &c, 1), 1);
+        assert_int_equal(ask(&s, &d, 2), 0);
+        assert_false(scheduler_take_spare(&s));
+        scheduler_release(&s, 1);
+        scheduler_leave(&s, &c.t);
+        assert_int_equal(d.granted, 1);
+        scheduler_release(&s, 2);
+        scheduler_leave(&s, &d.t);
+        assert_true(scheduler_idle(&s));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_runs_now_within_the_limit),
@@ -169,6 +226,7 @@ int main(void) {
                 cmocka_unit_test(test_no_overtaking),
                 cmocka_unit_test(test_leave_and_failing_grant),
                 cmocka_unit_test(test_stop_and_limits),
+                cmocka_unit_test(test_spare_slots),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

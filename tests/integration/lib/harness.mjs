@@ -28,6 +28,10 @@ export const FAKE_CLAUDE = process.env.FAKE_CLAUDE;
 export const NODE_DIR = path.join(SOURCE_ROOT, 'tests', 'node');
 export const REAL_CLI = path.join(NODE_DIR, 'node_modules', '.bin', 'claude');
 export const TRANSCRIPTS = path.join(SOURCE_ROOT, 'tests', 'data', 'transcripts');
+// What messageBody() asks for, and the proxy's DEFAULT_MODEL (the warm pool's key) in tests.
+export const TEST_MODEL = 'claude-sonnet-4-5';
+// WARM_POOL for every proxy a test starts (a test's own env still wins).
+export const WARM_POOL = process.env.CLAUDE_PROXY_TEST_WARM_POOL ?? '1';
 
 // CLAUDE_PROXY_WRAPPER: a command the proxy runs under, split on blanks, e.g.
 // "valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=yes"
@@ -184,6 +188,14 @@ export class Proxy {
     return childrenOf(this.pid);
   }
 
+  // True when no CLI child is left but idle pooled ones (WARM_POOL), as /health counts them:
+  // what "no child left" means with a warm pool. Poll it with waitFor().
+  async onlyPoolLeft() {
+    const res = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(5000) });
+    const { pool } = await res.json();
+    return pool.size <= pool.target && this.children().length === pool.size;
+  }
+
   // Every fake-claude log written so far, oldest first.
   fakeLogs() {
     if (!this.logDir) return [];
@@ -195,6 +207,12 @@ export class Proxy {
       } catch { /* being renamed into place */ }
     }
     return out.sort((a, b) => a.pid - b.pid);
+  }
+
+  // The logs of fake CLIs that were given a request: a pooled process idle in the warm pool
+  // has a log too (state "started", no user line) but serves nobody yet.
+  servedLogs() {
+    return this.fakeLogs().filter((l) => l.stdin.some((x) => x && x.type === 'user'));
   }
 
   // Poll for a fake log matching `pred` (default: any log with a "replaying" or later state).
@@ -235,6 +253,11 @@ export function proxyEnv(env = {}, { logDir, workDir, claudePath = FAKE_CLAUDE }
     WORK_DIR: workDir,
     LOG_LEVEL: 'debug',
     HOME: workDir,
+    // The pool's key is DEFAULT_MODEL: the model messageBody() asks for, so requests adopt
+    // pooled processes. WARM_POOL as the daemon's default (1) unless the run says otherwise
+    // (`meson test --setup cold` sets CLAUDE_PROXY_TEST_WARM_POOL=0): the suite must pass both ways.
+    DEFAULT_MODEL: TEST_MODEL,
+    WARM_POOL: WARM_POOL,
   });
   for (const [k, v] of Object.entries(env)) {
     if (v === null || v === undefined) delete out[k];
@@ -362,11 +385,61 @@ export function reap(pids) {
   }
 }
 
+// ---- what the fake CLI was given ---------------------------------------------------------
+
+// The settings a fake CLI received, however they came: as argv (a cold spawn) or as control
+// requests on stdin before the conversation (a warm pooled process adopted by the request;
+// src/cli/README.md, "What can be applied to a warm process"). `via` says which. A setting sent
+// after the first user line would come too late for the CLI to apply: that throws.
+export function cliSettings(log) {
+  const a = log.argv;
+  const val = (flag) => (a.includes(flag) ? a[a.indexOf(flag) + 1] : undefined);
+  const out = {
+    model: val('--model'),
+    effort: val('--effort'),
+    thinking: val('--thinking'),
+    maxThinkingTokens: val('--max-thinking-tokens') === undefined ? undefined : Number(val('--max-thinking-tokens')),
+    systemPromptFile: val('--system-prompt-file'),
+    appendSystemPromptFile: val('--append-system-prompt-file'),
+    systemPrompt: undefined,
+    appendSystemPrompt: undefined,
+    controls: [],
+    via: 'argv',
+  };
+  let sawUser = false;
+  for (const l of log.stdin) {
+    if (l && l.type === 'user') sawUser = true;
+    if (!l || l.type !== 'control_request') continue;
+    const r = l.request;
+    out.controls.push(r.subtype);
+    if (r.subtype === 'mcp_status') continue;   // the pool's readiness probe, no setting
+    if (sawUser) throw new Error(`control request ${r.subtype} written after the conversation`);
+    out.via = 'control';
+    if (r.subtype === 'set_model') out.model = r.model;
+    else if (r.subtype === 'apply_flag_settings') {
+      if (r.settings.effortLevel !== undefined) out.effort = r.settings.effortLevel;
+      if (r.settings.model !== undefined) out.model = r.settings.model;
+    } else if (r.subtype === 'set_max_thinking_tokens') {
+      if (r.max_thinking_tokens === 0) out.thinking = 'disabled';
+      else out.maxThinkingTokens = r.max_thinking_tokens;
+    } else if (r.subtype === 'initialize') {
+      if (r.systemPrompt !== undefined) out.systemPrompt = [].concat(r.systemPrompt).join('');
+      if (r.appendSystemPrompt !== undefined) out.appendSystemPrompt = r.appendSystemPrompt;
+    }
+  }
+  return out;
+}
+
+// The conversation lines a fake CLI received (control requests left out).
+export function conversationLines(log) {
+  return log.stdin.filter((l) => !(l && l.type === 'control_request'));
+}
+
 // ---- HTTP -------------------------------------------------------------------------------
 
 export function messageBody(text, extra = {}) {
   return {
-    model: 'claude-sonnet-4-5',
+    model: TEST_MODEL,
     max_tokens: 256,
     messages: [{ role: 'user', content: text }],
     ...extra,
