@@ -27,6 +27,8 @@ describe('soak', () => {
     await withProxy({ env }, async (proxy) => {
       // Idle figures after one request, so lazily allocated state is already there.
       assert.equal((await postJson(`${proxy.url}/v1/messages`, messageBody('hi'))).status, 200);
+      // With the warm pool on, idle means its pooled processes are back in place.
+      await waitFor(() => proxy.onlyPoolLeft(), 30000, 'the idle pool refilled');
       const idleFds = fdCount(proxy.pid);
       const idle = memory(proxy.pid);
 
@@ -42,7 +44,7 @@ describe('soak', () => {
 
       await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.requests_in_flight === 0, 30000,
         'requests_in_flight 0');
-      await waitFor(() => proxy.children().length === 0, 30000, 'no CLI child left');
+      await waitFor(() => proxy.onlyPoolLeft(), 30000, 'no CLI child left but the idle pool');
       await waitFor(() => fdCount(proxy.pid) <= idleFds, 30000,
         `fds back to ${idleFds} (now ${fdCount(proxy.pid)})`);
       // Every request counted once: the warm-up, the answered ones under their status, the
