@@ -46,22 +46,6 @@ static const struct {
 
 static const char *const image_media_types[] = { "image/jpeg", "image/png", "image/gif", "image/webp" };
 
-_printf_(3, 4)
-static int request_error(ApiError *e, const char *param, const char *fmt, ...) {
-        va_list ap;
-
-        if (!e)
-                return -EINVAL;
-        e->status = 400;
-        e->type = "invalid_request_error";
-        e->error_class = "bad_request";
-        va_start(ap, fmt);
-        (void) vsnprintf(e->message, sizeof(e->message), fmt, ap);
-        va_end(ap);
-        (void) snprintf(e->param, sizeof(e->param), "%s", param ?: "");
-        return -EINVAL;
-}
-
 static bool str_in(const char *s, const char *const *list, size_t n) {
         for (size_t i = 0; i < n; i++)
                 if (streq(s, list[i]))
@@ -112,7 +96,7 @@ static int parse_system(const json_t *v, char **ret, size_t *ret_len, ApiError *
                 return 0;
         }
         if (!json_is_array(v))
-                return request_error(reterr, "system", "system: must be a string or an array of text blocks");
+                return api_error_request(reterr, "system", "system: must be a string or an array of text blocks");
 
         json_array_foreach(v, i, block) {
                 const char *text = json_string_value(json_object_get(block, "text"));
@@ -122,7 +106,7 @@ static int parse_system(const json_t *v, char **ret, size_t *ret_len, ApiError *
 
                 (void) snprintf(param, sizeof(param), "system.%zu", i);
                 if (!streq_ptr(member_clean_string(block, "type"), "text") || !text)
-                        return request_error(reterr, param, "%s: must be a text block with a string \"text\"",
+                        return api_error_request(reterr, param, "%s: must be a text block with a string \"text\"",
                                              param);
                 n = json_string_length(json_object_get(block, "text"));
                 if (n == 0)
@@ -153,47 +137,47 @@ static int check_source(const json_t *block, const char *btype, const char *at, 
 
         (void) snprintf(param, sizeof(param), "%s.source", at);
         if (!json_is_object(source))
-                return request_error(reterr, param, "%s: %s block requires a \"source\" object", param, btype);
+                return api_error_request(reterr, param, "%s: %s block requires a \"source\" object", param, btype);
 
         stype = member_clean_string(source, "type");
         media_type = member_clean_string(source, "media_type");
         (void) snprintf(param, sizeof(param), "%s.source.type", at);
         if (!stype)
-                return request_error(reterr, param, "%s: required (\"base64\" or \"url\")", param);
+                return api_error_request(reterr, param, "%s: required (\"base64\" or \"url\")", param);
 
         if (streq(stype, "url")) {
                 (void) snprintf(param, sizeof(param), "%s.source.url", at);
                 if (!json_is_string(json_object_get(source, "url")) ||
                     json_string_length(json_object_get(source, "url")) == 0)
-                        return request_error(reterr, param, "%s: a url source requires a string \"url\"", param);
+                        return api_error_request(reterr, param, "%s: a url source requires a string \"url\"", param);
                 return 0;
         }
 
         if (streq(stype, "base64") || (!image && streq(stype, "text"))) {
                 (void) snprintf(param, sizeof(param), "%s.source.media_type", at);
                 if (!media_type)
-                        return request_error(reterr, param, "%s: required for a %s source", param, stype);
+                        return api_error_request(reterr, param, "%s: required for a %s source", param, stype);
                 if (image && !str_in(media_type, image_media_types, ELEMENTSOF(image_media_types)))
-                        return request_error(reterr, param,
+                        return api_error_request(reterr, param,
                                              "%s: unsupported image type '%s' (expected image/jpeg, image/png, "
                                              "image/gif or image/webp)", param, media_type);
                 if (!image && streq(stype, "base64") && !streq(media_type, "application/pdf"))
-                        return request_error(reterr, param,
+                        return api_error_request(reterr, param,
                                              "%s: unsupported document type '%s' (expected application/pdf)",
                                              param, media_type);
                 if (!image && streq(stype, "text") && !streq(media_type, "text/plain"))
-                        return request_error(reterr, param,
+                        return api_error_request(reterr, param,
                                              "%s: unsupported document type '%s' (expected text/plain)",
                                              param, media_type);
                 (void) snprintf(param, sizeof(param), "%s.source.data", at);
                 if (!json_is_string(json_object_get(source, "data")))
-                        return request_error(reterr, param, "%s: a %s source requires a string \"data\"",
+                        return api_error_request(reterr, param, "%s: a %s source requires a string \"data\"",
                                              param, stype);
                 return 0;
         }
 
         /* "file" sources name the Files API, which the CLI cannot reach. */
-        return request_error(reterr, param, "%s: unsupported %s source type '%s' (expected %s)", param, btype,
+        return api_error_request(reterr, param, "%s: unsupported %s source type '%s' (expected %s)", param, btype,
                              stype, image ? "base64 or url" : "base64, text or url");
 }
 
@@ -230,7 +214,7 @@ static int check_history_block(const json_t *block, const char *type, const char
                         ok = json_is_object(v);
                 if (!ok) {
                         (void) snprintf(param, sizeof(param), "%s.%s", at, required[i].field);
-                        return request_error(reterr, param, "%s: a %s block requires %s \"%s\"", param, type,
+                        return api_error_request(reterr, param, "%s: a %s block requires %s \"%s\"", param, type,
                                              required[i].want == JSON_STRING ? "a string" : "an object",
                                              required[i].field);
                 }
@@ -240,7 +224,7 @@ static int check_history_block(const json_t *block, const char *type, const char
 
                 (void) snprintf(param, sizeof(param), "%s.content", at);
                 if (!is_absent(content) && !json_is_string(content) && !json_is_array(content))
-                        return request_error(reterr, param, "%s: must be a string or an array of content blocks",
+                        return api_error_request(reterr, param, "%s: must be a string or an array of content blocks",
                                              param);
                 if (json_is_array(content)) {
                         size_t i;
@@ -249,14 +233,14 @@ static int check_history_block(const json_t *block, const char *type, const char
                         json_array_foreach(content, i, b)
                                 if (!json_is_object(b) || !member_clean_string(b, "type")) {
                                         (void) snprintf(param, sizeof(param), "%s.content.%zu", at, i);
-                                        return request_error(reterr, param,
+                                        return api_error_request(reterr, param,
                                                              "%s: must be a content block with a string \"type\"",
                                                              param);
                                 }
                 }
                 (void) snprintf(param, sizeof(param), "%s.is_error", at);
                 if (!is_absent(json_object_get(block, "is_error")) && !json_is_boolean(json_object_get(block, "is_error")))
-                        return request_error(reterr, param, "%s: must be a boolean", param);
+                        return api_error_request(reterr, param, "%s: must be a boolean", param);
         }
         return 0;
 }
@@ -277,23 +261,23 @@ static int check_block(const json_t *block, size_t n, size_t m, ApiError *reterr
 
         (void) snprintf(at, sizeof(at), "messages.%zu.content.%zu", n, m);
         if (!json_is_object(block))
-                return request_error(reterr, at, "%s: a content block must be an object", at);
+                return api_error_request(reterr, at, "%s: a content block must be an object", at);
         type = member_clean_string(block, "type");
         (void) snprintf(param, sizeof(param), "%s.type", at);
         if (!type)
-                return request_error(reterr, param, "%s: required", param);
+                return api_error_request(reterr, param, "%s: required", param);
 
         if (streq(type, "text")) {
                 (void) snprintf(param, sizeof(param), "%s.text", at);
                 if (!json_is_string(json_object_get(block, "text")))
-                        return request_error(reterr, param, "%s: a text block requires a string \"text\"", param);
+                        return api_error_request(reterr, param, "%s: a text block requires a string \"text\"", param);
                 return 0;
         }
         if (streq(type, "image") || streq(type, "document"))
                 return check_source(block, type, at, reterr);
         if (str_in(type, passthrough, ELEMENTSOF(passthrough)))
                 return check_history_block(block, type, at, reterr);
-        return request_error(reterr, param,
+        return api_error_request(reterr, param,
                              "%s: unsupported content block type '%s' (expected text, image, document, tool_use, "
                              "tool_result or thinking)", param, type);
 }
@@ -308,7 +292,7 @@ static int parse_content(const json_t *content, size_t n, json_t **ret, ApiError
         (void) snprintf(param, sizeof(param), "messages.%zu.content", n);
         if (json_is_string(content)) {
                 if (json_string_length(content) == 0)
-                        return request_error(reterr, param, "%s: must not be empty", param);
+                        return api_error_request(reterr, param, "%s: must not be empty", param);
                 out = json_pack("[{s:s,s:s%}]", "type", "text", "text", json_string_value(content),
                                 json_string_length(content));
                 if (!out)
@@ -317,9 +301,9 @@ static int parse_content(const json_t *content, size_t n, json_t **ret, ApiError
                 return 0;
         }
         if (!json_is_array(content))
-                return request_error(reterr, param, "%s: must be a string or an array of content blocks", param);
+                return api_error_request(reterr, param, "%s: must be a string or an array of content blocks", param);
         if (json_array_size(content) == 0)
-                return request_error(reterr, param, "%s: must not be empty", param);
+                return api_error_request(reterr, param, "%s: must not be empty", param);
 
         out = json_array();
         if (!out)
@@ -356,17 +340,17 @@ static int parse_messages(const json_t *messages, json_t **ret, ApiError *reterr
 
                 (void) snprintf(param, sizeof(param), "messages.%zu", n);
                 if (!json_is_object(msg))
-                        return request_error(reterr, param, "%s: must be an object with role and content", param);
+                        return api_error_request(reterr, param, "%s: must be an object with role and content", param);
                 role = member_clean_string(msg, "role");
                 (void) snprintf(param, sizeof(param), "messages.%zu.role", n);
                 if (streq_ptr(role, "system"))
-                        return request_error(reterr, param,
+                        return api_error_request(reterr, param,
                                              "%s: must be \"user\" or \"assistant\"; use the top-level \"system\" "
                                              "parameter for system text", param);
                 if (!streq_ptr(role, "user") && !streq_ptr(role, "assistant"))
-                        return request_error(reterr, param, "%s: must be \"user\" or \"assistant\"", param);
+                        return api_error_request(reterr, param, "%s: must be \"user\" or \"assistant\"", param);
                 if (n == 0 && streq(role, "assistant"))
-                        return request_error(reterr, param, "%s: the first message must be a user turn", param);
+                        return api_error_request(reterr, param, "%s: the first message must be a user turn", param);
 
                 k = parse_content(json_object_get(msg, "content"), n, &content, reterr);
                 if (k < 0)
@@ -385,7 +369,7 @@ static int parse_messages(const json_t *messages, json_t **ret, ApiError *reterr
                 char param[128];
 
                 (void) snprintf(param, sizeof(param), "messages.%zu", count - 1);
-                return request_error(reterr, param,
+                return api_error_request(reterr, param,
                                      "%s: the final message is an assistant turn (prefill); the Claude Code CLI "
                                      "cannot continue a prefilled assistant turn, so the conversation must end "
                                      "with a user message", param);
@@ -408,50 +392,50 @@ static int check_tools(const json_t *body, ApiError *reterr) {
         size_t i;
 
         if (!is_absent(tools) && !json_is_array(tools))
-                return request_error(reterr, "tools", "tools: must be an array of tool definitions");
+                return api_error_request(reterr, "tools", "tools: must be an array of tool definitions");
         json_array_foreach(tools, i, tool) {
                 const json_t *v;
 
                 (void) snprintf(param, sizeof(param), "tools.%zu", i);
                 if (!json_is_object(tool))
-                        return request_error(reterr, param, "%s: a tool definition must be an object", param);
+                        return api_error_request(reterr, param, "%s: a tool definition must be an object", param);
                 (void) snprintf(param, sizeof(param), "tools.%zu.name", i);
                 v = json_object_get(tool, "name");
                 if (!member_clean_string(tool, "name") || json_string_length(v) == 0)
-                        return request_error(reterr, param, "%s: required, a non-empty string", param);
+                        return api_error_request(reterr, param, "%s: required, a non-empty string", param);
                 (void) snprintf(param, sizeof(param), "tools.%zu.type", i);
                 v = json_object_get(tool, "type");
                 if (!is_absent(v) && !json_is_string(v))
-                        return request_error(reterr, param, "%s: must be a string", param);
+                        return api_error_request(reterr, param, "%s: must be a string", param);
                 (void) snprintf(param, sizeof(param), "tools.%zu.description", i);
                 v = json_object_get(tool, "description");
                 if (!is_absent(v) && !json_is_string(v))
-                        return request_error(reterr, param, "%s: must be a string", param);
+                        return api_error_request(reterr, param, "%s: must be a string", param);
                 /* Custom tools (no "type", or "custom") need a schema; server tools have none. */
                 (void) snprintf(param, sizeof(param), "tools.%zu.input_schema", i);
                 v = json_object_get(tool, "input_schema");
                 if ((is_absent(json_object_get(tool, "type")) || streq_ptr(member_clean_string(tool, "type"), "custom"))
                     && !json_is_object(v))
-                        return request_error(reterr, param, "%s: required, an object (a JSON schema)", param);
+                        return api_error_request(reterr, param, "%s: required, an object (a JSON schema)", param);
                 if (!is_absent(v) && !json_is_object(v))
-                        return request_error(reterr, param, "%s: must be an object (a JSON schema)", param);
+                        return api_error_request(reterr, param, "%s: must be an object (a JSON schema)", param);
         }
 
         if (is_absent(choice))
                 return 0;
         if (!json_is_object(choice))
-                return request_error(reterr, "tool_choice", "tool_choice: must be an object");
+                return api_error_request(reterr, "tool_choice", "tool_choice: must be an object");
         type = member_clean_string(choice, "type");
         if (!type || !str_in(type, choices, ELEMENTSOF(choices)))
-                return request_error(reterr, "tool_choice.type",
+                return api_error_request(reterr, "tool_choice.type",
                                      "tool_choice.type: must be \"auto\", \"any\", \"tool\" or \"none\"");
         if (streq(type, "tool") && (!member_clean_string(choice, "name") ||
                                     json_string_length(json_object_get(choice, "name")) == 0))
-                return request_error(reterr, "tool_choice.name",
+                return api_error_request(reterr, "tool_choice.name",
                                      "tool_choice.name: required for tool_choice type \"tool\"");
         if (!is_absent(json_object_get(choice, "disable_parallel_tool_use")) &&
             !json_is_boolean(json_object_get(choice, "disable_parallel_tool_use")))
-                return request_error(reterr, "tool_choice.disable_parallel_tool_use",
+                return api_error_request(reterr, "tool_choice.disable_parallel_tool_use",
                                      "tool_choice.disable_parallel_tool_use: must be a boolean");
         return 0;
 }
@@ -465,13 +449,13 @@ static int parse_thinking(const json_t *v, const ApiEnv *env, CliRequest *cli, A
                 return 0;
         }
         if (!json_is_object(v))
-                return request_error(reterr, "thinking", "thinking: must be an object");
+                return api_error_request(reterr, "thinking", "thinking: must be an object");
         type = member_clean_string(v, "type");
         if (streq_ptr(type, "enabled")) {
                 const json_t *budget = json_object_get(v, "budget_tokens");
 
                 if (!json_is_integer(budget) || json_integer_value(budget) <= 0)
-                        return request_error(reterr, "thinking.budget_tokens",
+                        return api_error_request(reterr, "thinking.budget_tokens",
                                              "thinking.budget_tokens: required for thinking type \"enabled\" and "
                                              "must be a positive integer");
                 cli->thinking = true;
@@ -488,7 +472,7 @@ static int parse_thinking(const json_t *v, const ApiEnv *env, CliRequest *cli, A
                 cli->thinking_budget = 0;
                 return 0;
         }
-        return request_error(reterr, "thinking.type",
+        return api_error_request(reterr, "thinking.type",
                              "thinking.type: must be \"enabled\", \"adaptive\" or \"disabled\"");
 }
 
@@ -500,26 +484,26 @@ static int parse_effort(const json_t *body, const ApiEnv *env, char **ret, ApiEr
         const json_t *v;
 
         if (metadata && !json_is_null(metadata) && !json_is_object(metadata))
-                return request_error(reterr, "metadata", "metadata: must be an object");
+                return api_error_request(reterr, "metadata", "metadata: must be an object");
         if (output_config && !json_is_null(output_config) && !json_is_object(output_config))
-                return request_error(reterr, "output_config", "output_config: must be an object");
+                return api_error_request(reterr, "output_config", "output_config: must be an object");
         v = json_object_get(metadata, "user_id");
         if (!is_absent(v) && !json_is_string(v))
-                return request_error(reterr, "metadata.user_id", "metadata.user_id: must be a string");
+                return api_error_request(reterr, "metadata.user_id", "metadata.user_id: must be a string");
 
         v = json_object_get(output_config, "effort");
         if (v && !json_is_null(v)) {
                 param = "output_config.effort";
                 value = json_clean_string(v);
                 if (!value)
-                        return request_error(reterr, param, "%s: must be a string", param);
+                        return api_error_request(reterr, param, "%s: must be a string", param);
         }
         v = json_object_get(metadata, "effort");
         if (!value && v && !json_is_null(v)) {
                 param = "metadata.effort";
                 value = json_clean_string(v);
                 if (!value)
-                        return request_error(reterr, param, "%s: must be a string", param);
+                        return api_error_request(reterr, param, "%s: must be a string", param);
         }
         if (!value && env->effort_header && *env->effort_header) {
                 param = "x-effort";
@@ -539,7 +523,7 @@ static int parse_effort(const json_t *body, const ApiEnv *env, char **ret, ApiEr
                         *ret = strdup(effort_levels[i]);
                         return *ret ? 0 : -ENOMEM;
                 }
-        return request_error(reterr, param,
+        return api_error_request(reterr, param,
                              "%s: invalid effort level '%s' (expected low, medium, high, xhigh or max)", param, value);
 }
 
@@ -576,16 +560,16 @@ static int parse_unsupported(const json_t *body, char **ret, ApiError *reterr) {
                         ok = false;
                 }
                 if (!ok)
-                        return request_error(reterr, name, "%s: must be %s", name,
+                        return api_error_request(reterr, name, "%s: must be %s", name,
                                              unsupported_params[i].kind == UNSUPPORTED_NUMBER ? "a number" :
                                              unsupported_params[i].kind == UNSUPPORTED_INTEGER ? "an integer" :
                                              "an array of strings");
                 /* The API's own ranges: out of them it answers 400, so the proxy does too. */
                 if ((streq(name, "temperature") || streq(name, "top_p")) &&
                     (json_number_value(v) < 0 || json_number_value(v) > 1))
-                        return request_error(reterr, name, "%s: must be between 0 and 1", name);
+                        return api_error_request(reterr, name, "%s: must be between 0 and 1", name);
                 if (streq(name, "top_k") && json_integer_value(v) < 0)
-                        return request_error(reterr, name, "%s: must not be negative", name);
+                        return api_error_request(reterr, name, "%s: must not be negative", name);
 
                 p = realloc(list, len + (len ? 1 : 0) + n + 1);
                 if (!p)
@@ -619,27 +603,27 @@ int anthropic_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *r
         assert(ret);
 
         if (!json_is_object(body))
-                return request_error(reterr, NULL, "Request body must be a JSON object");
+                return api_error_request(reterr, NULL, "Request body must be a JSON object");
 
         model = json_object_get(body, "model");
         if (!json_is_string(model) || json_string_length(model) == 0)
-                return request_error(reterr, "model", "model is required");
+                return api_error_request(reterr, "model", "model is required");
         /* It becomes an argv word: a NUL would cut it short. */
         if (!json_clean_string(model))
-                return request_error(reterr, "model", "model: must not contain a NUL character");
+                return api_error_request(reterr, "model", "model: must not contain a NUL character");
 
         if (!json_is_array(json_object_get(body, "messages")) || json_array_size(json_object_get(body, "messages")) == 0)
-                return request_error(reterr, "messages", "messages is required and must be a non-empty array");
+                return api_error_request(reterr, "messages", "messages is required and must be a non-empty array");
 
         max_tokens = json_object_get(body, "max_tokens");
         if (!json_is_number(max_tokens))
-                return request_error(reterr, "max_tokens", "max_tokens is required and must be a number");
+                return api_error_request(reterr, "max_tokens", "max_tokens is required and must be a number");
         if (!json_is_integer(max_tokens) || json_integer_value(max_tokens) <= 0)
-                return request_error(reterr, "max_tokens", "max_tokens: must be a positive integer");
+                return api_error_request(reterr, "max_tokens", "max_tokens: must be a positive integer");
 
         stream = json_object_get(body, "stream");
         if (stream && !json_is_null(stream) && !json_is_boolean(stream))
-                return request_error(reterr, "stream", "stream: must be a boolean");
+                return api_error_request(reterr, "stream", "stream: must be a boolean");
         req.stream = json_is_true(stream);
 
         k = parse_unsupported(body, &req.unsupported, reterr);

@@ -124,3 +124,28 @@ void api_request_done(ApiRequest *r) {
         cli_request_done(&r->cli);
         *r = (ApiRequest) {};
 }
+
+/**
+ * api_error_request() - a 400 invalid_request_error naming the offending field
+ * @e: the error to fill (may be NULL)
+ * @param: the field, as the API names it ("messages.0.content"), or NULL
+ * @fmt: the message
+ *
+ * The one shape every request parser (Anthropic, Chat Completions, Responses) uses for bad input.
+ *
+ * Return: -EINVAL.
+ */
+int api_error_request(ApiError *e, const char *param, const char *fmt, ...) {
+        va_list ap;
+
+        if (!e)
+                return -EINVAL;
+        e->status = 400;
+        e->type = "invalid_request_error";
+        e->error_class = "bad_request";
+        va_start(ap, fmt);
+        (void) vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        va_end(ap);
+        (void) snprintf(e->param, sizeof(e->param), "%s", param ?: "");
+        return -EINVAL;
+}

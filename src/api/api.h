@@ -41,6 +41,8 @@ typedef struct ApiError {
 int api_error_set(ApiError *e, int r, int status, const char *type, const char *fmt, ...)
         __attribute__((format(printf, 5, 6)));
 int api_error_set_header(ApiError *e, const char *name, const char *value);
+/* A 400 invalid_request_error for the field @param. Return: -EINVAL. */
+int api_error_request(ApiError *e, const char *param, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void api_error_done(ApiError *e);
 /* {"type":"error","error":{...}} for Anthropic, {"error":{message,type,param,code}} for OpenAI's two. */
 int api_error_to_json(ApiKind kind, const ApiError *e, json_t **ret);

@@ -36,22 +36,6 @@ static const char *const advisory_params[] = {
 
 static const char *const image_media_types[] = { "image/jpeg", "image/png", "image/gif", "image/webp" };
 
-_printf_(3, 4)
-static int request_error(ApiError *e, const char *param, const char *fmt, ...) {
-        va_list ap;
-
-        if (!e)
-                return -EINVAL;
-        e->status = 400;
-        e->type = "invalid_request_error";
-        e->error_class = "bad_request";
-        va_start(ap, fmt);
-        (void) vsnprintf(e->message, sizeof(e->message), fmt, ap);
-        va_end(ap);
-        (void) snprintf(e->param, sizeof(e->param), "%s", param ?: "");
-        return -EINVAL;
-}
-
 static bool is_set(const json_t *v) {
         return v && !json_is_null(v);
 }
@@ -93,14 +77,14 @@ static int parse_system_content(const json_t *content, const char *at, char **sy
         if (json_is_string(content))
                 return append_paragraph(system, json_string_value(content));
         if (!json_is_array(content))
-                return request_error(reterr, at, "%s: must be a string or an array of text parts", at);
+                return api_error_request(reterr, at, "%s: must be a string or an array of text parts", at);
         json_array_foreach(content, i, part) {
                 const char *text = text_part(part);
                 int r;
 
                 (void) snprintf(param, sizeof(param), "%s.%zu", at, i);
                 if (!text)
-                        return request_error(reterr, param, "%s: must be a text part with a string \"text\"", param);
+                        return api_error_request(reterr, param, "%s: must be a text part with a string \"text\"", param);
                 r = append_paragraph(system, text);
                 if (r < 0)
                         return r;
@@ -143,13 +127,13 @@ static json_t *image_block(const char *url, const char *param, ApiError *reterr,
 
         r = split_data_url(url, media_type, sizeof(media_type), &data);
         if (r < 0) {
-                *ret_error = request_error(reterr, param, "%s: a data URL must look like data:image/png;base64,...",
+                *ret_error = api_error_request(reterr, param, "%s: a data URL must look like data:image/png;base64,...",
                                            param);
                 return NULL;
         }
         if (r > 0) {
                 if (!str_in(media_type, image_media_types, ELEMENTSOF(image_media_types))) {
-                        *ret_error = request_error(reterr, param,
+                        *ret_error = api_error_request(reterr, param,
                                                    "%s: unsupported image type '%s' (expected image/jpeg, "
                                                    "image/png, image/gif or image/webp)", param, media_type);
                         return NULL;
@@ -160,7 +144,7 @@ static json_t *image_block(const char *url, const char *param, ApiError *reterr,
                                  media_type, "data", data);
         }
         if (strncasecmp(url, "https://", 8) != 0 && strncasecmp(url, "http://", 7) != 0) {
-                *ret_error = request_error(reterr, param, "%s: must be an http(s) URL or a base64 data URL", param);
+                *ret_error = api_error_request(reterr, param, "%s: must be an http(s) URL or a base64 data URL", param);
                 return NULL;
         }
         return json_pack("{s:s,s:{s:s,s:s}}", "type", "image", "source", "type", "url", "url", url);
@@ -173,12 +157,12 @@ static json_t *file_block(const json_t *file, const char *param, ApiError *reter
         int r;
 
         if (!json_is_object(file)) {
-                *ret_error = request_error(reterr, param, "%s: a file part requires a \"file\" object", param);
+                *ret_error = api_error_request(reterr, param, "%s: a file part requires a \"file\" object", param);
                 return NULL;
         }
         (void) snprintf(at, sizeof(at), "%s.file_data", param);
         if (!file_data) {
-                *ret_error = request_error(reterr, at,
+                *ret_error = api_error_request(reterr, at,
                                            "%s: required; file_id refers to the Files API, which this proxy "
                                            "cannot reach: send the file as a base64 data URL", at);
                 return NULL;
@@ -189,7 +173,7 @@ static json_t *file_block(const json_t *file, const char *param, ApiError *reter
                 data = file_data;
                 snprintf(media_type, sizeof(media_type), "application/pdf");
         } else if (r < 0 || strcasecmp(media_type, "application/pdf") != 0) {
-                *ret_error = request_error(reterr, at, "%s: must be a PDF, as data:application/pdf;base64,...", at);
+                *ret_error = api_error_request(reterr, at, "%s: must be a PDF, as data:application/pdf;base64,...", at);
                 return NULL;
         }
         return json_pack("{s:s,s:{s:s,s:s,s:s}}", "type", "document", "source", "type", "base64", "media_type",
@@ -207,7 +191,7 @@ static int parse_user_content(const json_t *content, const char *at, json_t **re
                 return -ENOMEM;
         if (json_is_string(content)) {
                 if (json_string_length(content) == 0)
-                        return request_error(reterr, at, "%s: must not be empty", at);
+                        return api_error_request(reterr, at, "%s: must not be empty", at);
                 if (json_array_append_new(out, json_pack("{s:s,s:s%}", "type", "text", "text",
                                                          json_string_value(content), json_string_length(content))) < 0)
                         return -ENOMEM;
@@ -215,7 +199,7 @@ static int parse_user_content(const json_t *content, const char *at, json_t **re
                 return 0;
         }
         if (!json_is_array(content) || json_array_size(content) == 0)
-                return request_error(reterr, at, "%s: must be a string or a non-empty array of content parts", at);
+                return api_error_request(reterr, at, "%s: must be a string or a non-empty array of content parts", at);
 
         json_array_foreach(content, i, part) {
                 const char *type = json_string_value(json_object_get(part, "type"));
@@ -227,7 +211,7 @@ static int parse_user_content(const json_t *content, const char *at, json_t **re
                 if (text)
                         block = json_pack("{s:s,s:s}", "type", "text", "text", text);
                 else if (streq_ptr(type, "text") || streq_ptr(type, "input_text"))
-                        return request_error(reterr, param, "%s.text: must be a string", param);
+                        return api_error_request(reterr, param, "%s.text: must be a string", param);
                 else if (streq_ptr(type, "image_url")) {
                         const json_t *iu = json_object_get(part, "image_url");
                         const char *url = json_is_string(iu) ? json_string_value(iu)
@@ -236,7 +220,7 @@ static int parse_user_content(const json_t *content, const char *at, json_t **re
 
                         (void) snprintf(p2, sizeof(p2), "%s.image_url.url", param);
                         if (!url)
-                                return request_error(reterr, p2, "%s: required", p2);
+                                return api_error_request(reterr, p2, "%s: required", p2);
                         block = image_block(url, p2, reterr, &r);
                         if (!block)
                                 return r;
@@ -248,7 +232,7 @@ static int parse_user_content(const json_t *content, const char *at, json_t **re
                         if (!block)
                                 return r;
                 } else
-                        return request_error(reterr, param,
+                        return api_error_request(reterr, param,
                                              "%s: unsupported content part type '%s' (expected text, image_url or "
                                              "file)", param, type ?: "(none)");
                 if (!block || json_array_append_new(out, block) < 0)
@@ -278,16 +262,16 @@ static int parse_assistant(const json_t *msg, const char *at, json_t **ret, ApiE
                         const char *text = text_part(v) ?: json_string_value(json_object_get(v, "refusal"));
 
                         if (!text)
-                                return request_error(reterr, param, "%s.%zu: must be a text or refusal part", param, i);
+                                return api_error_request(reterr, param, "%s.%zu: must be a text or refusal part", param, i);
                         if (*text && json_array_append_new(out, json_pack("{s:s,s:s}", "type", "text", "text", text)) < 0)
                                 return -ENOMEM;
                 }
         } else if (is_set(content))
-                return request_error(reterr, param, "%s: must be a string, an array of parts or null", param);
+                return api_error_request(reterr, param, "%s: must be a string, an array of parts or null", param);
 
         (void) snprintf(param, sizeof(param), "%s.tool_calls", at);
         if (is_set(calls) && !json_is_array(calls))
-                return request_error(reterr, param, "%s: must be an array", param);
+                return api_error_request(reterr, param, "%s: must be an array", param);
         json_array_foreach(calls, i, v) {
                 const json_t *fn = json_object_get(v, "function");
                 const char *id = json_string_value(json_object_get(v, "id"));
@@ -297,12 +281,12 @@ static int parse_assistant(const json_t *msg, const char *at, json_t **ret, ApiE
                 json_error_t jerr;
 
                 if (!id || !name)
-                        return request_error(reterr, param, "%s.%zu: needs an \"id\" and a function \"name\"", param, i);
+                        return api_error_request(reterr, param, "%s.%zu: needs an \"id\" and a function \"name\"", param, i);
                 if (args && *args) {
                         input = json_loads(args, JSON_REJECT_DUPLICATES, &jerr);
                         if (!json_is_object(input)) {
                                 json_decref(input);
-                                return request_error(reterr, param,
+                                return api_error_request(reterr, param,
                                                      "%s.%zu.function.arguments: must be a JSON object", param, i);
                         }
                 } else
@@ -312,7 +296,7 @@ static int parse_assistant(const json_t *msg, const char *at, json_t **ret, ApiE
                         return -ENOMEM;
         }
         if (json_array_size(out) == 0)
-                return request_error(reterr, at, "%s: an assistant message needs content or tool_calls", at);
+                return api_error_request(reterr, at, "%s: an assistant message needs content or tool_calls", at);
         *ret = TAKE_PTR(out);
         return 0;
 }
@@ -327,7 +311,7 @@ static int parse_tool(const json_t *msg, const char *at, json_t **ret, ApiError 
 
         (void) snprintf(param, sizeof(param), "%s.tool_call_id", at);
         if (!id)
-                return request_error(reterr, param, "%s: required", param);
+                return api_error_request(reterr, param, "%s: required", param);
         (void) snprintf(param, sizeof(param), "%s.content", at);
         r = parse_system_content(content, param, &text, reterr);
         if (r < 0)
@@ -353,7 +337,7 @@ static int parse_messages(const json_t *messages, char **system, json_t **ret, A
                 (void) snprintf(at, sizeof(at), "messages.%zu", n);
                 (void) snprintf(param, sizeof(param), "%s.role", at);
                 if (!json_is_object(msg))
-                        return request_error(reterr, at, "%s: must be an object with a role", at);
+                        return api_error_request(reterr, at, "%s: must be an object with a role", at);
                 role = json_string_value(json_object_get(msg, "role"));
                 if (streq_ptr(role, "system") || streq_ptr(role, "developer")) {
                         (void) snprintf(param, sizeof(param), "%s.content", at);
@@ -373,13 +357,13 @@ static int parse_messages(const json_t *messages, char **system, json_t **ret, A
                         r = parse_tool(msg, at, &content, reterr);
                         turn = "user";
                 } else
-                        return request_error(reterr, param,
+                        return api_error_request(reterr, param,
                                              "%s: must be \"system\", \"developer\", \"user\", \"assistant\" or "
                                              "\"tool\"", param);
                 if (r < 0)
                         return r;
                 if (!last_role && streq(turn, "assistant"))
-                        return request_error(reterr, param,
+                        return api_error_request(reterr, param,
                                              "%s: the conversation must start with a user message (after any "
                                              "system messages)", param);
                 if (streq_ptr(last_role, turn)) {
@@ -391,9 +375,9 @@ static int parse_messages(const json_t *messages, char **system, json_t **ret, A
                 last_role = turn;
         }
         if (!last_role)
-                return request_error(reterr, "messages", "messages: needs at least one user message");
+                return api_error_request(reterr, "messages", "messages: needs at least one user message");
         if (streq(last_role, "assistant"))
-                return request_error(reterr, "messages",
+                return api_error_request(reterr, "messages",
                                      "messages: the final message is an assistant turn; the Claude Code CLI cannot "
                                      "continue a prefilled assistant turn, so the conversation must end with a user "
                                      "or tool message");
@@ -420,7 +404,7 @@ static int parse_effort(const json_t *body, const ApiEnv *env, CliRequest *cli, 
         if (is_set(v)) {
                 value = json_string_value(v);
                 if (!value)
-                        return request_error(reterr, param, "%s: must be a string", param);
+                        return api_error_request(reterr, param, "%s: must be a string", param);
                 if (strcasecmp(value, "none") == 0) {
                         cli->thinking = false;
                         value = NULL;
@@ -442,7 +426,7 @@ static int parse_effort(const json_t *body, const ApiEnv *env, CliRequest *cli, 
                         cli->effort = strdup(table[i].cli);
                         return cli->effort ? 0 : -ENOMEM;
                 }
-        return request_error(reterr, param,
+        return api_error_request(reterr, param,
                              "%s: invalid effort '%s' (expected none, minimal, low, medium, high, xhigh or max)", param,
                              value);
 }
@@ -452,7 +436,7 @@ static int parse_advisory(const json_t *body, char **ret, ApiError *reterr) {
         size_t len = 0;
 
         if (json_is_true(json_object_get(body, "logprobs")))
-                return request_error(reterr, "logprobs",
+                return api_error_request(reterr, "logprobs",
                                      "logprobs: the Claude Code CLI does not expose token log probabilities; send "
                                      "logprobs false or leave it out");
         for (size_t i = 0; i < ELEMENTSOF(advisory_params); i++) {
@@ -493,30 +477,30 @@ int openai_chat_request_parse(const json_t *body, const ApiEnv *env, ApiRequest 
         assert(ret);
 
         if (!json_is_object(body))
-                return request_error(reterr, NULL, "Request body must be a JSON object");
+                return api_error_request(reterr, NULL, "Request body must be a JSON object");
         model = json_object_get(body, "model");
         if (!json_is_string(model) || json_string_length(model) == 0)
-                return request_error(reterr, "model", "model: required, a string");
+                return api_error_request(reterr, "model", "model: required, a string");
         messages = json_object_get(body, "messages");
         if (!json_is_array(messages) || json_array_size(messages) == 0)
-                return request_error(reterr, "messages", "messages: required, a non-empty array");
+                return api_error_request(reterr, "messages", "messages: required, a non-empty array");
 
         stream = json_object_get(body, "stream");
         if (is_set(stream) && !json_is_boolean(stream))
-                return request_error(reterr, "stream", "stream: must be a boolean");
+                return api_error_request(reterr, "stream", "stream: must be a boolean");
         req.stream = json_is_true(stream);
         opts = json_object_get(body, "stream_options");
         if (is_set(opts) && !json_is_object(opts))
-                return request_error(reterr, "stream_options", "stream_options: must be an object");
+                return api_error_request(reterr, "stream_options", "stream_options: must be an object");
         if (is_set(opts) && !req.stream)
-                return request_error(reterr, "stream_options",
+                return api_error_request(reterr, "stream_options",
                                      "stream_options: only allowed when stream is true");
         req.include_usage = json_is_true(json_object_get(opts, "include_usage"));
 
         n = json_object_get(body, "n");
         if (is_set(n)) {
                 if (!json_is_integer(n) || json_integer_value(n) < 1 || json_integer_value(n) > OPENAI_N_MAX)
-                        return request_error(reterr, "n", "n: must be an integer from 1 to %d", OPENAI_N_MAX);
+                        return api_error_request(reterr, "n", "n: must be an integer from 1 to %d", OPENAI_N_MAX);
                 req.n = (unsigned) json_integer_value(n);
         }
 

@@ -33,22 +33,6 @@ static const char *const advisory_params[] = {
         "client_metadata", "safety_identifier", "top_logprobs", "max_tool_calls", "prompt",
 };
 
-_printf_(3, 4)
-static int request_error(ApiError *e, const char *param, const char *fmt, ...) {
-        va_list ap;
-
-        if (!e)
-                return -EINVAL;
-        e->status = 400;
-        e->type = "invalid_request_error";
-        e->error_class = "bad_request";
-        va_start(ap, fmt);
-        (void) vsnprintf(e->message, sizeof(e->message), fmt, ap);
-        va_end(ap);
-        (void) snprintf(e->param, sizeof(e->param), "%s", param ?: "");
-        return -EINVAL;
-}
-
 static bool is_set(const json_t *v) {
         return v && !json_is_null(v);
 }
@@ -65,7 +49,7 @@ static json_t *part_to_chat(const json_t *p, const char *at, ApiError *reterr, i
                 const json_t *url = json_object_get(p, "image_url");
 
                 if (!json_is_string(url)) {
-                        *ret_error = request_error(reterr, at,
+                        *ret_error = api_error_request(reterr, at,
                                                    "%s: needs an \"image_url\" (file_id refers to the Files API, "
                                                    "which this proxy cannot reach)", at);
                         return NULL;
@@ -75,7 +59,7 @@ static json_t *part_to_chat(const json_t *p, const char *at, ApiError *reterr, i
         if (streq_ptr(type, "input_file"))
                 return json_pack("{s:s,s:{s:O?,s:O?}}", "type", "file", "file", "file_data",
                                  json_object_get(p, "file_data"), "filename", json_object_get(p, "filename"));
-        *ret_error = request_error(reterr, at,
+        *ret_error = api_error_request(reterr, at,
                                    "%s: unsupported content type '%s' (expected input_text, input_image or "
                                    "input_file)", at, type ?: "(none)");
         return NULL;
@@ -91,7 +75,7 @@ static int input_to_chat(const json_t *input, json_t *msgs, ApiError *reterr) {
                                ? -ENOMEM
                                : 0;
         if (!json_is_array(input) || json_array_size(input) == 0)
-                return request_error(reterr, "input", "input: required, a string or a non-empty array of items");
+                return api_error_request(reterr, "input", "input: required, a string or a non-empty array of items");
 
         json_array_foreach(input, i, item) {
                 const char *type = json_string_value(json_object_get(item, "type"));
@@ -100,7 +84,7 @@ static int input_to_chat(const json_t *input, json_t *msgs, ApiError *reterr) {
 
                 (void) snprintf(at, sizeof(at), "input.%zu", i);
                 if (!json_is_object(item))
-                        return request_error(reterr, at, "%s: must be an object", at);
+                        return api_error_request(reterr, at, "%s: must be an object", at);
                 if (!type || streq(type, "message")) {
                         const json_t *content = json_object_get(item, "content");
                         const char *role = json_string_value(json_object_get(item, "role"));
@@ -149,7 +133,7 @@ static int input_to_chat(const json_t *input, json_t *msgs, ApiError *reterr) {
                         /* Earlier reasoning the client echoes back: the CLI cannot take it. */
                         continue;
                 else
-                        return request_error(reterr, at,
+                        return api_error_request(reterr, at,
                                              "%s: unsupported item type '%s' (expected message, function_call or "
                                              "function_call_output)", at, type);
                 if (!m || json_array_append_new(msgs, m) < 0)
@@ -190,19 +174,19 @@ int openai_responses_request_parse(const json_t *body, const ApiEnv *env, ApiReq
         if (!msgs)
                 return -ENOMEM;
         if (!json_is_object(body))
-                return request_error(reterr, NULL, "Request body must be a JSON object");
+                return api_error_request(reterr, NULL, "Request body must be a JSON object");
         if (is_set(json_object_get(body, "previous_response_id")))
-                return request_error(reterr, "previous_response_id",
+                return api_error_request(reterr, "previous_response_id",
                                      "previous_response_id: this proxy keeps no responses (it is stateless); send "
                                      "the earlier items in `input` instead");
         if (is_set(json_object_get(body, "conversation")))
-                return request_error(reterr, "conversation",
+                return api_error_request(reterr, "conversation",
                                      "conversation: this proxy keeps no conversations; send the items in `input`");
         if (json_is_true(json_object_get(body, "background")))
-                return request_error(reterr, "background", "background: not supported; leave it out or false");
+                return api_error_request(reterr, "background", "background: not supported; leave it out or false");
         v = json_object_get(body, "instructions");
         if (is_set(v) && !json_is_string(v))
-                return request_error(reterr, "instructions", "instructions: must be a string");
+                return api_error_request(reterr, "instructions", "instructions: must be a string");
         if (json_is_string(v) && json_string_length(v) > 0 &&
             json_array_append_new(msgs, json_pack("{s:s,s:O}", "role", "system", "content", v)) < 0)
                 return -ENOMEM;
@@ -211,7 +195,7 @@ int openai_responses_request_parse(const json_t *body, const ApiEnv *env, ApiReq
                 return r;
         reasoning = json_object_get(body, "reasoning");
         if (is_set(reasoning) && !json_is_object(reasoning))
-                return request_error(reterr, "reasoning", "reasoning: must be an object");
+                return api_error_request(reterr, "reasoning", "reasoning: must be an object");
 
         chat = json_pack("{s:O?,s:O,s:O?,s:O?}", "model", json_object_get(body, "model"), "messages", msgs, "stream",
                          json_object_get(body, "stream"), "reasoning_effort", json_object_get(reasoning, "effort"));
