@@ -171,6 +171,8 @@ describe('bad request bodies', () => {
 
   before(async () => {
     proxy = await startProxy({ env: { MAX_BODY_BYTES: MAX_BODY } });
+    // The cases count the proxy's children: the start-up auth check's must be gone first.
+    await proxy.waitSettled();
   });
   after(async () => {
     await proxy?.stop();
@@ -320,6 +322,7 @@ describe('a body of 370,000 small blocks', () => {
 describe('a client that leaves while its large body is parsed', () => {
   test('the proxy stays up, starts no CLI and stops cleanly', { timeout: 240000 }, async () => {
     await withProxy({ env: { MAX_BODY_BYTES: 16 << 20 } }, async (proxy) => {
+      await proxy.waitSettled();
       const block = '{"type":"text","text":"a"}';
       const big = `{"model":"sonnet","max_tokens":16,"messages":[{"role":"user","content":[${
         new Array(200000).fill(block).join(',')}]}]}`;

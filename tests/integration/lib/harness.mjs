@@ -196,6 +196,17 @@ export class Proxy {
     return pool.size <= pool.target && this.children().length === pool.size;
   }
 
+  // Wait until start-up work is over: the first `claude auth status` has reported (its child
+  // is gone) and the warm pool holds no more than its idle processes. A test that counts
+  // children right after start would otherwise count that check's child.
+  async waitSettled(timeoutMs = 30000) {
+    await waitFor(async () => {
+      const res = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(5000) });
+      const { cli } = await res.json();
+      return (!cli.available || cli.auth.state !== 'unknown') && await this.onlyPoolLeft();
+    }, timeoutMs, 'the start-up auth check to end and only the idle pool to be left');
+  }
+
   // Every fake-claude log written so far, oldest first.
   fakeLogs() {
     if (!this.logDir) return [];
