@@ -15,7 +15,12 @@
 // /health <= 50 ms throughout; both: RSS after within 2x of idle. Not a test: it asserts
 // nothing, it prints the figures and whether each goal was met. Node built-ins only.
 //
-//   node bench/large-body.mjs --build BUILD [--runs N] [--blocks N] [--line-mb N]
+// (a') The same with --under-blocks (99,000) blocks: the largest such body the default
+//     MAX_BODY_VALUES (500,000 values, 5 a block) parses; (a) itself is then refused with 413
+//     before its tree is built. --max-body-values N sets MAX_BODY_VALUES (4000000: (a) parsed).
+//
+//   node bench/large-body.mjs --build BUILD [--runs N] [--blocks N] [--under-blocks N]
+//        [--max-body-values N] [--line-mb N]
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -29,7 +34,7 @@ const SOURCE_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname)
 const TRANSCRIPTS = path.join(SOURCE_ROOT, 'tests', 'data', 'transcripts');
 
 function parseArgs(argv) {
-  const o = { runs: 3, blocks: 370000, lineMb: 40 };
+  const o = { runs: 3, blocks: 370000, underBlocks: 99000, lineMb: 40 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--proxy') o.proxy = argv[++i];
@@ -37,6 +42,8 @@ function parseArgs(argv) {
     else if (a === '--build') o.build = argv[++i];
     else if (a === '--runs') o.runs = Number(argv[++i]);
     else if (a === '--blocks') o.blocks = Number(argv[++i]);
+    else if (a === '--under-blocks') o.underBlocks = Number(argv[++i]);
+    else if (a === '--max-body-values') o.maxValues = Number(argv[++i]);
     else if (a === '--line-mb') o.lineMb = Number(argv[++i]);
     else if (a === '--help' || a === '-h') {
       console.log('usage: large-body.mjs (--build DIR | --proxy BIN --fake BIN) [--runs N] [--blocks N] [--line-mb N]');
@@ -79,6 +86,7 @@ async function startProxy() {
     MAX_BODY_BYTES: String(16 << 20),
     WORK_DIR: workDir,
     LOG_LEVEL: 'info',
+    ...(opts.maxValues ? { MAX_BODY_VALUES: String(opts.maxValues) } : {}),
   };
   const child = spawn(opts.proxy, [], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -268,6 +276,12 @@ async function main() {
   process.stderr.write(`phase: ${opts.blocks} text blocks\n`);
   const a = await phase(proxy, `${opts.blocks} tiny text blocks`, bigBody(opts.blocks), idleKb);
   out.push(report(a, { timeGoal: true }));
+  if (opts.underBlocks) {
+    // The largest body of such blocks MAX_BODY_VALUES (default 500,000; 5 a block) lets through.
+    process.stderr.write(`phase: ${opts.underBlocks} text blocks\n`);
+    const u = await phase(proxy, `${opts.underBlocks} tiny text blocks`, bigBody(opts.underBlocks), idleKb);
+    out.push(report(u, { timeGoal: true }));
+  }
   process.stderr.write(`phase: ${opts.lineMb} MB CLI line\n`);
   const b = await phase(proxy, `${opts.lineMb} MB CLI stdout line`, hugeLineBody(opts.lineMb * 1048576), idleKb);
   out.push(report(b, { timeGoal: false }));

@@ -86,6 +86,8 @@ static const KeyInfo keys[] = {
         /* evhttp takes the body cap as ev_ssize_t, hence INT64_MAX. */
         { "MAX_BODY_BYTES", KEY_SIZE, FIELD(max_body_bytes), 1, INT64_MAX, "10485760",
           "a size in bytes, optionally with a K, M or G suffix" },
+        /* jansson spends ~110 bytes a value: the default bounds one body's tree to ~55 MB. */
+        { "MAX_BODY_VALUES", KEY_UNSIGNED, FIELD(max_body_values), 1, UINT32_MAX, "500000", NULL },
         { "MAX_CONCURRENT", KEY_UNSIGNED, FIELD(max_concurrent), 1, UINT32_MAX, "16", NULL },
         { "MAX_QUEUE", KEY_UNSIGNED, FIELD(max_queue), 0, UINT32_MAX, "64", NULL },
         /* Idle CLIs started in advance for DEFAULT_MODEL; each holds ~150-300 MB. 0: none. */

@@ -39,6 +39,7 @@ typedef struct Config {
         bool enable_thinking;           /* ENABLE_THINKING */
         char *mcp_config_path;          /* PROXY_MCP_CONFIG */
         uint64_t max_body_bytes;        /* MAX_BODY_BYTES */
+        unsigned max_body_values;       /* MAX_BODY_VALUES */
         unsigned max_concurrent;        /* MAX_CONCURRENT */
         unsigned max_queue;             /* MAX_QUEUE */
         unsigned warm_pool;             /* WARM_POOL: idle CLIs kept started for DEFAULT_MODEL */

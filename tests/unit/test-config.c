@@ -33,6 +33,7 @@ static const char default_format[] =
         "ENABLE_THINKING=false\n"
         "PROXY_MCP_CONFIG=\n"
         "MAX_BODY_BYTES=10485760\n"
+        "MAX_BODY_VALUES=500000\n"
         "MAX_CONCURRENT=16\n"
         "MAX_QUEUE=64\n"
         "WARM_POOL=1\n"
@@ -115,6 +116,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c->log_level, LOG_INFO);
         assert_false(c->enable_thinking);
         assert_null(c->mcp_config_path);
+        assert_int_equal(c->max_body_values, 500000);
         assert_int_equal(c->max_body_bytes, 10485760);
         assert_int_equal(c->max_concurrent, 16);
         assert_int_equal(c->max_queue, 64);
@@ -139,7 +141,7 @@ static void test_known_keys(void **state) {
         static const char *const names[] = {
                 "HOST", "PORT", "PROXY_API_KEYS", "REQUIRE_AUTH", "CLAUDE_PATH", "DEFAULT_MODEL",
                 "DEFAULT_EFFORT", "REQUEST_TIMEOUT_MS", "IDLE_TIMEOUT_MS", "KILL_GRACE_MS",
-                "PING_INTERVAL_MS", "LOG_LEVEL", "ENABLE_THINKING", "PROXY_MCP_CONFIG", "MAX_BODY_BYTES",
+                "PING_INTERVAL_MS", "LOG_LEVEL", "ENABLE_THINKING", "PROXY_MCP_CONFIG", "MAX_BODY_BYTES", "MAX_BODY_VALUES",
                 "MAX_CONCURRENT", "MAX_QUEUE", "WARM_POOL", "CHILD_ENV", "SYSTEM_PROMPT_MODE", "CLI_MAX_RETRIES",
                 "WORK_DIR",
         };
@@ -708,6 +710,7 @@ static void test_format(void **state) {
                             "ENABLE_THINKING=true\n"
                             "PROXY_MCP_CONFIG=/etc/claude-proxy/mcp.json\n"
                             "MAX_BODY_BYTES=33554432\n"
+                "MAX_BODY_VALUES=500000\n"
                             "MAX_CONCURRENT=4\n"
                             "MAX_QUEUE=0\n"
                             "WARM_POOL=2\n"
