@@ -45,3 +45,17 @@ size_t json_count_values(const char *buf, size_t len, size_t limit) {
         }
         return n;
 }
+
+size_t json_count_tree(const json_t *j) {
+        size_t n = 1, i;
+        const char *key;
+        json_t *v;
+
+        if (json_is_array(j))
+                json_array_foreach(j, i, v)
+                        n += json_count_tree(v);
+        else if (json_is_object(j))
+                json_object_foreach((json_t *) j, key, v)
+                        n += 1 + json_count_tree(v);
+        return n;
+}

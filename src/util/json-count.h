@@ -7,6 +7,7 @@
  * built in seconds), so a body is measured before it is parsed and refused past a bound.
  */
 
+#include <jansson.h>
 #include <stddef.h>
 
 /*
@@ -16,3 +17,7 @@
  * the count means nothing, and the parser that follows says what is wrong.
  */
 size_t json_count_values(const char *buf, size_t len, size_t limit);
+
+/* The same measure of a tree already built: what json_count_values() must agree with for any
+ * text jansson accepts (the unit tests and the request fuzzers check that). */
+size_t json_count_tree(const json_t *j);

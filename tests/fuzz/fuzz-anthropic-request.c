@@ -7,9 +7,10 @@
  * the stream translator's constructor. The parse runs under both system-prompt modes that change
  * the argv, and with thinking enabled, so those branches are reachable from one input.
  *
- * Invariants (fuzz-check.h): a refused body is an HTTP error with a type and message; an
- * accepted one gives an argv that runs the configured CLI, stdin lines that serialise and end
- * with the one line that queries, and a stream translator.
+ * Invariants (fuzz-check.h): the value count session.c makes before parsing equals the tree's; a
+ * refused body is an HTTP error with a type and message; an accepted one gives an argv that runs
+ * the configured CLI, stdin lines that serialise and end with the one line that queries, and a
+ * stream translator.
  */
 
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "api/anthropic.h"
 #include "fuzz-check.h"
 #include "fuzz.h"
+#include "util/json-count.h"
 #include "util/macro.h"
 
 static void anthropic_stream_freep(AnthropicStream **s) {
@@ -87,6 +89,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         body = json_loadb((const char *) data, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
         if (!body)
                 return 0;
+        /* session.c refuses a body on this count before parsing it: it must be exact. */
+        FUZZ_CHECK(json_count_values((const char *) data, size, SIZE_MAX - 1) == json_count_tree(body),
+                   "json_count_values() says %zu, jansson built %zu", json_count_values((const char *) data, size, SIZE_MAX - 1),
+                   json_count_tree(body));
         run(body, SYSTEM_PROMPT_USER, false);
         run(body, SYSTEM_PROMPT_APPEND, true);
         run(body, SYSTEM_PROMPT_REPLACE, false);
