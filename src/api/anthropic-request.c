@@ -22,6 +22,7 @@
 
 #include "api/anthropic.h"
 #include "api/models.h"
+#include "api/structured-output.h"
 #include "util/macro.h"
 
 /* The CLI's --effort values (cli/README §3). */
@@ -643,6 +644,9 @@ int anthropic_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *r
         if (k < 0)
                 return k;
         k = parse_effort(body, env, &req.cli.effort, reterr);
+        if (k < 0)
+                return k;
+        k = structured_output_from_anthropic(body, &req.cli.json_schema, reterr);
         if (k < 0)
                 return k;
 
