@@ -173,6 +173,17 @@ for (const pool of ['0', '1']) {
       assert.equal(finish, 'stop');
     });
 
+    test('chat: n = 2 choices, each run with its own initialize and value', async () => {
+      const client = await openaiClient(proxy);
+      const c = await client.chat.completions.create(chatBody('Two people. SO-C7', { response_format: chatFormat, n: 2 }));
+      assert.deepEqual(c.choices.map((ch) => ch.message.content), [VALUE_TEXT, VALUE_TEXT]);
+      const logs = proxy.servedLogs().filter((l) => JSON.stringify(l.stdin).includes('SO-C7'));
+      assert.equal(logs.length, 2, 'two CLI runs');
+      for (const l of logs)
+        assert.equal(l.stdin.filter((x) => x?.type === 'control_request' && x.request.subtype === 'initialize'
+          && x.request.jsonSchema).length, 1);
+    });
+
     test('chat: response_format json_object asks for any object', async () => {
       const client = await openaiClient(proxy);
       const c = await client.chat.completions.create(chatBody('Give me a person as JSON. SO-C3',
