@@ -35,6 +35,7 @@
 #include <stdio.h>
 
 #include "api/outcome.h"
+#include "api/structured-output.h"
 #include "cli/control.h"
 #include "cli/request.h"
 #include "cli/stream.h"
@@ -96,7 +97,7 @@ struct Session {
         unsigned n_choices, n_ok;       /* n_ok: choices that succeeded */
         unsigned slots_held;            /* scheduler slots not given back yet */
         pid_t pid;                      /* for the access log: the first run's */
-        CliControl *control;            /* an adopted pooled run's host requests (its late config) */
+        CliControl *control;            /* host requests of its runs (late or spawn config), NULL: none */
         bool warm;                      /* choice 0's run came from the warm pool (n == 1 only) */
         bool warm_answered;             /* ... and printed something: pool_kick() done */
         char unit[200];                 /* the scope or cgroup name, for the access log */
@@ -346,6 +347,12 @@ static void choice_conclude(Choice *c) {
                 return;
         exit.kill_reason = run_kill_reason(c->run);
         r = cli_outcome_classify(&c->outcome, &exit, run_stderr_tail(c->run), &err);
+        /* A structured run that ended without its value answered in prose: not what was asked. */
+        if (r >= 0 && s->api.cli.json_schema) {
+                _cleanup_free_ char *value = NULL;
+
+                r = structured_output_text(c->outcome.result, &value, &err);
+        }
         if (r >= 0)
                 choice_finish_ok(c, c->outcome.result);
         else {
@@ -486,7 +493,8 @@ static const RunCallbacks session_run_callbacks = {
         .on_exit = on_run_exit,
 };
 
-/* A run adopted from the warm pool: control answers checked (on_run_control). */
+/* A run with host control requests (adopted from the warm pool, or a cold one with a spawn
+ * config): their answers checked (on_run_control). */
 static const RunCallbacks session_warm_run_callbacks = {
         .on_event = on_run_event,
         .on_control = on_run_control,
@@ -720,15 +728,11 @@ static void session_maybe_free(Session *s) {
  * argv would have said goes over the control channel, ahead of the conversation on the same
  * stdin, so the CLI applies it before it reads the user line (cli/README: pipelined = cold).
  */
-static int session_send_late_config(Session *s, Run *run) {
-        json_auto_t *requests = NULL;
+static int session_send_config(Session *s, Run *run, json_t *requests) {
         json_t *req;
         size_t i;
         int r;
 
-        r = cli_control_build_late_config(&s->api.cli, &requests);
-        if (r < 0)
-                return r;
         json_array_foreach(requests, i, req) {
                 json_auto_t *line = NULL;
 
@@ -740,6 +744,16 @@ static int session_send_late_config(Session *s, Run *run) {
                         return r;
         }
         return 0;
+}
+
+static int session_send_late_config(Session *s, Run *run) {
+        json_auto_t *requests = NULL;
+        int r;
+
+        r = cli_control_build_late_config(&s->api.cli, &requests);
+        if (r < 0)
+                return r;
+        return session_send_config(s, run, requests);
 }
 
 /* Start the runs, one per choice (choice 0's may be adopted from the pool, already running);
@@ -765,6 +779,17 @@ static int session_spawn(Session *s, RunStage *stage) {
                 .log_id = s->request_id,
                 .api = api_kind_to_string(s->ops->kind),
         };
+        /* What a cold process needs beyond its argv (structured output's schema) goes over the
+         * control channel too, answers checked like a pooled run's. */
+        json_auto_t *spawn_config = NULL;
+        r = cli_control_build_spawn_config(&s->api.cli, &spawn_config);
+        if (r < 0)
+                return r;
+        if (json_array_size(spawn_config) > 0 && !s->control) {
+                r = cli_control_new(&s->control);
+                if (r < 0)
+                        return r;
+        }
         if (s->ev_ping)
                 (void) event_add_ms(s->ev_ping, c->ping_interval_ms);
         for (unsigned i = 0; i < s->n_choices; i++) {
@@ -772,7 +797,13 @@ static int session_spawn(Session *s, RunStage *stage) {
                 CliInput turns;
 
                 if (!(i == 0 && s->warm)) {
-                        r = run_start(&ch->run, &server->run_ctx, &sp, &session_run_callbacks, ch, stage);
+                        r = run_start(&ch->run, &server->run_ctx, &sp,
+                                      json_array_size(spawn_config) > 0 ? &session_warm_run_callbacks
+                                                                        : &session_run_callbacks,
+                                      ch, stage);
+                        if (r < 0)
+                                return r;
+                        r = session_send_config(s, ch->run, spawn_config);
                         if (r < 0)
                                 return r;
                 }

@@ -22,6 +22,7 @@
 
 #include "api/anthropic.h"
 #include "api/models.h"
+#include "api/structured-output.h"
 #include "util/macro.h"
 
 /* The CLI's --effort values (cli/README §3). */
@@ -324,6 +325,65 @@ static int parse_content(const json_t *content, size_t n, json_t **ret, ApiError
         return 0;
 }
 
+/* One text as a `<system-reminder>` block: how the CLI itself marks system text inside a user turn. */
+static json_t *system_reminder_new(const char *text, size_t len) {
+        static const char head[] = "<system-reminder>\n", tail[] = "\n</system-reminder>";
+        _cleanup_free_ char *buf = malloc(sizeof(head) - 1 + len + sizeof(tail));
+
+        if (!buf)
+                return NULL;
+        /* By length: the text may hold a NUL ("\u0000"). */
+        memcpy(buf, head, sizeof(head) - 1);
+        memcpy(buf + sizeof(head) - 1, text, len);
+        memcpy(buf + sizeof(head) - 1 + len, tail, sizeof(tail));
+        return json_pack("{s:s,s:s%}", "type", "text", "text", buf, sizeof(head) - 1 + len + sizeof(tail) - 1);
+}
+
+/*
+ * A mid-conversation `role:"system"` message (beta mid-conversation-system-2026-04-07; Claude Code
+ * sends one listing its agents and skills): system text at that point of the conversation. The
+ * CLI's input has no such role, so it becomes `<system-reminder>` text of a user turn, which the
+ * caller merges with the adjacent user turn. Content: a string or text blocks, each its own
+ * reminder.
+ */
+static int parse_system_message(const json_t *content, size_t n, json_t **ret, ApiError *reterr) {
+        json_auto_t *out = json_array();
+        char param[128];
+        size_t m;
+        const json_t *block;
+
+        if (!out)
+                return -ENOMEM;
+        (void) snprintf(param, sizeof(param), "messages.%zu.content", n);
+        if (json_is_string(content)) {
+                if (json_string_length(content) == 0)
+                        return api_error_request(reterr, param, "%s: must not be empty", param);
+                if (json_array_append_new(out, system_reminder_new(json_string_value(content),
+                                                                   json_string_length(content))) < 0)
+                        return -ENOMEM;
+                *ret = TAKE_PTR(out);
+                return 0;
+        }
+        if (!json_is_array(content) || json_array_size(content) == 0)
+                return api_error_request(reterr, param,
+                                         "%s: a system message must be a string or a non-empty array of text blocks",
+                                         param);
+        json_array_foreach(content, m, block) {
+                const json_t *text = json_object_get(block, "text");
+
+                (void) snprintf(param, sizeof(param), "messages.%zu.content.%zu", n, m);
+                if (!streq_ptr(member_clean_string(block, "type"), "text") || !json_is_string(text))
+                        return api_error_request(reterr, param,
+                                                 "%s: a system message holds only text blocks with a string \"text\"",
+                                                 param);
+                if (json_array_append_new(out, system_reminder_new(json_string_value(text),
+                                                                   json_string_length(text))) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
 static int parse_messages(const json_t *messages, json_t **ret, ApiError *reterr) {
         json_auto_t *out = json_array();
         size_t n, count = json_array_size(messages);
@@ -343,16 +403,17 @@ static int parse_messages(const json_t *messages, json_t **ret, ApiError *reterr
                         return api_error_request(reterr, param, "%s: must be an object with role and content", param);
                 role = member_clean_string(msg, "role");
                 (void) snprintf(param, sizeof(param), "messages.%zu.role", n);
-                if (streq_ptr(role, "system"))
-                        return api_error_request(reterr, param,
-                                             "%s: must be \"user\" or \"assistant\"; use the top-level \"system\" "
-                                             "parameter for system text", param);
-                if (!streq_ptr(role, "user") && !streq_ptr(role, "assistant"))
-                        return api_error_request(reterr, param, "%s: must be \"user\" or \"assistant\"", param);
+                if (!streq_ptr(role, "user") && !streq_ptr(role, "assistant") && !streq_ptr(role, "system"))
+                        return api_error_request(reterr, param, "%s: must be \"user\", \"assistant\" or \"system\"",
+                                                 param);
                 if (n == 0 && streq(role, "assistant"))
                         return api_error_request(reterr, param, "%s: the first message must be a user turn", param);
 
-                k = parse_content(json_object_get(msg, "content"), n, &content, reterr);
+                if (streq(role, "system")) {
+                        k = parse_system_message(json_object_get(msg, "content"), n, &content, reterr);
+                        role = "user";
+                } else
+                        k = parse_content(json_object_get(msg, "content"), n, &content, reterr);
                 if (k < 0)
                         return k;
 
@@ -643,6 +704,9 @@ int anthropic_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *r
         if (k < 0)
                 return k;
         k = parse_effort(body, env, &req.cli.effort, reterr);
+        if (k < 0)
+                return k;
+        k = structured_output_from_anthropic(body, &req.cli.json_schema, reterr);
         if (k < 0)
                 return k;
 

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "api/anthropic.h"
+#include "api/structured-output.h"
 #include "util/macro.h"
 
 /* Client index of an upstream block that is not forwarded (thinking when not requested). */
@@ -40,6 +41,8 @@ struct AnthropicStream {
         char *message_id;
         char *model;
         bool thinking;
+        bool structured;        /* structured output: its value is the answer (structured-output.c) */
+        bool structured_done;   /* ... and its text block was added */
 
         bool started;           /* message_start sent */
         bool ended;             /* finish() or fail() done: the client stream is closed */
@@ -138,6 +141,7 @@ int anthropic_stream_new(AnthropicStream **ret, const ApiRequest *req, const Api
         s->message_id = strdup(env->message_id ?: "msg_unknown");
         s->model = strdup(req->client_model ?: req->cli.model ?: "unknown");
         s->thinking = req->cli.thinking;
+        s->structured = req->cli.json_schema != NULL;
         if (!s->message_id || !s->model) {
                 anthropic_stream_free(s);
                 return -ENOMEM;
@@ -304,7 +308,8 @@ static int feed_stream_event(AnthropicStream *s, const json_t *event, json_t *ou
                 r = upstream_map_set(s, (size_t) json_integer_value(upstream_index), BLOCK_UNSEEN);
                 if (r < 0)
                         return r;
-                if (!s->thinking && block_type_is_thinking(json_type_of(block)))
+                if ((!s->thinking && block_type_is_thinking(json_type_of(block))) ||
+                    (s->structured && structured_output_hides_block(block)))
                         return upstream_map_set(s, (size_t) json_integer_value(upstream_index), BLOCK_DROPPED);
                 /* The client's grammar allows one open block at a time: a start without the
                  * previous block's stop (upstream never does this, a fuzzer did) closes it. */
@@ -383,7 +388,8 @@ static int feed_assistant(AnthropicStream *s, const CliEvent *ev, json_t *out) {
                 json_auto_t *start = NULL, *delta = NULL;
                 int index;
 
-                if (!json_is_object(block) || (!s->thinking && block_type_is_thinking(type)))
+                if (!json_is_object(block) || (!s->thinking && block_type_is_thinking(type)) ||
+                    (s->structured && structured_output_hides_block(block)))
                         continue;
 
                 /* Start with an empty body and deliver it as one delta, as the API streams it. */
@@ -522,6 +528,9 @@ static int emit_text_block(AnthropicStream *s, const char *text, json_t *out) {
 static json_t *stop_reason_new(const AnthropicStream *s, const json_t *result) {
         const json_t *r = json_object_get(result, "stop_reason");
 
+        /* The run ended at the StructuredOutput call ("tool_use"), but the client got a text answer. */
+        if (s->structured_done)
+                return json_string("end_turn");
         if (json_is_string(s->stop_reason))
                 return json_incref(s->stop_reason);
         if (json_is_string(r))
@@ -569,7 +578,17 @@ int anthropic_stream_finish(AnthropicStream *s, const json_t *result, json_t *ou
         r = close_open_blocks(s, out);
         if (r < 0)
                 return r;
-        if (s->n_blocks == 0) {
+        if (s->structured) {
+                _cleanup_free_ char *value = NULL;
+
+                /* No value (a run that ended at a client tool call): no text either, the prose is not the answer. */
+                if (structured_output_text(result, &value, /* reterr= */ NULL) >= 0) {
+                        r = emit_text_block(s, value, out);
+                        if (r < 0)
+                                return r;
+                        s->structured_done = true;
+                }
+        } else if (s->n_blocks == 0) {
                 /* Slash-command output and the like only come as the result text. */
                 const char *text = json_string_value(json_object_get(result, "result"));
 
@@ -684,11 +703,30 @@ int anthropic_stream_message(AnthropicStream *s, const json_t *result, json_t **
 
         if (!content)
                 return -ENOMEM;
+        /* The non-streaming path never called finish(): the structured value's block is added here. */
+        if (s->structured && !s->structured_done) {
+                _cleanup_free_ char *value = NULL;
+                json_auto_t *start = NULL;
+                int index;
+
+                if (structured_output_text(result, &value, /* reterr= */ NULL) >= 0) {
+                        start = json_pack("{s:s,s:s}", "type", "text", "text", "");
+                        if (!start)
+                                return -ENOMEM;
+                        index = block_add(s, start);
+                        if (index < 0)
+                                return index;
+                        s->blocks[index].open = false;
+                        if (block_append(&s->blocks[index], value) < 0)
+                                return -ENOMEM;
+                        s->structured_done = true;
+                }
+        }
         for (size_t i = 0; i < s->n_blocks; i++)
                 if (json_array_append_new(content, block_assemble(&s->blocks[i])) < 0)
                         return -ENOMEM;
         /* Normally finish() already turned a lone result text into a block. */
-        if (s->n_blocks == 0 && text && *text &&
+        if (!s->structured && s->n_blocks == 0 && text && *text &&
             json_array_append_new(content, json_pack("{s:s,s:s}", "type", "text", "text", text)) < 0)
                 return -ENOMEM;
 

@@ -26,6 +26,8 @@ int anthropic_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *r
  * blocks renumbered, intermediate message_delta/message_stop dropped; thinking blocks dropped
  * unless thinking was requested); then on finish one message_delta (stop_reason, final usage from
  * the result line) and one message_stop. On failure: open blocks closed, then an `error` event.
+ * A structured-output request (cli.json_schema) hides text, thinking and the StructuredOutput
+ * call (structured-output.c) and ends with one text block holding result.structured_output.
  */
 typedef struct AnthropicStream AnthropicStream;
 

@@ -23,12 +23,13 @@
 
 #include "api/models.h"
 #include "api/openai.h"
+#include "api/structured-output.h"
 #include "util/macro.h"
 
 /* Accepted without effect (the CLI has no flag for them), named in x-proxy-unsupported. */
 static const char *const advisory_params[] = {
         "temperature", "top_p", "frequency_penalty", "presence_penalty", "seed", "user", "stop",
-        "max_tokens", "max_completion_tokens", "logprobs", "top_logprobs", "logit_bias", "response_format",
+        "max_tokens", "max_completion_tokens", "logprobs", "top_logprobs", "logit_bias",
         "tools", "tool_choice", "parallel_tool_calls", "functions", "function_call", "metadata", "store",
         "service_tier", "prediction", "modalities", "audio", "web_search_options", "verbosity",
         "prompt_cache_key", "safety_identifier",
@@ -511,6 +512,9 @@ int openai_chat_request_parse(const json_t *body, const ApiEnv *env, ApiRequest 
         if (k < 0)
                 return k;
         k = parse_effort(body, env, &req.cli, reterr);
+        if (k < 0)
+                return k;
+        k = structured_output_from_chat(body, &req.cli.json_schema, reterr);
         if (k < 0)
                 return k;
 

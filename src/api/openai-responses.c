@@ -25,10 +25,11 @@
 
 #include "api/anthropic.h"
 #include "api/openai.h"
+#include "api/structured-output.h"
 #include "util/macro.h"
 
 static const char *const advisory_params[] = {
-        "temperature", "top_p", "max_output_tokens", "tools", "tool_choice", "text", "parallel_tool_calls",
+        "temperature", "top_p", "max_output_tokens", "tools", "tool_choice", "parallel_tool_calls",
         "store", "include", "metadata", "prompt_cache_key", "truncation", "user", "service_tier",
         "client_metadata", "safety_identifier", "top_logprobs", "max_tool_calls", "prompt",
 };
@@ -219,6 +220,16 @@ int openai_responses_request_parse(const json_t *body, const ApiEnv *env, ApiReq
                         return -ENOMEM;
         if (is_set(json_object_get(reasoning, "summary")) && add_name(&unsupported, "reasoning.summary") < 0)
                 return -ENOMEM;
+        /* text.format is honoured (structured output) and echoed; the rest of `text` is not. */
+        r = structured_output_from_responses(body, &req.cli.json_schema, reterr);
+        if (r < 0)
+                return r;
+        v = json_object_get(json_object_get(body, "text"), "format");
+        if (is_set(v) && !(req.text_format = json_deep_copy(v)))
+                return -ENOMEM;
+        if (is_set(json_object_get(json_object_get(body, "text"), "verbosity")) &&
+            add_name(&unsupported, "text.verbosity") < 0)
+                return -ENOMEM;
         free(req.unsupported);
         req.unsupported = TAKE_PTR(unsupported);
         req.kind = API_RESPONSES;
@@ -242,6 +253,7 @@ struct OpenAIResponsesStream {
         int64_t created;
         bool started, ended;
         int64_t seq;
+        json_t *text_format;    /* owned: the request's text.format, echoed in every response object */
         AnthropicStream *a;
         Item *items;
         size_t n_items;
@@ -259,7 +271,8 @@ int openai_responses_stream_new(OpenAIResponsesStream **ret, const ApiRequest *r
         s->created = env->created;
         s->id = strdup(env->message_id ?: "resp_unknown");
         s->model = strdup(req->client_model ?: req->cli.model ?: "unknown");
-        if (!s->id || !s->model || anthropic_stream_new(&s->a, req, env) < 0) {
+        s->text_format = req->text_format ? json_deep_copy(req->text_format) : json_pack("{s:s}", "type", "text");
+        if (!s->id || !s->model || !s->text_format || anthropic_stream_new(&s->a, req, env) < 0) {
                 openai_responses_stream_free(s);
                 return -ENOMEM;
         }
@@ -277,6 +290,7 @@ OpenAIResponsesStream *openai_responses_stream_free(OpenAIResponsesStream *s) {
         free(s->items);
         anthropic_stream_free(s->a);
         json_decref(s->usage);
+        json_decref(s->text_format);
         free(s->stop_reason);
         free(s->id);
         free(s->model);
@@ -331,11 +345,11 @@ static json_t *response_json(OpenAIResponsesStream *s, const char *status, const
         for (size_t i = 0; i < s->n_items; i++)
                 if (!s->items[i].open && json_array_append_new(output, item_json(&s->items[i], true)) < 0)
                         return NULL;
-        r = json_pack("{s:s,s:s,s:I,s:s,s:s,s:O,s:n,s:n,s:n,s:b,s:s,s:[],s:n,s:n,s:n,s:{s:{s:s}},s:{}}", "id",
+        r = json_pack("{s:s,s:s,s:I,s:s,s:s,s:O,s:n,s:n,s:n,s:b,s:s,s:[],s:n,s:n,s:n,s:{s:O},s:{}}", "id",
                       s->id, "object", "response", "created_at", (json_int_t) s->created, "status", status, "model",
                       s->model, "output", output, "error", "incomplete_details", "instructions",
                       "parallel_tool_calls", 1, "tool_choice", "auto", "tools", "previous_response_id",
-                      "temperature", "top_p", "text", "format", "type", "text", "metadata");
+                      "temperature", "top_p", "text", "format", s->text_format, "metadata");
         if (!r)
                 return NULL;
         if (json_object_set_new(r, "usage", s->usage ? usage_json(s->usage) : json_null()) < 0)

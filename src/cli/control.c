@@ -459,6 +459,37 @@ static int cli_control_append(json_t *requests, int k, json_t *request) {
         return 0;
 }
 
+/*
+ * What goes into the one initialize a process takes: the structured-output schema (both kinds
+ * of process) and, for a pooled one, the system prompt that a cold one has in its argv. Kept
+ * apart from the other late settings because the CLI takes a single initialize per process.
+ */
+static void cli_control_init_for(const CliRequest *r, bool pooled, CliControlInit *init) {
+        *init = (CliControlInit) {};
+        if (pooled && r->system_prompt && r->system_prompt_mode == SYSTEM_PROMPT_APPEND) {
+                init->append_system_prompt = r->system_prompt;
+                init->append_system_prompt_len = r->system_prompt_len;
+        } else if (pooled && r->system_prompt && r->system_prompt_mode == SYSTEM_PROMPT_REPLACE) {
+                init->system_prompt = r->system_prompt;
+                init->system_prompt_len = r->system_prompt_len;
+        }
+        init->json_schema = r->json_schema;
+}
+
+static bool cli_control_init_empty(const CliControlInit *init) {
+        return !init->system_prompt && !init->append_system_prompt && !init->json_schema && !init->sdk_mcp_servers;
+}
+
+static int cli_control_append_init(json_t *requests, const CliControlInit *init) {
+        json_t *req = NULL;
+        int k;
+
+        if (cli_control_init_empty(init))
+                return 0;
+        k = cli_control_build_initialize(init, &req);
+        return cli_control_append(requests, k, req);
+}
+
 /**
  * cli_control_build_late_config() - the control requests equal to a request's per-request argv
  * @r: the request, as for cli_request_build_argv()
@@ -469,13 +500,15 @@ static int cli_control_append(json_t *requests, int k, json_t *request) {
  * set_max_thinking_tokens 0; a budget → set_max_thinking_tokens N. The model is not among them:
  * a pooled process must already have it (a late change leaves the /model record upstream).
  * Recorded as warm_keyed_model_pipelined: sent back to back with the user line, the upstream
- * request equals the one of the full argv.
+ * request equals the one of the full argv. The same initialize also carries what no argv has
+ * (cli_control_build_spawn_config()): a process takes one initialize.
  *
  * Return: 0; -EINVAL for an effort the CLI does not take; -ENOMEM.
  */
 int cli_control_build_late_config(const CliRequest *r, json_t **ret_requests) {
         json_auto_t *requests = json_array();
         json_t *req = NULL;
+        CliControlInit init;
         int k;
 
         assert(r);
@@ -483,22 +516,10 @@ int cli_control_build_late_config(const CliRequest *r, json_t **ret_requests) {
 
         if (!requests)
                 return -ENOMEM;
-        if (r->system_prompt &&
-            (r->system_prompt_mode == SYSTEM_PROMPT_APPEND || r->system_prompt_mode == SYSTEM_PROMPT_REPLACE)) {
-                CliControlInit init = {};
-
-                if (r->system_prompt_mode == SYSTEM_PROMPT_APPEND) {
-                        init.append_system_prompt = r->system_prompt;
-                        init.append_system_prompt_len = r->system_prompt_len;
-                } else {
-                        init.system_prompt = r->system_prompt;
-                        init.system_prompt_len = r->system_prompt_len;
-                }
-                k = cli_control_build_initialize(&init, &req);
-                k = cli_control_append(requests, k, TAKE_PTR(req));
-                if (k < 0)
-                        return k;
-        }
+        cli_control_init_for(r, /* pooled= */ true, &init);
+        k = cli_control_append_init(requests, &init);
+        if (k < 0)
+                return k;
         if (r->effort) {
                 k = cli_control_build_set_effort(r->effort, &req);
                 k = cli_control_append(requests, k, TAKE_PTR(req));
@@ -512,6 +533,35 @@ int cli_control_build_late_config(const CliRequest *r, json_t **ret_requests) {
                         return k;
         }
 
+        *ret_requests = TAKE_PTR(requests);
+        return 0;
+}
+
+/**
+ * cli_control_build_spawn_config() - the control requests a cold-spawned process needs
+ * @r: the request whose full argv (cli_request_build_argv()) the process was spawned with
+ * @ret_requests: new array of request objects (possibly empty), to send before the first user line
+ *
+ * What has no flag the proxy uses: the structured-output schema goes as initialize{jsonSchema}
+ * (recorded as s4b_warm_late_initialize_json_schema: the CLI adds its StructuredOutput tool as
+ * with --json-schema), so cold and pooled processes get it the same way.
+ *
+ * Return: 0; -ENOMEM.
+ */
+int cli_control_build_spawn_config(const CliRequest *r, json_t **ret_requests) {
+        json_auto_t *requests = json_array();
+        CliControlInit init;
+        int k;
+
+        assert(r);
+        assert(ret_requests);
+
+        if (!requests)
+                return -ENOMEM;
+        cli_control_init_for(r, /* pooled= */ false, &init);
+        k = cli_control_append_init(requests, &init);
+        if (k < 0)
+                return k;
         *ret_requests = TAKE_PTR(requests);
         return 0;
 }

@@ -75,6 +75,7 @@ void cli_request_done(CliRequest *r) {
         free(r->effort);
         free(r->system_prompt);
         json_decref(r->messages);
+        json_decref(r->json_schema);
         *r = (CliRequest) {};
 }
 

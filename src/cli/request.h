@@ -33,6 +33,7 @@ typedef struct CliRequest {
         size_t system_prompt_len;/* its length, as it may hold a NUL ("\u0000"); 0: strlen() */
         SystemPromptMode system_prompt_mode;
         json_t *messages;
+        json_t *json_schema;    /* owned: structured output's schema (initialize{jsonSchema}), NULL: none */
 } CliRequest;
 
 void cli_request_done(CliRequest *r);

@@ -11,7 +11,8 @@
  * can assert what the proxy handed the CLI.
  *
  * Which transcript and which faults: a `[[fake:NAME key=value ...]]` directive in the final
- * user message, else the FAKE_CLAUDE_* environment, else "text".
+ * user message, else the FAKE_CLAUDE_* environment, else "text" (or, after an initialize with a
+ * jsonSchema, the recorded structured-output run).
  */
 
 #include <ctype.h>
@@ -92,6 +93,15 @@ typedef struct Transcript {
 /* Everything the log file holds; rewritten whole after each change so a killed run keeps it. */
 static json_t *log_root;
 static char *log_path;
+
+/*
+ * The transcript of a run whose initialize carried a jsonSchema: the real CLI then offers its
+ * StructuredOutput tool and reports the value in result.structured_output (cli/README §13).
+ * Recorded by the CLI research with the schema {name: string, age: integer}; the value is
+ * {"name":"Bob","age":42}.
+ */
+#define FAKE_STRUCTURED_TRANSCRIPT "s4b_warm_late_initialize_json_schema"
+static bool structured;
 
 static void options_done(Options *o) {
         free(o->transcript);
@@ -779,6 +789,10 @@ static int replay(const Transcript *t, size_t first, size_t last, const Options 
                         wait_for_file(o->release);
                         released = true;
                 }
+                /* The recorder's answers to its own host requests: ours were answered as they came. */
+                if (streq_ptr(json_string_value(json_object_get(json_array_get(t->parsed, i), "type")),
+                              "control_response"))
+                        continue;
                 if (o->delay_ms > 0 && i > first)
                         sleep_ms(o->delay_ms);
 
@@ -902,8 +916,15 @@ static int answer_control_request(const json_t *req) {
                 return 0;
         if (streq_ptr(subtype, "mcp_status"))
                 body = json_pack("{s:[]}", "mcpServers");
-        else if (streq_ptr(subtype, "initialize"))
+        else if (streq_ptr(subtype, "initialize")) {
+                const json_t *schema = json_object_get(json_object_get(req, "request"), "jsonSchema");
+
                 body = json_pack("{s:[],s:[],s:[]}", "commands", "agents", "models");
+                if (schema) {
+                        structured = true;
+                        log_set("json_schema", json_deep_copy(schema));
+                }
+        }
         line = body ? json_pack("{s:s,s:{s:s,s:s,s:O}}", "type", "control_response", "response", "subtype", "success",
                                 "request_id", id, "response", body)
                     : json_pack("{s:s,s:{s:s,s:s}}", "type", "control_response", "response", "subtype", "success",
@@ -1018,7 +1039,7 @@ static int run(int argc, char **argv) {
                 _cleanup_free_ char *text = user_text(parsed);
                 if (text && options_load_directive(&o, text) < 0)
                         return 2;
-                if (!o.transcript && options_set_transcript(&o, "text") < 0)
+                if (!o.transcript && options_set_transcript(&o, structured ? FAKE_STRUCTURED_TRANSCRIPT : "text") < 0)
                         return 2;
                 /* Several children of one request (OpenAI n > 1) get the same directive: this
                  * lets one of them fail while its siblings hang until they are killed. */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "api/anthropic.h"
+#include "cli/control.h"
 #include "fuzz-check.h"
 #include "fuzz.h"
 #include "util/json-count.h"
@@ -65,6 +66,13 @@ static void run(const json_t *body, SystemPromptMode mode, bool thinking) {
                                            "the last stdin line is not the user turn that queries");
                 }
                 FUZZ_CHECK(anthropic_stream_new(&s, &req, &env) >= 0 && s, "no stream translator");
+                /* Structured output: an object schema, in the one initialize either kind of process gets. */
+                json_auto_t *spawn = NULL, *late = NULL;
+                FUZZ_CHECK(cli_control_build_spawn_config(&req.cli, &spawn) >= 0 &&
+                           cli_control_build_late_config(&req.cli, &late) >= 0, "no control config");
+                FUZZ_CHECK(!req.cli.json_schema || (json_is_object(req.cli.json_schema) &&
+                                                    json_array_size(spawn) == 1),
+                           "a schema that is not an object, or not in the spawn config");
         } else
                 fuzz_check_api_error(API_ANTHROPIC, &err);
         api_request_done(&req);

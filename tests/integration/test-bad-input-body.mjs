@@ -85,7 +85,7 @@ const CASES = [
   ['role missing', json(ok({ messages: [{ content: 'hi' }] })), 400, /messages\.0\.role/],
   ['role unknown', json(ok({ messages: [{ role: 'bot', content: 'hi' }] })), 400, /messages\.0\.role/],
   ['role a number', json(ok({ messages: [{ role: 1, content: 'hi' }] })), 400, /messages\.0\.role/],
-  ['role system', json(ok({ messages: [{ role: 'system', content: 'hi' }] })), 400, /top-level "system"/],
+  ['system message whose content is a number', json(ok({ messages: [{ role: 'user', content: 'hi' }, { role: 'system', content: 5 }] })), 400, /messages\.1\.content/],
   ['role with NUL', raw('{"model":"sonnet","max_tokens":16,"messages":[{"role":"user\\u0000","content":"hi"}]}'), 400, /messages\.0\.role/],
   ['first turn assistant', json(ok({ messages: [{ role: 'assistant', content: 'a' }, { role: 'user', content: 'b' }] })), 400, /first message/],
   ['last turn assistant (prefill)', json(ok({ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] })), 400, /prefill/],

@@ -186,6 +186,54 @@ describe('real CLI against the mock API', { concurrency: false }, () => {
 
   });
 
+  // Structured output (cli/README §13): the CLI offers its StructuredOutput tool with the
+  // request's schema (sent in its initialize), the mock calls it after some prose, and the
+  // client gets the value as its one text answer. Warm (the pool's model) and cold (another).
+  const SO_SCHEMA = { type: 'object', properties: { name: { type: 'string' }, age: { type: 'integer' } },
+    required: ['name', 'age'] };
+  const soScript = () => ({
+    queue: [{ content: [
+      { type: 'text', text: 'Here is the person you asked for.' },
+      { type: 'tool_use', id: 'toolu_so_real', name: 'StructuredOutput', input: { name: 'Ada', age: 36 } },
+    ], chunk: 6 }],
+    default: { content: [{ type: 'text', text: 'Done.' }] },
+  });
+  const soTools = (req) => (req?.body?.tools ?? []).filter((t) => t.name === 'StructuredOutput');
+
+  test('structured output: the value as the answer (warm, non-streaming)', async () => {
+    mock.setScript(soScript());
+    const n0 = mock.requests.length;
+    const r = await postJson(url(), messageBody('Give me a person',
+      { output_config: { format: { type: 'json_schema', schema: SO_SCHEMA } } }));
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.content, [{ type: 'text', text: '{"name":"Ada","age":36}' }]);
+    assert.equal(r.json.stop_reason, 'end_turn');
+    const first = mock.requests.slice(n0).find((q) => q.method === 'POST' && /\/v1\/messages$/.test(q.path));
+    assert.equal(soTools(first).length, 1, 'the CLI offered its StructuredOutput tool');
+    assert.deepEqual(soTools(first)[0].input_schema.properties, SO_SCHEMA.properties);
+  });
+
+  test('structured output: streaming (cold, openai client) and a run without the value', async () => {
+    const mod = await import(createRequire(path.join(NODE_DIR, 'package.json')).resolve('openai'));
+    const OpenAI = mod.default ?? mod.OpenAI;
+    const client = new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    mock.setScript(soScript());
+    const stream = await client.chat.completions.create({ model: 'claude-haiku-4-5', stream: true,
+      messages: [{ role: 'user', content: 'A person, please' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'person', schema: SO_SCHEMA } } });
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
+    assert.equal(text, '{"name":"Ada","age":36}', 'only the value, not the prose around the call');
+
+    // The model never calls the tool: after one nudge the CLI reports success with prose; the
+    // client must get an error, not that prose.
+    mock.setScript({ default: { content: [{ type: 'text', text: 'I will not use tools.' }] } });
+    const r = await postJson(url(), messageBody('No tool',
+      { output_config: { format: { type: 'json_schema', schema: SO_SCHEMA } } }));
+    assert.equal(r.status, 502, r.text);
+    assertErrorEnvelope(r.json, 'api_error');
+  });
+
   test('client disconnect: the CLI process group is gone', async () => {
     mock.setScript({ default: { hang: true } });
     const hung = () => mock.requests.filter((r) => r.status === 'hang').length;

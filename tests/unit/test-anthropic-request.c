@@ -260,12 +260,19 @@ static const ErrorCase error_cases[] = {
           "system.1: must be a text block with a string \"text\"", "system.1" },
         { "{" BASE "\"messages\":[7]}", "messages.0: must be an object with role and content", "messages.0" },
         { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"bot\",\"content\":\"b\"}]}",
-          "messages.1.role: must be \"user\" or \"assistant\"", "messages.1.role" },
-        { "{" BASE "\"messages\":[{\"content\":\"b\"}]}", "messages.0.role: must be \"user\" or \"assistant\"",
+          "messages.1.role: must be \"user\", \"assistant\" or \"system\"", "messages.1.role" },
+        { "{" BASE "\"messages\":[{\"content\":\"b\"}]}", "messages.0.role: must be \"user\", \"assistant\" or \"system\"",
           "messages.0.role" },
-        { "{" BASE "\"messages\":[{\"role\":\"system\",\"content\":\"b\"}]}",
-          "messages.0.role: must be \"user\" or \"assistant\"; use the top-level \"system\" parameter for "
-          "system text", "messages.0.role" },
+        /* Mid-conversation system messages: text only. */
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"system\",\"content\":5}]}",
+          "messages.1.content: a system message must be a string or a non-empty array of text blocks",
+          "messages.1.content" },
+        { "{" BASE "\"messages\":[{\"role\":\"system\",\"content\":\"\"}]}", "messages.0.content: must not be empty",
+          "messages.0.content" },
+        { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"system\",\"content\":"
+          "[{\"type\":\"image\",\"source\":{}}]}]}",
+          "messages.1.content.0: a system message holds only text blocks with a string \"text\"",
+          "messages.1.content.0" },
         { "{" BASE "\"messages\":[{\"role\":\"assistant\",\"content\":\"b\"},{\"role\":\"user\",\"content\":\"c\"}]}",
           "messages.0.role: the first message must be a user turn", "messages.0.role" },
         { "{" BASE "\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"content\":\"b\"}]}",
@@ -498,6 +505,40 @@ static void test_thinking_and_effort_precedence(void **state) {
         }
 }
 
+/*
+ * Mid-conversation system messages become <system-reminder> text in the user turn at that point,
+ * merged with the adjacent user turns. Claude Code ends its first request with one ([user,
+ * system], a_text_stream_json upstream); here it also sits between turns and holds text blocks.
+ */
+static void test_mid_conversation_system(void **state) {
+        json_auto_t *body = json_literal(
+                "{\"model\":\"sonnet\",\"max_tokens\":10,\"messages\":["
+                "{\"role\":\"user\",\"content\":\"hi\"},"
+                "{\"role\":\"system\",\"content\":\"S1\"},"
+                "{\"role\":\"assistant\",\"content\":\"ok\"},"
+                "{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":\"S2\",\"cache_control\":{\"type\":\"ephemeral\"}},"
+                "{\"type\":\"text\",\"text\":\"S3\"}]},"
+                "{\"role\":\"user\",\"content\":\"go\"},"
+                "{\"role\":\"system\",\"content\":\"S4\"}]}");
+        json_auto_t *expected = json_literal(
+                "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hi\"},"
+                "{\"type\":\"text\",\"text\":\"<system-reminder>\\nS1\\n</system-reminder>\"}]},"
+                "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]},"
+                "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"<system-reminder>\\nS2\\n</system-reminder>\"},"
+                "{\"type\":\"text\",\"text\":\"<system-reminder>\\nS3\\n</system-reminder>\"},"
+                "{\"type\":\"text\",\"text\":\"go\"},"
+                "{\"type\":\"text\",\"text\":\"<system-reminder>\\nS4\\n</system-reminder>\"}]}]");
+        ApiEnv env = env_base();
+        ApiRequest req = {};
+        ApiError err = API_ERROR_NULL;
+
+        assert_int_equal(anthropic_request_parse(body, &env, &req, &err), 0);
+        assert_json_equal(req.cli.messages, expected);
+        /* Not the request's system prompt: that is the top-level field's alone. */
+        assert_null(req.cli.system_prompt);
+        api_request_done(&req);
+}
+
 static void test_stream_and_unsupported(void **state) {
         ApiEnv env = env_base();
         ApiRequest req = {};
@@ -530,6 +571,7 @@ int main(void) {
                 cmocka_unit_test(test_error_without_reterr),
                 cmocka_unit_test(test_thinking_and_effort_precedence),
                 cmocka_unit_test(test_stream_and_unsupported),
+                cmocka_unit_test(test_mid_conversation_system),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
