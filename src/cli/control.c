@@ -490,6 +490,22 @@ static int cli_control_append_init(json_t *requests, const CliControlInit *init)
         return cli_control_append(requests, k, req);
 }
 
+/* A new array holding the one initialize @r needs (none when it needs none). */
+static int cli_control_build_init_requests(const CliRequest *r, bool pooled, json_t **ret_requests) {
+        json_auto_t *requests = json_array();
+        CliControlInit init;
+        int k;
+
+        if (!requests)
+                return -ENOMEM;
+        cli_control_init_for(r, pooled, &init);
+        k = cli_control_append_init(requests, &init);
+        if (k < 0)
+                return k;
+        *ret_requests = TAKE_PTR(requests);
+        return 0;
+}
+
 /**
  * cli_control_build_late_config() - the control requests equal to a request's per-request argv
  * @r: the request, as for cli_request_build_argv()
@@ -506,18 +522,14 @@ static int cli_control_append_init(json_t *requests, const CliControlInit *init)
  * Return: 0; -EINVAL for an effort the CLI does not take; -ENOMEM.
  */
 int cli_control_build_late_config(const CliRequest *r, json_t **ret_requests) {
-        json_auto_t *requests = json_array();
+        json_auto_t *requests = NULL;
         json_t *req = NULL;
-        CliControlInit init;
         int k;
 
         assert(r);
         assert(ret_requests);
 
-        if (!requests)
-                return -ENOMEM;
-        cli_control_init_for(r, /* pooled= */ true, &init);
-        k = cli_control_append_init(requests, &init);
+        k = cli_control_build_init_requests(r, /* pooled= */ true, &requests);
         if (k < 0)
                 return k;
         if (r->effort) {
@@ -549,21 +561,10 @@ int cli_control_build_late_config(const CliRequest *r, json_t **ret_requests) {
  * Return: 0; -ENOMEM.
  */
 int cli_control_build_spawn_config(const CliRequest *r, json_t **ret_requests) {
-        json_auto_t *requests = json_array();
-        CliControlInit init;
-        int k;
-
         assert(r);
         assert(ret_requests);
 
-        if (!requests)
-                return -ENOMEM;
-        cli_control_init_for(r, /* pooled= */ false, &init);
-        k = cli_control_append_init(requests, &init);
-        if (k < 0)
-                return k;
-        *ret_requests = TAKE_PTR(requests);
-        return 0;
+        return cli_control_build_init_requests(r, /* pooled= */ false, ret_requests);
 }
 
 /* A CLI request: known subtypes with the fields they need, everything else CLI_ASK_UNKNOWN. */
