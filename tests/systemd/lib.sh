@@ -201,9 +201,10 @@ dropin() {
         cat >"$1/claude-proxy.service.d/$2.conf"
 }
 
+# MODEL: the request's model (the warm pool serves only DEFAULT_MODEL, "sonnet").
 message_body() {
-        jq -nc --arg t "$1" --argjson s "${2:-false}" \
-                '{model: "claude-sonnet-4-5", max_tokens: 64, stream: $s, messages: [{role: "user", content: $t}]}'
+        jq -nc --arg t "$1" --argjson s "${2:-false}" --arg m "${MODEL:-claude-sonnet-4-5}" \
+                '{model: $m, max_tokens: 64, stream: $s, messages: [{role: "user", content: $t}]}'
 }
 
 # post TEXT [CURL ARGS...]: one Messages request from inside; prints the body.
