@@ -160,7 +160,7 @@ configure_unit() {
 # by the unit and integration suites, outside the sandbox; here only ASan/UBSan proper stay on.
 # WARM_POOL=0: these suites count scopes, sub-cgroups and fake CLI processes per request, and an
 # idle pooled process (its own claude-proxy-run_*.scope) would be one more. The pool itself is
-# tested by tests/integration/test-warm-pool.mjs; pool-aware systemd checks are still to come.
+# tested by tests/integration/test-warm-pool.mjs and, under systemd, by test-pool.sh.
 fake_cli_dropin() {
         cat <<-'EOF'
 	[Service]
