@@ -5,8 +5,9 @@
 # SCOPE_MODE=cgroup (the non-root service as shipped, delegated sub-cgroups): the idle pooled
 # CLI already sits in its own scope/cgroup, named by its run id; a request adopts it with that
 # container and the pool refills into a new one; the adopted container goes with its request; a
-# reload replaces the idle process, and a stop or a SIGKILLed proxy leaves no container and no
-# CLI behind.
+# reload replaces the idle process; clients that close right after sending leave nothing behind;
+# a stop, a SIGKILLed proxy or an exit on idle (EXIT_IDLE_SEC, not held up by the pool) leaves no
+# container and no CLI.
 
 # shellcheck source=tests/systemd/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -119,6 +120,27 @@ check "the idle container of before the reload goes" wait_until 20 gone "$refill
 check "a new idle container replaces it" wait_until 20 n_containers 1
 check "a new idle CLI replaces the old one" wait_until 20 idle_replaced "$before_pid"
 
+# Clients that send a whole request and close at once, each adopting the idle process or
+# spawning cold while the pool refills: the service keeps running and is left with its one idle
+# container and CLI.
+pid1=$(svc_prop MainPID)
+body=$(message_body "hi [[fake:text delay=20]]")
+X bash -c '
+        body=$1
+        for i in $(seq 1 20); do
+                exec 3<>/dev/tcp/127.0.0.1/4523 || continue
+                printf "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n%s" \
+                        "$2" "${#body}" "$body" >&3
+                exec 3>&-
+                [ $((i % 4)) = 0 ] && sleep 0.0$((i % 7))
+        done
+        exit 0' early-close "$body" "$([ "$MODE" = cgroup ] && printf 'x-api-key: key-p1\r\n')"
+check "early closes: the service stays active" wait_until 2 svc_prop_is ActiveState active
+check_eq "early closes: the same main process serves" "$pid1" "$(svc_prop MainPID)"
+check "early closes: only the idle container is left" wait_until 30 n_containers 1
+check "early closes: only the idle CLI is left" wait_until 30 n_fake 1
+check_eq "early closes: still answering" 200 "$(post hello -o /dev/null -w '%{http_code}' "${key[@]}")"
+
 # A stop takes the idle process and its container along.
 X systemctl stop claude-proxy.service
 check "stop: no container is left" wait_until 20 n_containers 0
@@ -131,5 +153,15 @@ last=$(containers)
 X systemctl kill --kill-who=main -s SIGKILL claude-proxy.service
 check "SIGKILL: the idle container does not survive the proxy" wait_until 20 gone "$last"
 check "SIGKILL: no CLI is left" wait_until 20 no_fake_cli
+
+# EXIT_IDLE_SEC is not held up by the idle pooled CLI, which goes with the proxy.
+X sh -c 'printf "IDLE_TIMEOUT_MS=60000\nEXIT_IDLE_SEC=2\n" >/etc/claude-proxy/claude-proxy.conf'
+X systemctl restart claude-proxy.service
+check_eq "with EXIT_IDLE_SEC=2, a request is answered" 200 "$(post hello -o /dev/null -w '%{http_code}' "${key[@]}")"
+check "the pool is there" wait_until 20 n_containers 1
+check "the service exits on idle with its pool idle" wait_until 20 svc_prop_is ActiveState inactive
+check_eq "it exited cleanly" success "$(svc_prop Result)"
+check "idle exit: no container is left" wait_until 20 n_containers 0
+check "idle exit: no CLI is left" wait_until 20 no_fake_cli
 
 finish
