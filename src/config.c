@@ -67,6 +67,8 @@ typedef struct KeyInfo {
 static const KeyInfo keys[] = {
         { "HOST", KEY_STRING, FIELD(host), 0, 0, "127.0.0.1", "a host name or address" },
         { "PORT", KEY_U16, FIELD(port), 0, 65535, "4523", NULL },
+        /* HAProxy agent-check port on HOST; 0: none. */
+        { "AGENT_PORT", KEY_U16, FIELD(agent_port), 0, 65535, "0", NULL },
         { "PROXY_API_KEYS", KEY_KEYS, FIELD(api_keys), 0, 0, NULL, NULL },
         { "REQUIRE_AUTH", KEY_REQUIRE_AUTH, FIELD(require_auth), 0, 0, "true", NULL },
         { "CLAUDE_PATH", KEY_STRING, FIELD(claude_path), 0, 0, "claude", "a program name or path" },
@@ -735,6 +737,11 @@ int config_validate(const Config *c, char *reterr, size_t errlen) {
                 set_error(reterr, errlen,
                           "REQUIRE_AUTH is on but no API keys are configured: set PROXY_API_KEYS, provide "
                           "the api-keys credential, or set REQUIRE_AUTH=false");
+                return -EINVAL;
+        }
+        if (c->agent_port != 0 && c->agent_port == c->port) {
+                set_error(reterr, errlen, "AGENT_PORT=%u is the same port as PORT: give the agent-check port its own",
+                          (unsigned) c->agent_port);
                 return -EINVAL;
         }
         return 0;

@@ -26,6 +26,7 @@ typedef enum ScopeMode {
 typedef struct Config {
         char *host;                     /* HOST */
         uint16_t port;                  /* PORT */
+        uint16_t agent_port;            /* AGENT_PORT: HAProxy agent-check port; 0 none */
         char **api_keys;                /* PROXY_API_KEYS (+ $CREDENTIALS_DIRECTORY/api-keys), strv */
         bool require_auth;              /* REQUIRE_AUTH: only the literal "false" disables it */
         char *claude_path;              /* CLAUDE_PATH */

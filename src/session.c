@@ -39,6 +39,7 @@
 #include "cli/control.h"
 #include "cli/request.h"
 #include "cli/stream.h"
+#include "http/balancer.h"
 #include "http/reply.h"
 #include "http/sse.h"
 #include "pool.h"
@@ -657,6 +658,7 @@ static void access_log(Session *s) {
                                         .error_class = s->error_class,
                                 });
         metrics_observe_rate_limit(&s->server->metrics, rl);
+        balancer_observe(s->server, rl, streq_ptr(s->error_class, "rate_limit"));
         if (s->http_status == 429) {
                 char g[4][160], *gf[5] = { g[0], g[1], g[2], g[3], NULL };
 

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-test}
 apt_pkgs=(meson ninja-build pkg-config gcc libevent-dev libjansson-dev libsystemd-dev)
 if [ "$mode" = test ]; then
-        apt_pkgs+=(clang libclang-rt-14-dev libcmocka-dev curl systemd util-linux valgrind python3 python3-docutils jq iproute2 procps dbus mandoc debhelper lintian rpm rpmlint)
+        apt_pkgs+=(clang libclang-rt-14-dev libcmocka-dev curl systemd util-linux valgrind python3 python3-docutils jq iproute2 procps dbus mandoc debhelper lintian rpm rpmlint haproxy)
         command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs)
         command -v npm >/dev/null 2>&1 || apt_pkgs+=(npm)
 elif [ "$mode" != build ]; then

@@ -244,6 +244,14 @@ char *metrics_format(const Metrics *m, const MetricsGauges *g) {
                         fprintf(f, "} %g\n", m->windows[i].utilization);
                 }
 
+        gauge(f, "claude_proxy_rate_limited", "1 while a rate-limit window is rejected and not yet reset.",
+              g->rate_limited);
+        header(f, "claude_proxy_rate_limited_until_seconds", "gauge",
+               "Unix time the rate limit lifts; 0 when not limited.");
+        fprintf(f, "claude_proxy_rate_limited_until_seconds %" PRId64 "\n", g->rate_limited_until);
+        gauge(f, "claude_proxy_lb_weight", "Load-balancer weight 0..100 (the agent-check port reports it).",
+              g->lb_weight);
+
         if (fclose(f) != 0) {
                 free(buf);
                 return NULL;

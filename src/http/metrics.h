@@ -67,6 +67,10 @@ typedef struct MetricsGauges {
         uint64_t uptime_sec;
         const char *version;
         const char *scope_mode;
+        /* For a load balancer (http/balancer.c). */
+        bool rate_limited;
+        int64_t rate_limited_until;     /* unix seconds; 0 when not limited */
+        unsigned lb_weight;             /* 0..100 */
 } MetricsGauges;
 
 void metrics_observe_request(Metrics *m, const MetricsRequest *r);

@@ -35,7 +35,9 @@
 #include "cli/env.h"
 #include "cli/spawn.h"
 #include "http/accept-guard.h"
+#include "http/balancer.h"
 #include "http/head-check.h"
+#include "http/lb-agent.h"
 #include "http/linger.h"
 #include "http/metrics.h"
 #include "http/nul-guard.h"
@@ -321,7 +323,13 @@ static const char *auth_problem(const Server *s) {
 
 static void handle_health(Server *s, struct evhttp_request *req, const char *request_id) {
         bool logged_out = s->claude_path && s->cli_auth.state == CLI_AUTH_LOGGED_OUT;
-        const char *status = s->stopping ? "stopping" : (!s->claude_path || logged_out) ? "degraded" : "ok";
+        BalancerState lb;
+        balancer_state(s, &lb);
+        /* Rate-limited is the one state a balancer must act on: 503, until the reset. */
+        const char *status = s->stopping               ? "stopping"
+                             : lb.rate_limit.limited   ? "rate_limited"
+                             : (!s->claude_path || logged_out) ? "degraded"
+                                                               : "ok";
         json_auto_t *j = json_pack(
                 "{s:s,s:s,s:{s:s?,s:s?,s:b,s:s?,s:{s:s,s:s?,s:s?,s:s?}},s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:o*}", "status",
                 status, "version", PACKAGE_VERSION, "cli",
@@ -341,8 +349,17 @@ static void handle_health(Server *s, struct evhttp_request *req, const char *req
                 "pool", pool_to_json(s));
 
         evhttp_add_header(evhttp_request_get_output_headers(req), "request-id", request_id);
-        if (!j) {
+        if (!j || json_object_set_new(j, "rate_limit", rate_limit_to_json(&s->rate_limit, &lb.rate_limit,
+                                                                          (int64_t) time(NULL))) < 0 ||
+            json_object_set_new(j, "weight", json_integer(lb.weight)) < 0) {
                 evhttp_send_error(req, 500, NULL);
+                return;
+        }
+        if (streq(status, "rate_limited")) {
+                char v[24];
+                snprintf(v, sizeof(v), "%" PRId64, MAX(lb.rate_limit.until - (int64_t) time(NULL), (int64_t) 1));
+                evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", v);
+                http_reply_json(req, 503, j);
                 return;
         }
         http_reply_json(req, 200, j);
@@ -374,6 +391,9 @@ static void handle_models(Server *s, struct evhttp_request *req, const char *req
 
 static void handle_metrics(Server *s, struct evhttp_request *req, const char *request_id) {
         PoolFigures f = {};
+        BalancerState lb;
+
+        balancer_state(s, &lb);
 
         if (s->pool)
                 pool_figures(s->pool, &f);
@@ -389,6 +409,9 @@ static void handle_metrics(Server *s, struct evhttp_request *req, const char *re
                 .pool = &pool,
                 .version = PACKAGE_VERSION,
                 .scope_mode = scope_mode_to_string(container_mode(s->container)),
+                .rate_limited = lb.rate_limit.limited,
+                .rate_limited_until = lb.rate_limit.limited ? lb.rate_limit.until : 0,
+                .lb_weight = lb.weight,
         };
         _cleanup_free_ char *text = metrics_format(&s->metrics, &g);
         struct evbuffer *buf = evbuffer_new();
@@ -847,7 +870,29 @@ static void socket_nodelay(int fd) {
         (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+static unsigned agent_weight(void *userdata) {
+        BalancerState lb;
+
+        balancer_state(userdata, &lb);
+        return lb.weight;
+}
+
+/* AGENT_PORT: HAProxy's agent-check (http/lb-agent.c). */
+static int server_listen_agent(Server *s) {
+        if (s->config->agent_port == 0)
+                return 0;
+        return lb_agent_new(&s->lb_agent, s->base, s->config->host, s->config->agent_port, agent_weight, s);
+}
+
+static int server_listen_http(Server *s);
+
 int server_listen(Server *s) {
+        int r = server_listen_http(s);
+
+        return r < 0 ? r : server_listen_agent(s);
+}
+
+static int server_listen_http(Server *s) {
         _cleanup_strv_free_ char **names = NULL;
         /* With names: a .socket may carry several ListenStream= (TCP and AF_UNIX), and
          * FileDescriptorName= says which is which in the log. */
@@ -897,6 +942,7 @@ Server *server_free(Server *s) {
         while (s->scheduler.queue.head)
                 session_abort(s->scheduler.queue.head->userdata, CLI_KILL_SHUTDOWN);
         s->notify = notify_free(s->notify);
+        s->lb_agent = lb_agent_free(s->lb_agent);
         /* Idle pooled processes die with the proxy (SIGKILL, reaped here). */
         s->pool = pool_free(s->pool);
         s->auth_check = auth_check_free(s->auth_check);
@@ -944,6 +990,8 @@ void server_set_config(Server *s, const Config *config) {
 
         if (!streq_ptr(s->config->host, config->host) || s->config->port != config->port)
                 log_notice("HOST/PORT changes take effect at the next start, ignoring");
+        if (s->config->agent_port != config->agent_port)
+                log_notice("AGENT_PORT changes take effect at the next start, ignoring");
         if (!streq_ptr(s->config->work_dir, config->work_dir))
                 log_notice("WORK_DIR changes take effect at the next start, ignoring");
         r = child_env_for(config, &envp);

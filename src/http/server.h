@@ -11,6 +11,7 @@
 #include "cli/auth-status.h"
 #include "config.h"
 #include "http/metrics.h"
+#include "rate-limit.h"
 #include "run.h"
 #include "scheduler.h"
 #include "util/time-util.h"
@@ -25,6 +26,7 @@ typedef struct Notify Notify;
 typedef struct AcceptGuard AcceptGuard;
 typedef struct Pool Pool;
 typedef struct AuthCheck AuthCheck;
+typedef struct LbAgent LbAgent;
 
 typedef struct Server {
         struct event_base *base;
@@ -59,6 +61,9 @@ typedef struct Server {
         Container *container;           /* how CLI children are contained (SCOPE_MODE) */
         Notify *notify;                 /* WATCHDOG=1, STATUS=, EXIT_IDLE_SEC */
         Metrics metrics;                /* GET /metrics */
+        /* For a load balancer in front (http/balancer.c): /health, /metrics, AGENT_PORT. */
+        RateLimit rate_limit;
+        LbAgent *lb_agent;
         char last_error[160];           /* shown in STATUS= */
         uint64_t last_activity_usec;    /* last request start or end, for EXIT_IDLE_SEC */
 } Server;

@@ -11,7 +11,8 @@
  *
  * Whatever the input, the outputs must hold (fuzz-check.h): a failure is an HTTP error status
  * with a type and message, both streams are complete, well-formed event sequences, and a success
- * has a message whose content blocks are the ones the stream carried.
+ * has a message whose content blocks are the ones the stream carried. Every rate_limit_event also
+ * goes into the load-balancing state (rate-limit.c), whose verdict must stay coherent.
  */
 
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "api/anthropic.h"
 #include "fuzz-check.h"
 #include "fuzz.h"
+#include "rate-limit.h"
 #include "util/macro.h"
 
 static void anthropic_stream_freep(AnthropicStream **s) {
@@ -42,6 +44,30 @@ static void finish_and_check(AnthropicStream *s, const json_t *result, json_t *o
                    json_array_size(json_object_get(msg, "content")), blocks);
 }
 
+/* The verdict at a few moments around the recorded reset time, and the /health object. */
+static void check_rate_limit(const RateLimit *rl) {
+        static const int64_t moments[] = { 0, 1795529999 - 60, 1795529999, 1795529999 + 3600, INT64_MAX / 2 };
+
+        FUZZ_CHECK(rl->n_windows <= RATE_LIMIT_MAX_WINDOWS, "%zu windows", rl->n_windows);
+        for (size_t i = 0; i < ELEMENTSOF(moments); i++) {
+                RateLimitVerdict v;
+                json_auto_t *j = NULL;
+
+                rate_limit_verdict(rl, moments[i], &v);
+                if (v.limited)
+                        FUZZ_CHECK(v.weight == 0 && v.until > moments[i] && v.window,
+                                   "limited with weight %u until %lld", v.weight, (long long) v.until);
+                else
+                        FUZZ_CHECK(v.weight >= 1 && v.weight <= 100, "weight %u while not limited", v.weight);
+                j = rate_limit_to_json(rl, &v, moments[i]);
+                FUZZ_CHECK(j && json_is_boolean(json_object_get(j, "limited")) &&
+                           json_array_size(json_object_get(j, "windows")) == rl->n_windows,
+                           "bad /health rate_limit object");
+                if (v.limited)
+                        FUZZ_CHECK(json_integer_value(json_object_get(j, "retry_after")) >= 1, "Retry-After < 1");
+        }
+}
+
 /**
  * LLVMFuzzerTestOneInput() - one fuzz input
  * @data: the input bytes (not NUL-terminated)
@@ -60,6 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         json_auto_t *out_plain = NULL, *out_thinking = NULL;
         const char *p = (const char *) data, *end = p + size;
         CliOutcome o = {};
+        RateLimit rl = {};
         CliExit x = { .exited = true };
         ApiError err = API_ERROR_NULL;
         int r;
@@ -80,6 +107,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 CliEvent ev = {};
 
                 if (cli_event_parse(p, len, &ev) >= 0) {
+                        if (ev.type == CLI_EVENT_RATE_LIMIT)
+                                (void) rate_limit_observe(&rl, ev.payload, 1795529999 - 100);
                         cli_outcome_feed(&o, &ev);
                         (void) anthropic_stream_feed(plain, &ev, out_plain);
                         (void) anthropic_stream_feed(thinking, &ev, out_thinking);
@@ -105,6 +134,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 (void) fuzz_check_anthropic_events(out_plain, false);
                 (void) fuzz_check_anthropic_events(out_thinking, false);
         }
+        if (r != 0 && streq_ptr(err.error_class, "rate_limit"))
+                rate_limit_observe_rejection(&rl, 1795529999 - 100);
+        check_rate_limit(&rl);
         api_error_done(&err);
         cli_outcome_done(&o);
         return 0;

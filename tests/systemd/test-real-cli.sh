@@ -37,6 +37,11 @@ echo "# response: $body"
 check "a non-streaming request through the real CLI is answered" \
         jqc '.type == "message" and .content[0].text == "Hello from the mock."' "$body"
 check_eq "the service runs as claude-proxy" claude-proxy "$(X ps -o user= -p "$(svc_prop MainPID)" | tr -d ' ')"
+# PrivateUsers=yes: its own user namespace, which maps root and its own user only.
+uid_map=$(X cat "/proc/$(svc_prop MainPID)/uid_map" | tr -s ' ' | sed 's/^ //')
+echo "# uid_map: $(tr '\n' ';' <<<"$uid_map")"
+check "the service runs in its own user namespace (PrivateUsers=yes)" test "$uid_map" != "0 0 4294967295"
+check "its seccomp filter is on" X grep -qx 'Seccomp:[[:space:]]*2' "/proc/$(svc_prop MainPID)/status"
 check_eq "the CLI's version was read at start" 1 \
         "$(X journalctl -u claude-proxy.service --no-pager -o cat | grep -c 'using Claude CLI .*(2\.1\.197 (Claude Code))')"
 check "the CLI wrote its state under the service's HOME" X test -e /var/lib/claude-proxy/.claude.json

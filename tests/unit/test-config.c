@@ -20,6 +20,7 @@
 static const char default_format[] =
         "HOST=127.0.0.1\n"
         "PORT=4523\n"
+        "AGENT_PORT=0\n"
         "PROXY_API_KEYS=<0 keys>\n"
         "REQUIRE_AUTH=true\n"
         "CLAUDE_PATH=claude\n"
@@ -683,6 +684,14 @@ static void test_validate(void **state) {
         set_ok(c, "REQUIRE_AUTH", "true");
         set_ok(c, "PROXY_API_KEYS", "k");
         assert_int_equal(config_validate(c, err, sizeof(err)), 0);
+
+        /* The agent-check port cannot share the API's port; both 0 means no agent. */
+        set_ok(c, "AGENT_PORT", "4523");
+        assert_int_equal(config_validate(c, err, sizeof(err)), -EINVAL);
+        assert_string_equal(err, "AGENT_PORT=4523 is the same port as PORT: give the agent-check port its own");
+        set_ok(c, "PORT", "0");
+        set_ok(c, "AGENT_PORT", "0");
+        assert_int_equal(config_validate(c, err, sizeof(err)), 0);
 }
 
 static void test_format(void **state) {
@@ -697,6 +706,7 @@ static void test_format(void **state) {
         assert_string_equal(s,
                             "HOST=0.0.0.0\n"
                             "PORT=8080\n"
+                            "AGENT_PORT=8081\n"
                             "PROXY_API_KEYS=<3 keys>\n"
                             "REQUIRE_AUTH=true\n"
                             "CLAUDE_PATH=/opt/claude code/bin/claude\n"

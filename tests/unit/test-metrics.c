@@ -33,6 +33,9 @@ static void test_empty(void **state) {
         assert_has(t, "\nclaude_proxy_uptime_seconds 9\n");
         assert_has(t, "\nclaude_proxy_tokens_total{direction=\"output\"} 0\n");
         assert_null(strstr(t, "claude_proxy_rate_limit_status{"));
+        assert_has(t, "\nclaude_proxy_rate_limited 0\n");
+        assert_has(t, "\nclaude_proxy_rate_limited_until_seconds 0\n");
+        assert_has(t, "\n# TYPE claude_proxy_lb_weight gauge\n");
         assert_int_equal(t[strlen(t) - 1], '\n');
 }
 
@@ -108,6 +111,23 @@ static void test_rate_limit(void **state) {
         assert_null(strstr(t, "claude_proxy_rate_limit_utilization{"));
 }
 
+static void test_balancer_gauges(void **state) {
+        Metrics m = {};
+        MetricsGauges g = gauges;
+        _cleanup_free_ char *serving = NULL, *limited = NULL;
+
+        g.lb_weight = 73;
+        serving = metrics_format(&m, &g);
+        assert_has(serving, "\nclaude_proxy_rate_limited 0\n");
+        assert_has(serving, "\nclaude_proxy_lb_weight 73\n");
+
+        g = (MetricsGauges) { .rate_limited = true, .rate_limited_until = 1795529999, .lb_weight = 0 };
+        limited = metrics_format(&m, &g);
+        assert_has(limited, "\nclaude_proxy_rate_limited 1\n");
+        assert_has(limited, "\nclaude_proxy_rate_limited_until_seconds 1795529999\n");
+        assert_has(limited, "\nclaude_proxy_lb_weight 0\n");
+}
+
 static void test_label_escaping_and_overflow(void **state) {
         Metrics m = {};
         _cleanup_free_ char *t = NULL;
@@ -133,6 +153,7 @@ int main(void) {
                 cmocka_unit_test(test_empty),
                 cmocka_unit_test(test_requests),
                 cmocka_unit_test(test_rate_limit),
+                cmocka_unit_test(test_balancer_gauges),
                 cmocka_unit_test(test_label_escaping_and_overflow),
         };
         return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
