@@ -31,6 +31,7 @@
 #include "api/models.h"
 #include "api/ops.h"
 #include "build-config.h"
+#include "cli-models.h"
 #include "cli/auth-check.h"
 #include "cli/env.h"
 #include "cli/spawn.h"
@@ -348,28 +349,17 @@ static void handle_health(Server *s, struct evhttp_request *req, const char *req
         http_reply_json(req, 200, j);
 }
 
-static void handle_models(Server *s, struct evhttp_request *req, const char *request_id, const char *id) {
-        json_auto_t *list = NULL;
+/* Where a side query to the CLI (the model list, a token count) gets its process. */
+static CliQueryEnv query_env(Server *s) {
+        return (CliQueryEnv) { .sched = &s->scheduler, .pool = s->pool, .ctx = &s->run_ctx, .claude_path = s->claude_path };
+}
 
-        evhttp_add_header(evhttp_request_get_output_headers(req), "request-id", request_id);
-        if (models_list_to_json(&list) < 0) {
-                evhttp_send_error(req, 500, NULL);
-                return;
-        }
-        if (!id) {
-                http_reply_json(req, 200, list);
-                return;
-        }
-        size_t i;
-        json_t *m;
-        json_array_foreach(json_object_get(list, "data"), i, m)
-                if (streq_ptr(json_string_value(json_object_get(m, "id")), id)) {
-                        http_reply_json(req, 200, m);
-                        return;
-                }
-        char msg[512];
-        snprintf(msg, sizeof(msg), "model: %s", id);
-        http_reply_errorf(req, API_ANTHROPIC, 404, "not_found_error", "%s", msg);
+static void handle_models(Server *s, struct evhttp_request *req, const char *request_id, const char *id) {
+        CliQueryEnv env = query_env(s);
+        /* The pool's model, so that an idle pooled process can answer at once. */
+        _cleanup_free_ char *model = model_resolve(s->config->default_model, s->config->default_model);
+
+        cli_models_handle(s->cli_models, &env, model, req, request_id, id);
 }
 
 static void handle_metrics(Server *s, struct evhttp_request *req, const char *request_id) {
@@ -604,6 +594,7 @@ void server_stop(Server *s) {
         /* Idle pooled processes serve nobody: they go now (their reaps free their slots). */
         if (s->pool)
                 pool_stop(s->pool);
+        cli_models_stop(s->cli_models);
         scheduler_stop(&s->scheduler);
         for (unsigned i = 0; i < s->n_sockets; i++)
                 evhttp_del_accept_socket(s->http, s->sockets[i]);
@@ -740,6 +731,11 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
         if (getenv("CLAUDE_PROXY_TEST_FAIL_PLACEMENT")) {
                 log_warning("CLAUDE_PROXY_TEST_FAIL_PLACEMENT is set: every request will fail (test only)");
                 s->run_ctx.container_ops = &run_container_fail_for_tests;
+        }
+        r = cli_models_new(&s->cli_models);
+        if (r < 0) {
+                server_free(s);
+                return r;
         }
         r = pool_new(&s->pool, &s->scheduler, &s->run_ctx);
         if (r < 0) {
@@ -899,6 +895,7 @@ Server *server_free(Server *s) {
         s->notify = notify_free(s->notify);
         /* Idle pooled processes die with the proxy (SIGKILL, reaped here). */
         s->pool = pool_free(s->pool);
+        s->cli_models = cli_models_free(s->cli_models, &s->scheduler);
         s->auth_check = auth_check_free(s->auth_check);
         if (s->ev_auth_timer)
                 event_free(s->ev_auth_timer);

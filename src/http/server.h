@@ -26,6 +26,8 @@ typedef struct AcceptGuard AcceptGuard;
 typedef struct Pool Pool;
 typedef struct AuthCheck AuthCheck;
 
+typedef struct CliModels CliModels;
+
 typedef struct Server {
         struct event_base *base;
         struct evhttp *http;
@@ -45,6 +47,7 @@ typedef struct Server {
         Scheduler scheduler;            /* CLI slots, the queue, the requests in flight */
         RunContext run_ctx;             /* what every CLI run shares: loop, container, env, cwd */
         Pool *pool;                     /* WARM_POOL: idle CLIs started in advance (pool.c) */
+        CliModels *cli_models;          /* GET /v1/models from the CLI's own list (cli-models.c) */
         uint64_t requests_total;
         uint64_t started_usec;          /* CLOCK_MONOTONIC */
         bool stopping;
