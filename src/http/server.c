@@ -32,6 +32,7 @@
 #include "api/ops.h"
 #include "build-config.h"
 #include "cli-models.h"
+#include "count-tokens.h"
 #include "cli/auth-check.h"
 #include "cli/env.h"
 #include "cli/spawn.h"
@@ -409,6 +410,15 @@ static void route_metrics(Server *s, struct evhttp_request *req, const char *req
                 handle_metrics(s, req, request_id);
 }
 
+static void route_count_tokens(Server *s, struct evhttp_request *req, const char *request_id, const char *arg) {
+        CliQueryEnv env = query_env(s);
+
+        if (!check_auth(s, req, API_ANTHROPIC, request_id))
+                return;
+        s->requests_total++;
+        count_tokens_handle(s->count_tokens, &env, s->config, req, request_id);
+}
+
 static void route_models(Server *s, struct evhttp_request *req, const char *request_id, const char *arg) {
         if (check_auth(s, req, API_ANTHROPIC, request_id))
                 handle_models(s, req, request_id, arg);
@@ -434,6 +444,7 @@ static const struct RouteEntry {
         { "/v1/models",           false, METHODS_GET,     NULL,                 route_models },
         { "/v1/models/",          true,  METHODS_GET,     NULL,                 route_models },
         { "/v1/messages",         false, EVHTTP_REQ_POST, &api_ops_anthropic,   NULL },
+        { "/v1/messages/count_tokens", false, EVHTTP_REQ_POST, NULL,            route_count_tokens },
         { "/v1/chat/completions", false, EVHTTP_REQ_POST, &api_ops_openai_chat, NULL },
         { "/v1/responses",        false, EVHTTP_REQ_POST, &api_ops_openai_responses, NULL },
 };
@@ -595,6 +606,7 @@ void server_stop(Server *s) {
         if (s->pool)
                 pool_stop(s->pool);
         cli_models_stop(s->cli_models);
+        count_tokens_stop(s->count_tokens);
         scheduler_stop(&s->scheduler);
         for (unsigned i = 0; i < s->n_sockets; i++)
                 evhttp_del_accept_socket(s->http, s->sockets[i]);
@@ -733,6 +745,8 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
                 s->run_ctx.container_ops = &run_container_fail_for_tests;
         }
         r = cli_models_new(&s->cli_models);
+        if (r >= 0)
+                r = count_tokens_new(&s->count_tokens);
         if (r < 0) {
                 server_free(s);
                 return r;
@@ -896,6 +910,7 @@ Server *server_free(Server *s) {
         /* Idle pooled processes die with the proxy (SIGKILL, reaped here). */
         s->pool = pool_free(s->pool);
         s->cli_models = cli_models_free(s->cli_models, &s->scheduler);
+        s->count_tokens = count_tokens_free(s->count_tokens, &s->scheduler);
         s->auth_check = auth_check_free(s->auth_check);
         if (s->ev_auth_timer)
                 event_free(s->ev_auth_timer);

@@ -27,6 +27,7 @@ typedef struct Pool Pool;
 typedef struct AuthCheck AuthCheck;
 
 typedef struct CliModels CliModels;
+typedef struct CountTokens CountTokens;
 
 typedef struct Server {
         struct event_base *base;
@@ -48,6 +49,7 @@ typedef struct Server {
         RunContext run_ctx;             /* what every CLI run shares: loop, container, env, cwd */
         Pool *pool;                     /* WARM_POOL: idle CLIs started in advance (pool.c) */
         CliModels *cli_models;          /* GET /v1/models from the CLI's own list (cli-models.c) */
+        CountTokens *count_tokens;      /* POST /v1/messages/count_tokens (count-tokens.c) */
         uint64_t requests_total;
         uint64_t started_usec;          /* CLOCK_MONOTONIC */
         bool stopping;
