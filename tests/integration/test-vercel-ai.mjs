@@ -115,4 +115,17 @@ describe('reasoning', () => {
     const log = await proxy.waitFakeLogFor('EFFORT-MARK');
     assert.equal(cliSettings(log).effort, 'high');
   });
+
+  for (const stream of [false, true])
+    test(`openai.responses: reasoning summaries come back as reasoning (${stream ? 'streamText' : 'generateText'})`, async () => {
+      const opts = { model: openai.responses(MODEL), prompt: 'Say hello [[fake:thinking]]',
+        // A Claude model id is no reasoning model the SDK knows: forceReasoning makes it send `reasoning`.
+        providerOptions: { openai: { forceReasoning: true, reasoningEffort: 'high', reasoningSummary: 'auto' } },
+        maxRetries: 0 };
+      const r = stream ? await streamAll(opts) : await ai.generateText(opts);
+      const reasoning = stream ? r.parts.filter((p) => p.type === 'reasoning-delta').map((p) => p.text).join('')
+        : r.reasoningText;
+      assert.ok(reasoning && reasoning.length > 0, `no reasoning: ${JSON.stringify(stream ? r.parts.map((p) => p.type) : r.reasoning)}`);
+      assert.ok(r.text.length > 0);
+    });
 });
