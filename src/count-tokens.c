@@ -41,6 +41,7 @@ struct Count {
         char *model;
         char *unsupported;
         bool measures_baseline;         /* the first answer is the baseline */
+        int64_t baseline;               /* else the one known when the count started */
         char request_id[128];
 };
 
@@ -107,8 +108,7 @@ static void reply_error(struct evhttp_request *req, const char *request_id, ApiE
 
 /* The CLI's answers -> the reply, or why there is none. */
 static int count_from_answers(Count *n, const json_t *answers, int64_t *ret) {
-        const Baseline *b = baseline_find(n->owner, n->model);
-        int64_t total, base;
+        int64_t total, base = n->baseline;
         int k;
 
         k = count_tokens_usage_total(json_array_get(answers, json_array_size(answers) - 1), &total);
@@ -119,10 +119,7 @@ static int count_from_answers(Count *n, const json_t *answers, int64_t *ret) {
                 if (k < 0)
                         return k;
                 baseline_store(n->owner, n->model, base);
-        } else if (b)
-                base = b->tokens;
-        else
-                return -ENOKEY;
+        }
         return count_tokens_derive(total, base, ret);
 }
 
@@ -187,8 +184,7 @@ CountTokens *count_tokens_free(CountTokens *c, Scheduler *sched) {
         while (c->counts)
                 count_free(c->counts);
         cli_query_list_free(&c->queries, sched);
-        for (unsigned i = 0; i < c->n_baselines; i++)
-                free(c->baselines[i].model);
+        count_tokens_forget(c);
         free(c);
         return NULL;
 }
@@ -196,6 +192,14 @@ CountTokens *count_tokens_free(CountTokens *c, Scheduler *sched) {
 void count_tokens_stop(CountTokens *c) {
         if (c)
                 cli_query_list_stop(&c->queries);
+}
+
+void count_tokens_forget(CountTokens *c) {
+        if (!c)
+                return;
+        for (unsigned i = 0; i < c->n_baselines; i++)
+                free(c->baselines[i].model);
+        c->n_baselines = 0;
 }
 
 static int parse_body(struct evhttp_request *req, const Config *config, ApiRequest *api, ApiError *err) {
@@ -263,7 +267,9 @@ void count_tokens_handle(CountTokens *c, const CliQueryEnv *env, const Config *c
             (api.unsupported && !(n->unsupported = strdup(api.unsupported))) ||
             count_tokens_history_input(&api.cli, &history) < 0)
                 goto oom;
-        n->measures_baseline = !baseline_find(c, n->model);
+        const Baseline *b = baseline_find(c, n->model);
+        n->measures_baseline = !b;
+        n->baseline = b ? b->tokens : 0;
         for (int i = n->measures_baseline ? 0 : 1; i < 2; i++) {
                 json_t *usage = NULL;
 

@@ -22,6 +22,8 @@ int count_tokens_new(CountTokens **ret);
 CountTokens *count_tokens_free(CountTokens *c, Scheduler *sched);
 /* Graceful stop: running counts fail now. */
 void count_tokens_stop(CountTokens *c);
+/* The configuration changed (SIGHUP): measure the baselines again. */
+void count_tokens_forget(CountTokens *c);
 
 /* Answer one authenticated request (body complete), now or when the CLI answered. */
 void count_tokens_handle(CountTokens *c, const CliQueryEnv *env, const Config *config, struct evhttp_request *req,

@@ -989,6 +989,9 @@ void server_set_config(Server *s, const Config *config) {
         /* The idle processes were started with the old configuration: replace them. */
         if (server_configure_pool(s) < 0)
                 log_oom();
+        /* The CLI or its environment may have changed: its model list and prompt size too. */
+        cli_models_forget(s->cli_models);
+        count_tokens_forget(s->count_tokens);
         /* A reload is also how an operator says "I logged the CLI in". */
         server_start_auth_check(s);
 }

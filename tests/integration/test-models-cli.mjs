@@ -74,6 +74,17 @@ test('concurrent first listings share one query', async () => {
   });
 });
 
+test('SIGHUP forgets the list: the next listing asks the CLI again', async () => {
+  await withProxy({}, async (proxy) => {
+    assert.equal((await list(proxy)).source, 'cli');
+    await waitFor(() => initializeCount(proxy) === 1, 10000, 'one initialize');
+    proxy.child.kill('SIGHUP');
+    await waitFor(() => /configuration reloaded/.test(proxy.stderrText), 10000, 'the reload');
+    assert.equal((await list(proxy)).source, 'cli');
+    await waitFor(() => initializeCount(proxy) === 2, 10000, 'a second initialize after the reload');
+  });
+});
+
 test('both SDKs list and retrieve the CLI\'s models', async () => {
   await withProxy({}, async (proxy) => {
     const { client } = await sdkClient(proxy);
