@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { conversationLines, missing, NODE_DIR, requireOrSkip, startProxy, tmpdir, waitFor } from './lib/harness.mjs';
+import { cliSettings, conversationLines, missing, NODE_DIR, requireOrSkip, startProxy, tmpdir, waitFor } from './lib/harness.mjs';
 
 const CODEX = path.join(NODE_DIR, 'node_modules', '.bin', 'codex');
 const TEXT = 'Hello! I am a scripted mock reply, streamed in several small chunks.';
@@ -22,12 +22,11 @@ requireOrSkip(missing() || (!fs.existsSync(CODEX) && '@openai/codex missing: run
 
 let proxy, home;
 
-before(async () => {
-  proxy = await startProxy();
-  home = tmpdir('cp-codex-');
-  fs.mkdirSync(path.join(home, '.codex'));
+// Codex's configuration: the proxy as a model provider speaking the Responses API.
+function writeConfig(extra = []) {
   fs.writeFileSync(path.join(home, '.codex', 'config.toml'), [
     'model = "claude-sonnet-4-5"',
+    ...extra,
     'model_provider = "proxy"',
     '[model_providers.proxy]',
     'name = "claude-proxy"',
@@ -36,6 +35,13 @@ before(async () => {
     'env_key = "PROXY_API_KEY"',
     '',
   ].join('\n'));
+}
+
+before(async () => {
+  proxy = await startProxy();
+  home = tmpdir('cp-codex-');
+  fs.mkdirSync(path.join(home, '.codex'));
+  writeConfig();
 });
 
 after(async () => {
@@ -85,4 +91,20 @@ test('codex exec streams an answer through /v1/responses and the fake CLI', asyn
   const conv = JSON.stringify(conversationLines(log));
   assert.match(conv, /Say hello \[marker-codex-1\]/);
   assert.ok(JSON.stringify(log).length > 2000, 'the Codex instructions reached the CLI');
+});
+
+test('codex exec with reasoning: the thinking comes back as a reasoning summary Codex shows', async () => {
+  writeConfig(['model_reasoning_effort = "high"', 'model_reasoning_summary = "detailed"']);
+  try {
+    const r = await codexExec('Say hello [[fake:thinking]] [marker-codex-2]');
+    const ctx = `codex exit ${r.code}/${r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-4000)}`;
+    assert.equal(r.code, 0, ctx);
+    // The recorded run (tests/data/transcripts/thinking): its thinking, then its answer.
+    assert.equal(r.stdout.trim(), 'Hello there!', ctx);
+    assert.match(r.stderr, /The user wants a greeting/, ctx);
+    const log = await proxy.waitFakeLogFor('marker-codex-2', () => true, 10000);
+    assert.equal(cliSettings(log).effort, 'high');
+  } finally {
+    writeConfig();
+  }
 });
