@@ -13,6 +13,7 @@
 #include "api/models.h"
 #include "cli-models.h"
 #include "cli/control.h"
+#include "http/held.h"
 #include "http/reply.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -22,8 +23,7 @@ typedef struct ModelsWaiter ModelsWaiter;
 struct ModelsWaiter {
         CliModels *owner;
         ModelsWaiter *prev, *next;
-        struct evhttp_request *req;
-        struct evhttp_connection *evcon;
+        HeldRequest held;
         char request_id[128];
         char *id;                       /* GET /v1/models/{id}; NULL: the list */
 };
@@ -44,8 +44,7 @@ static ModelsWaiter *waiter_free(ModelsWaiter *w) {
                 w->owner->waiters = w->next;
         if (w->next)
                 w->next->prev = w->prev;
-        if (w->evcon)
-                evhttp_connection_set_closecb(w->evcon, NULL, NULL);
+        held_request_release(&w->held);
         free(w->id);
         free(w);
         return NULL;
@@ -87,12 +86,11 @@ static void reply_static(struct evhttp_request *req, const char *request_id, con
 static void answer_waiters(CliModels *m) {
         while (m->waiters) {
                 ModelsWaiter *w = m->waiters;
-                struct evhttp_request *req = w->req;
+                struct evhttp_request *req = held_request_take(&w->held);
 
-                w->req = NULL;
-                if (m->list)
+                if (req && m->list)
                         reply(req, w->request_id, m->list, "cli", w->id);
-                else
+                else if (req)
                         reply_static(req, w->request_id, w->id);
                 waiter_free(w);
         }
@@ -120,14 +118,9 @@ static void on_models_answer(int error, const json_t *answers, const char *why, 
         answer_waiters(m);
 }
 
-static void on_waiter_close(struct evhttp_connection *evcon, void *userdata) {
-        ModelsWaiter *w = userdata;
-
-        /* A request libevent detached from its connection is ours to free. */
-        if (w->req)
-                evhttp_request_free(w->req);
-        w->evcon = NULL;
-        waiter_free(w);
+static void on_waiter_gone(void *userdata) {
+        /* The query goes on: its answer is cached for the next listing. */
+        waiter_free(userdata);
 }
 
 int cli_models_new(CliModels **ret) {
@@ -150,9 +143,13 @@ CliModels *cli_models_free(CliModels *m, Scheduler *sched) {
         return NULL;
 }
 
-void cli_models_stop(CliModels *m) {
-        if (m)
-                cli_query_list_stop(&m->queries);
+void cli_models_stop(CliModels *m, void (*track)(struct evhttp_request *req, void *userdata), void *userdata) {
+        if (!m)
+                return;
+        for (ModelsWaiter *w = m->waiters; w; w = w->next)
+                if (w->held.req)
+                        track(w->held.req, userdata);
+        cli_query_list_stop(&m->queries);
 }
 
 void cli_models_forget(CliModels *m) {
@@ -206,14 +203,11 @@ void cli_models_handle(CliModels *m, const CliQueryEnv *env, const char *model, 
                 }
         }
         w->owner = m;
-        w->req = req;
-        w->evcon = evhttp_request_get_connection(req);
         snprintf(w->request_id, sizeof(w->request_id), "%s", request_id);
         w->next = m->waiters;
         if (m->waiters)
                 m->waiters->prev = w;
         m->waiters = w;
-        if (w->evcon)
-                evhttp_connection_set_closecb(w->evcon, on_waiter_close, w);
+        held_request_hold(&w->held, env->ctx->base, req, on_waiter_gone, w);
         TAKE_PTR(w);
 }

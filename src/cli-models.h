@@ -18,8 +18,8 @@ typedef struct CliModels CliModels;
 int cli_models_new(CliModels **ret);
 /* Kill a query still running, forget waiting listings (their connections are freed by evhttp). */
 CliModels *cli_models_free(CliModels *m, Scheduler *sched);
-/* Graceful stop: waiting listings get the static catalog now. */
-void cli_models_stop(CliModels *m);
+/* Graceful stop: waiting listings get the static catalog now; @track is given each first (see count-tokens.h). */
+void cli_models_stop(CliModels *m, void (*track)(struct evhttp_request *req, void *userdata), void *userdata);
 /* CLAUDE_PATH or DEFAULT_MODEL may have changed (SIGHUP): ask again at the next listing. */
 void cli_models_forget(CliModels *m);
 

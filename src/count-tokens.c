@@ -23,6 +23,7 @@
 #include "api/count-tokens.h"
 #include "cli/control.h"
 #include "count-tokens.h"
+#include "http/held.h"
 #include "http/reply.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -35,8 +36,7 @@ typedef struct Count Count;
 struct Count {
         CountTokens *owner;
         Count *prev, *next;
-        struct evhttp_request *req;
-        struct evhttp_connection *evcon;
+        HeldRequest held;
         CliQuery *query;
         char *model;
         char *unsupported;
@@ -81,8 +81,7 @@ static Count *count_free(Count *n) {
                 n->owner->counts = n->next;
         if (n->next)
                 n->next->prev = n->prev;
-        if (n->evcon)
-                evhttp_connection_set_closecb(n->evcon, NULL, NULL);
+        held_request_release(&n->held);
         free(n->model);
         free(n->unsupported);
         free(n);
@@ -125,13 +124,16 @@ static int count_from_answers(Count *n, const json_t *answers, int64_t *ret) {
 
 static void on_count_answer(int error, const json_t *answers, const char *why, void *userdata) {
         Count *n = userdata;
-        struct evhttp_request *req = n->req;
+        struct evhttp_request *req = held_request_take(&n->held);
         ApiError err = {};
         int64_t tokens = 0;
         json_auto_t *body = NULL;
 
         n->query = NULL;
-        n->req = NULL;
+        if (!req) {
+                count_free(n);
+                return;
+        }
         if (error >= 0)
                 error = count_from_answers(n, answers, &tokens);
         if (error >= 0)
@@ -157,15 +159,13 @@ static void on_count_answer(int error, const json_t *answers, const char *why, v
         count_free(n);
 }
 
-static void on_count_close(struct evhttp_connection *evcon, void *userdata) {
+/* The client left: nothing to count for. */
+static void on_count_gone(void *userdata) {
         Count *n = userdata;
 
-        /* A request libevent detached from its connection is ours to free. */
-        if (n->req)
-                evhttp_request_free(n->req);
-        n->req = NULL;
-        n->evcon = NULL;
+        log_debug("%s: the client left, ending its count", n->request_id);
         cli_query_cancel(n->query);
+        n->query = NULL;
         count_free(n);
 }
 
@@ -189,9 +189,13 @@ CountTokens *count_tokens_free(CountTokens *c, Scheduler *sched) {
         return NULL;
 }
 
-void count_tokens_stop(CountTokens *c) {
-        if (c)
-                cli_query_list_stop(&c->queries);
+void count_tokens_stop(CountTokens *c, void (*track)(struct evhttp_request *req, void *userdata), void *userdata) {
+        if (!c)
+                return;
+        for (Count *n = c->counts; n; n = n->next)
+                if (n->held.req)
+                        track(n->held.req, userdata);
+        cli_query_list_stop(&c->queries);
 }
 
 void count_tokens_forget(CountTokens *c) {
@@ -278,13 +282,11 @@ void count_tokens_handle(CountTokens *c, const CliQueryEnv *env, const Config *c
         }
         snprintf(n->request_id, sizeof(n->request_id), "%s", request_id);
         n->owner = c;
-        n->req = req;
         /* The history goes right before the last get_context_usage. */
         size_t last = json_array_size(requests) - 1;
         k = cli_query_start(&n->query, &c->queries, env, n->model, request_id, TAKE_PTR(requests), &history, last,
                             on_count_answer, n);
         if (k < 0) {
-                n->req = NULL;
                 n->owner = NULL;
                 if (k == -EBUSY)
                         api_error_set(&err, k, 529, "overloaded_error", "No CLI slot is free to count tokens; retry shortly");
@@ -296,13 +298,11 @@ void count_tokens_handle(CountTokens *c, const CliQueryEnv *env, const Config *c
                 reply_error(req, request_id, &err);
                 return;
         }
-        n->evcon = evhttp_request_get_connection(req);
         n->next = c->counts;
         if (c->counts)
                 c->counts->prev = n;
         c->counts = n;
-        if (n->evcon)
-                evhttp_connection_set_closecb(n->evcon, on_count_close, n);
+        held_request_hold(&n->held, env->ctx->base, req, on_count_gone, n);
         TAKE_PTR(n);
         return;
 

@@ -20,8 +20,11 @@ typedef struct CountTokens CountTokens;
 int count_tokens_new(CountTokens **ret);
 /* Kill running counts, forget their requests (evhttp frees the connections). NULL-safe. */
 CountTokens *count_tokens_free(CountTokens *c, Scheduler *sched);
-/* Graceful stop: running counts fail now. */
-void count_tokens_stop(CountTokens *c);
+/*
+ * Graceful stop: running counts fail now (503). @track is first given each request about to be
+ * answered, so the server can wait for those replies to be written before it exits.
+ */
+void count_tokens_stop(CountTokens *c, void (*track)(struct evhttp_request *req, void *userdata), void *userdata);
 /* The configuration changed (SIGHUP): measure the baselines again. */
 void count_tokens_forget(CountTokens *c);
 

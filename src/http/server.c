@@ -294,6 +294,11 @@ static void track_reply(Server *s, struct evhttp_request *req) {
         s->replies_unsent++;
 }
 
+/* A side query's request (a model listing, a token count) answered as the proxy stops. */
+static void track_held_reply(struct evhttp_request *req, void *userdata) {
+        track_reply(userdata, req);
+}
+
 /* ---- handlers ------------------------------------------------------------------------------- */
 
 /* The warm pool's figures, for /health. */
@@ -357,6 +362,10 @@ static CliQueryEnv query_env(Server *s) {
 
 static void handle_models(Server *s, struct evhttp_request *req, const char *request_id, const char *id) {
         CliQueryEnv env = query_env(s);
+
+        /* Stopping: no new CLI process; the cached list or the static catalog answers. */
+        if (s->stopping)
+                env.claude_path = NULL;
         /* The pool's model, so that an idle pooled process can answer at once. */
         _cleanup_free_ char *model = model_resolve(s->config->default_model, s->config->default_model);
 
@@ -416,6 +425,11 @@ static void route_count_tokens(Server *s, struct evhttp_request *req, const char
         if (!check_auth(s, req, API_ANTHROPIC, request_id))
                 return;
         s->requests_total++;
+        if (s->stopping) {
+                reply_error_with_id(req, API_ANTHROPIC, request_id, 503, "api_error",
+                                    "The proxy is shutting down; retry shortly");
+                return;
+        }
         count_tokens_handle(s->count_tokens, &env, s->config, req, request_id);
 }
 
@@ -605,8 +619,8 @@ void server_stop(Server *s) {
         /* Idle pooled processes serve nobody: they go now (their reaps free their slots). */
         if (s->pool)
                 pool_stop(s->pool);
-        cli_models_stop(s->cli_models);
-        count_tokens_stop(s->count_tokens);
+        cli_models_stop(s->cli_models, track_held_reply, s);
+        count_tokens_stop(s->count_tokens, track_held_reply, s);
         scheduler_stop(&s->scheduler);
         for (unsigned i = 0; i < s->n_sockets; i++)
                 evhttp_del_accept_socket(s->http, s->sockets[i]);

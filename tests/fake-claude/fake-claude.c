@@ -905,6 +905,8 @@ static int answer_control_request(const json_t *req) {
         r = fake_control_answer(transcript_dir(), id, subtype, &line);
         if (r < 0)
                 return r;
+        if (!line)
+                return 0;       /* deliberately unanswered */
         text = json_dumps(line, JSON_COMPACT);
         if (!text)
                 return -ENOMEM;

@@ -10,7 +10,8 @@
  *   written since, its Messages figure grows by the history's stdin bytes / 4, the rule the
  *   project's upstream mock answers count_tokens with (the real CLI sums such counts, §16.5),
  *   and totalTokens and Free space follow. A history text holding `[[fake-usage:error]]` gets
- *   the control channel's error answer instead (shape recorded in s4d for mcp_reconnect).
+ *   the control channel's error answer instead (shape recorded in s4d for mcp_reconnect), one
+ *   holding `[[fake-usage:hang]]` no answer at all.
  */
 
 #include <errno.h>
@@ -24,14 +25,17 @@
 #include "util/macro.h"
 
 #define FAKE_USAGE_ERROR_MARK "[[fake-usage:error]]"
+#define FAKE_USAGE_HANG_MARK "[[fake-usage:hang]]"
 
 static size_t history_bytes;
-static bool usage_error;
+static bool usage_error, usage_hang;
 
 void fake_control_note_history(const char *line, size_t n) {
         history_bytes += n;
         if (memmem(line, n, FAKE_USAGE_ERROR_MARK, strlen(FAKE_USAGE_ERROR_MARK)))
                 usage_error = true;
+        if (memmem(line, n, FAKE_USAGE_HANG_MARK, strlen(FAKE_USAGE_HANG_MARK)))
+                usage_hang = true;
 }
 
 /* The "response" object of the first control_response line of @name whose request_id is @id. */
@@ -94,6 +98,12 @@ static json_t *context_usage_body(const char *dir) {
 
 int fake_control_answer(const char *dir, const char *id, const char *subtype, json_t **ret_line) {
         json_auto_t *body = NULL;
+
+        /* A CLI that never answers (a stuck upstream count): the proxy must not wait forever. */
+        if (streq_ptr(subtype, "get_context_usage") && usage_hang) {
+                *ret_line = NULL;
+                return 0;
+        }
 
         if (streq_ptr(subtype, "get_context_usage") && usage_error) {
                 *ret_line = json_pack("{s:s,s:{s:s,s:s,s:s}}", "type", "control_response", "response", "subtype",

@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  assertErrorEnvelope, missing, postJson, requireOrSkip, sdkClient, startProxy, TEST_MODEL, waitFor, withProxy,
+  assertErrorEnvelope, missing, openRequest, postJson, requireOrSkip, sdkClient, startProxy, TEST_MODEL, waitFor,
+  withProxy,
 } from './lib/harness.mjs';
 
 requireOrSkip(missing({ sdk: true }));
@@ -117,4 +118,36 @@ test('WARM_POOL=0 counts on a spawned CLI; a key is needed', async () => {
     assert.ok(r.json.input_tokens > 0);
     await waitFor(() => proxy.children().length === 0, 15000, 'no child left');
   });
+});
+
+// The fake leaves get_context_usage unanswered for a history holding [[fake-usage:hang]].
+const hanging = (marker) => body([user(`count me [[fake-usage:hang]] ${marker}`)]);
+
+test('a client that leaves during a count: its CLI is ended at once', async () => {
+  await withProxy({ env: { WARM_POOL: '0' } }, async (proxy) => {
+    const req = openRequest(`${proxy.url}/v1/messages/count_tokens`, hanging('ct-gone'));
+    const log = await proxy.waitFakeLogFor('ct-gone', () => true, 10000);
+    await waitFor(() => proxy.children().includes(log.pid), 10000, 'the count CLI to run');
+    req.destroy();
+    await waitFor(() => proxy.children().length === 0, 10000, 'the count CLI to be ended');
+    // The log line comes over a pipe: it may arrive after the reap shows in /proc.
+    await waitFor(() => /the client left, ending its count/.test(proxy.stderrText), 5000, 'the log line');
+  });
+});
+
+test('SIGTERM during a count: a 503 at once, a clean exit', async () => {
+  const proxy = await startProxy({ env: { WARM_POOL: '0' } });
+  try {
+    const pending = postJson(`${proxy.url}/v1/messages/count_tokens`, hanging('ct-stop'));
+    const log = await proxy.waitFakeLogFor('ct-stop', () => true, 10000);
+    await waitFor(() => proxy.children().includes(log.pid), 10000, 'the count CLI to run');
+    proxy.child.kill('SIGTERM');
+    const r = await pending;
+    assert.equal(r.status, 503, r.text);
+    assertErrorEnvelope(r.json, 'api_error');
+    assert.equal(r.headers.get('x-proxy-token-count'), 'unavailable');
+    assert.deepEqual(await proxy.exitPromise, { code: 0, signal: null }, proxy.stderrText.slice(-3000));
+  } finally {
+    await proxy.stop({ check: false });
+  }
 });
