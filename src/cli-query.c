@@ -37,6 +37,7 @@ struct CliQuery {
         cli_query_done_t done;
         void *userdata;
         struct event *ev_deadline;
+        Pool *adopted_from;             /* the pool whose process this is, until it answered */
         bool finished;                  /* done was called (or cancelled): only the reap is left */
         char id[32];
 };
@@ -146,6 +147,11 @@ static void on_query_control(Run *run, const CliEvent *ev, void *userdata) {
                 query_finish(q, -EPROTO, in.error);
                 return;
         }
+        /* A pooled process that answers has started: the pool may refill now, not in seconds. */
+        if (q->adopted_from) {
+                pool_kick(q->adopted_from);
+                q->adopted_from = NULL;
+        }
         k = json_array_append_new(q->answers, in.response ? json_deep_copy(in.response) : json_object());
         if (k >= 0 && ++q->next_step < json_array_size(q->requests))
                 k = query_step(q);
@@ -236,9 +242,10 @@ int cli_query_start(CliQuery **ret, CliQueryList *list, const CliQueryEnv *env, 
                 return -ENOMEM;
         }
 
-        if (env->pool && pool_adopt(env->pool, model, log_id, &query_run_callbacks, q, &q->run, &q->control) > 0)
+        if (env->pool && pool_adopt(env->pool, model, log_id, &query_run_callbacks, q, &q->run, &q->control) > 0) {
                 log_debug("%s: asks a pooled CLI", log_id);
-        else {
+                q->adopted_from = env->pool;
+        } else {
                 CliRequest cli = { .model = (char *) model, .thinking = true };
                 RunSpawn sp = { .cli = &cli, .claude_path = env->claude_path, .log_id = log_id, .api = "query" };
 
