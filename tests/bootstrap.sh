@@ -36,3 +36,6 @@ fi
 # The Claude Code CLI's postinstall links its native binary into place; it must run.
 npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 tests/node/node_modules/.bin/claude --version
+# The Codex CLI (a real OpenAI Responses client in the suite) ships a native binary per platform
+# as an optional dependency: check that it landed.
+tests/node/node_modules/.bin/codex --version

@@ -121,7 +121,7 @@ void api_request_done(ApiRequest *r) {
                 return;
         free(r->client_model);
         free(r->unsupported);
-        json_decref(r->text_format);
+        json_decref(r->echo);
         cli_request_done(&r->cli);
         *r = (ApiRequest) {};
 }

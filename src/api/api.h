@@ -66,7 +66,7 @@ typedef struct ApiRequest {
         char *unsupported;      /* comma-separated names accepted without effect, NULL if none */
         unsigned n;             /* choices asked for (OpenAI `n`): that many CLI runs; 0 means 1 */
         bool include_usage;     /* Chat Completions stream_options.include_usage */
-        json_t *text_format;    /* owned: Responses text.format as sent (echoed back), NULL: none */
+        json_t *echo;           /* owned, NULL: request fields the response object repeats (Responses) */
         CliRequest cli;
 } ApiRequest;
 

@@ -10,6 +10,7 @@
  * the CLI (and upstream) answer that.
  */
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,102 @@ int models_list_to_json(json_t **ret) {
                          "has_more", 0,
                          "first_id", model_list[0].id,
                          "last_id", model_list[ELEMENTSOF(model_list) - 1].id);
+        if (!list)
+                return -ENOMEM;
+        *ret = list;
+        return 0;
+}
+
+static bool list_has_id(const json_t *data, const char *id) {
+        size_t i;
+        json_t *m;
+
+        json_array_foreach(data, i, m)
+                if (streq_ptr(json_string_value(json_object_get(m, "id")), id))
+                        return true;
+        return false;
+}
+
+/* Another entry than the one at @skip resolves to @resolved. */
+static bool resolved_elsewhere(const json_t *models, size_t skip, const char *resolved) {
+        size_t i;
+        json_t *m;
+
+        json_array_foreach(models, i, m)
+                if (i != skip && streq_ptr(json_string_value(json_object_get(m, "resolvedModel")), resolved))
+                        return true;
+        return false;
+}
+
+static int list_append(json_t *data, const char *id, const char *display_name, int64_t created,
+                       const char *created_at) {
+        json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "id", id, "object", "model", "type", "model",
+                              "display_name", display_name, "created", (json_int_t) created, "created_at", created_at,
+                              "owned_by", "anthropic");
+
+        return json_array_append_new(data, m) < 0 ? -ENOMEM : 0;
+}
+
+/**
+ * models_list_from_cli() - the /v1/models body from the CLI's own model list
+ * @initialize_response: the "response" object of the CLI's answer to `initialize` (cli/README
+ *                       §16.4: models[{value, resolvedModel, displayName, ...}])
+ * @created: unix seconds to report as each model's creation (the CLI gives no date): when the
+ *           list was fetched
+ * @created_at: the same as RFC 3339
+ * @ret: new reference to the list, in the shape of models_list_to_json()
+ *
+ * Each model the CLI offers appears once under its resolved id (what --model accepts, e.g.
+ * "claude-sonnet-5", "claude-opus-4-8[1m]"), named by the CLI's displayName; its "default" entry
+ * only when nothing else resolves to the same model. Then the aliases the proxy accepts for each
+ * family the CLI offers (sonnet, claude-sonnet-4-6, ...: model_resolve()), so a client that
+ * lists before it picks finds the names it knows, and each of them can be fetched by id.
+ *
+ * Return: 0; -EBADMSG when the answer has no usable models (the caller falls back to the static
+ * catalog); -ENOMEM.
+ */
+int models_list_from_cli(const json_t *initialize_response, int64_t created, const char *created_at, json_t **ret) {
+        const json_t *models = json_object_get(initialize_response, "models");
+        json_auto_t *data = json_array();
+        size_t i, n;
+        json_t *m, *list;
+
+        if (!data)
+                return -ENOMEM;
+        json_array_foreach(models, i, m) {
+                const char *value = json_string_value(json_object_get(m, "value"));
+                const char *resolved = json_string_value(json_object_get(m, "resolvedModel"));
+                const char *display = json_string_value(json_object_get(m, "displayName"));
+
+                if (!resolved || !*resolved || list_has_id(data, resolved))
+                        continue;
+                if (streq_ptr(value, "default") && resolved_elsewhere(models, i, resolved))
+                        continue;
+                if (list_append(data, resolved, display ?: resolved, created, created_at) < 0)
+                        return -ENOMEM;
+        }
+        if (json_array_size(data) == 0)
+                return -EBADMSG;
+        /* The names the proxy accepts for a family the CLI offers ("sonnet", "claude-sonnet-4-6"):
+         * named like the family's entry ("opus" is offered as "opus" or "opus[1m]"). */
+        for (size_t k = 0; k < ELEMENTSOF(model_aliases); k++)
+                json_array_foreach(models, i, m) {
+                        const char *value = json_string_value(json_object_get(m, "value"));
+                        const char *display = json_string_value(json_object_get(m, "displayName"));
+                        const char *family = model_aliases[k].cli;
+                        size_t len = strlen(family);
+
+                        if (!value || !strneq(value, family, len) || (value[len] && value[len] != '['))
+                                continue;
+                        if (!list_has_id(data, model_aliases[k].name) &&
+                            list_append(data, model_aliases[k].name, display ?: family, created, created_at) < 0)
+                                return -ENOMEM;
+                        break;
+                }
+        n = json_array_size(data);
+        list = json_pack("{s:s,s:O,s:b,s:s,s:s}", "object", "list", "data", data, "has_more", 0, "first_id",
+                         json_string_value(json_object_get(json_array_get(data, 0), "id")), "last_id",
+                         json_string_value(json_object_get(json_array_get(data, n - 1), "id")));
         if (!list)
                 return -ENOMEM;
         *ret = list;

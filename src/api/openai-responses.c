@@ -13,8 +13,14 @@
  * stream side re-tells one AnthropicStream, like the chat translator. The proxy keeps no
  * responses: previous_response_id is refused with a 400 that says to send the items.
  *
- * Not yet: client tools (`tools` are accepted, named in x-proxy-unsupported and not given to
- * the model), reasoning items (thinking is not shown on this surface).
+ * Thinking: `reasoning.effort` (any but "none") or `reasoning.summary` turns the CLI's thinking
+ * on, and its thinking comes back as a `reasoning` output item whose summary holds the text
+ * (streamed as response.reasoning_summary_part.added, .reasoning_summary_text.delta/.done,
+ * .reasoning_summary_part.done), before the message, as the real API orders them. The response
+ * object repeats the request fields the real API repeats (openai_responses_echo()).
+ *
+ * Not yet: client tools (`tools` are accepted, echoed, named in x-proxy-unsupported and not
+ * given to the model).
  */
 
 #include <assert.h>
@@ -156,6 +162,53 @@ static int add_name(char **list, const char *name) {
         return 0;
 }
 
+/*
+ * The request fields a response object repeats, with the real API's value when the request
+ * leaves one out. `store` defaults to false: this proxy stores nothing, whatever was asked.
+ */
+static const char echo_defaults[] =
+        "{\"background\":false,\"instructions\":null,\"max_output_tokens\":null,\"max_tool_calls\":null,"
+        "\"parallel_tool_calls\":true,\"previous_response_id\":null,\"prompt_cache_key\":null,"
+        "\"reasoning\":{\"effort\":null,\"summary\":null},\"safety_identifier\":null,\"service_tier\":\"default\","
+        "\"store\":false,\"temperature\":1.0,\"text\":{\"format\":{\"type\":\"text\"},\"verbosity\":\"medium\"},"
+        "\"tool_choice\":\"auto\",\"tools\":[],\"top_logprobs\":0,\"top_p\":1.0,\"truncation\":\"disabled\","
+        "\"user\":null,\"metadata\":{}}";
+
+/**
+ * openai_responses_echo() - what the response object repeats of a request
+ * @body: the request body (validated), or NULL for the defaults
+ * @ret: new object: background, instructions, max_output_tokens, ..., metadata
+ *
+ * Each field is the request's when it set it (not null), else the real API's default.
+ * `reasoning` and `text` are merged member by member over their defaults, as the real API fills
+ * in what the request left out; previous_response_id is always null (refused when set).
+ *
+ * Return: 0; -ENOMEM.
+ */
+int openai_responses_echo(const json_t *body, json_t **ret) {
+        json_auto_t *echo = json_loads(echo_defaults, 0, NULL);
+        const char *key;
+        json_t *v;
+
+        if (!echo)
+                return -ENOMEM;
+        json_object_foreach(echo, key, v) {
+                const json_t *b = json_object_get(body, key);
+
+                if (!is_set(b) || streq(key, "previous_response_id"))
+                        continue;
+                if (json_is_object(v) && json_is_object(b) && (streq(key, "reasoning") || streq(key, "text"))) {
+                        if (json_object_update(v, (json_t *) b) < 0)
+                                return -ENOMEM;
+                        continue;
+                }
+                if (json_object_set(echo, key, (json_t *) b) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(echo);
+        return 0;
+}
+
 /**
  * openai_responses_request_parse() - validate a /v1/responses body and build the ApiRequest
  * @body: the parsed body
@@ -218,18 +271,24 @@ int openai_responses_request_parse(const json_t *body, const ApiEnv *env, ApiReq
                 if (is_set(json_object_get(body, advisory_params[i])) &&
                     add_name(&unsupported, advisory_params[i]) < 0)
                         return -ENOMEM;
-        if (is_set(json_object_get(reasoning, "summary")) && add_name(&unsupported, "reasoning.summary") < 0)
-                return -ENOMEM;
         /* text.format is honoured (structured output) and echoed; the rest of `text` is not. */
         r = structured_output_from_responses(body, &req.cli.json_schema, reterr);
         if (r < 0)
                 return r;
-        v = json_object_get(json_object_get(body, "text"), "format");
-        if (is_set(v) && !(req.text_format = json_deep_copy(v)))
-                return -ENOMEM;
         if (is_set(json_object_get(json_object_get(body, "text"), "verbosity")) &&
             add_name(&unsupported, "text.verbosity") < 0)
                 return -ENOMEM;
+        v = json_object_get(reasoning, "summary");
+        if (is_set(v) && !json_is_string(v))
+                return api_error_request(reterr, "reasoning.summary", "reasoning.summary: must be a string");
+        /* Asking for a summary of the reasoning is asking to see it: thinking on, unless the
+         * effort said "none" (which turned it off). */
+        if (json_is_string(v) && !streq(json_string_value(v), "none") &&
+            !streq_ptr(json_string_value(json_object_get(reasoning, "effort")), "none"))
+                req.cli.thinking = true;
+        r = openai_responses_echo(body, &req.echo);
+        if (r < 0)
+                return r;
         free(req.unsupported);
         req.unsupported = TAKE_PTR(unsupported);
         req.kind = API_RESPONSES;
@@ -245,6 +304,7 @@ typedef struct Item {
         char *text;
         size_t len;
         bool open;
+        bool reasoning;         /* a reasoning item (the CLI's thinking), else a message */
 } Item;
 
 struct OpenAIResponsesStream {
@@ -253,13 +313,13 @@ struct OpenAIResponsesStream {
         int64_t created;
         bool started, ended;
         int64_t seq;
-        json_t *text_format;    /* owned: the request's text.format, echoed in every response object */
         AnthropicStream *a;
         Item *items;
         size_t n_items;
         int open_item;          /* index into items of the open message item, -1: none */
         json_t *usage;          /* owned: Anthropic usage of the final message_delta */
         char *stop_reason;
+        json_t *echo;           /* owned: the request fields the response repeats */
 };
 
 int openai_responses_stream_new(OpenAIResponsesStream **ret, const ApiRequest *req, const ApiEnv *env) {
@@ -271,8 +331,11 @@ int openai_responses_stream_new(OpenAIResponsesStream **ret, const ApiRequest *r
         s->created = env->created;
         s->id = strdup(env->message_id ?: "resp_unknown");
         s->model = strdup(req->client_model ?: req->cli.model ?: "unknown");
-        s->text_format = req->text_format ? json_deep_copy(req->text_format) : json_pack("{s:s}", "type", "text");
-        if (!s->id || !s->model || !s->text_format || anthropic_stream_new(&s->a, req, env) < 0) {
+        if (req->echo)
+                s->echo = json_incref(req->echo);
+        else if (openai_responses_echo(NULL, &s->echo) < 0)
+                s->echo = NULL;
+        if (!s->id || !s->model || !s->echo || anthropic_stream_new(&s->a, req, env) < 0) {
                 openai_responses_stream_free(s);
                 return -ENOMEM;
         }
@@ -290,7 +353,7 @@ OpenAIResponsesStream *openai_responses_stream_free(OpenAIResponsesStream *s) {
         free(s->items);
         anthropic_stream_free(s->a);
         json_decref(s->usage);
-        json_decref(s->text_format);
+        json_decref(s->echo);
         free(s->stop_reason);
         free(s->id);
         free(s->model);
@@ -315,6 +378,10 @@ static int emit(OpenAIResponsesStream *s, const char *type, json_t *data, json_t
 }
 
 static json_t *item_json(const Item *it, bool done) {
+        if (it->reasoning)
+                return done ? json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "id", it->id, "type", "reasoning", "summary", "type",
+                                        "summary_text", "text", it->text ?: "")
+                            : json_pack("{s:s,s:s,s:[]}", "id", it->id, "type", "reasoning", "summary");
         return json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:[]}]}", "id", it->id, "type", "message", "status",
                          done ? "completed" : "in_progress", "role", "assistant", "content", "type", "output_text",
                          "text", it->text ?: "", "annotations");
@@ -345,11 +412,13 @@ static json_t *response_json(OpenAIResponsesStream *s, const char *status, const
         for (size_t i = 0; i < s->n_items; i++)
                 if (!s->items[i].open && json_array_append_new(output, item_json(&s->items[i], true)) < 0)
                         return NULL;
-        r = json_pack("{s:s,s:s,s:I,s:s,s:s,s:O,s:n,s:n,s:n,s:b,s:s,s:[],s:n,s:n,s:n,s:{s:O},s:{}}", "id",
-                      s->id, "object", "response", "created_at", (json_int_t) s->created, "status", status, "model",
-                      s->model, "output", output, "error", "incomplete_details", "instructions",
-                      "parallel_tool_calls", 1, "tool_choice", "auto", "tools", "previous_response_id",
-                      "temperature", "top_p", "text", "format", s->text_format, "metadata");
+        r = json_pack("{s:s,s:s,s:I,s:s,s:n,s:n,s:s,s:O}", "id", s->id, "object", "response", "created_at",
+                      (json_int_t) s->created, "status", status, "error", "incomplete_details", "model", s->model,
+                      "output", output);
+        if (r && json_object_update(r, s->echo) < 0) {
+                json_decref(r);
+                return NULL;
+        }
         if (!r)
                 return NULL;
         if (json_object_set_new(r, "usage", s->usage ? usage_json(s->usage) : json_null()) < 0)
@@ -366,7 +435,7 @@ fail:
         return NULL;
 }
 
-static int item_open(OpenAIResponsesStream *s, json_t *out) {
+static int item_open(OpenAIResponsesStream *s, bool reasoning, json_t *out) {
         Item *items = realloc(s->items, (s->n_items + 1) * sizeof(Item));
         Item *it;
         int r;
@@ -375,18 +444,23 @@ static int item_open(OpenAIResponsesStream *s, json_t *out) {
                 return -ENOMEM;
         s->items = items;
         it = &s->items[s->n_items];
-        *it = (Item) { .open = true };
-        if (asprintf(&it->id, "msg_%s_%zu", s->id + (strneq(s->id, "resp_", 5) ? 5 : 0), s->n_items) < 0) {
+        *it = (Item) { .open = true, .reasoning = reasoning };
+        if (asprintf(&it->id, "%s_%s_%zu", reasoning ? "rs" : "msg", s->id + (strneq(s->id, "resp_", 5) ? 5 : 0),
+                     s->n_items) < 0) {
                 it->id = NULL;
                 return -ENOMEM;
         }
         s->open_item = (int) s->n_items++;
         r = emit(s, "response.output_item.added",
-                 json_pack("{s:I,s:{s:s,s:s,s:s,s:s,s:[]}}", "output_index", (json_int_t) s->open_item, "item", "id",
-                           it->id, "type", "message", "status", "in_progress", "role", "assistant", "content"),
-                 out);
+                 json_pack("{s:I,s:o}", "output_index", (json_int_t) s->open_item, "item", item_json(it, false)), out);
         if (r < 0)
                 return r;
+        if (reasoning)
+                return emit(s, "response.reasoning_summary_part.added",
+                            json_pack("{s:s,s:I,s:i,s:{s:s,s:s}}", "item_id", it->id, "output_index",
+                                      (json_int_t) s->open_item, "summary_index", 0, "part", "type", "summary_text",
+                                      "text", ""),
+                            out);
         return emit(s, "response.content_part.added",
                     json_pack("{s:s,s:I,s:i,s:{s:s,s:s,s:[]}}", "item_id", it->id, "output_index",
                               (json_int_t) s->open_item, "content_index", 0, "part", "type", "output_text", "text", "",
@@ -416,6 +490,22 @@ static int item_close(OpenAIResponsesStream *s, json_t *out) {
         idx = s->open_item;
         it = &s->items[idx];
         s->open_item = -1;
+        if (it->reasoning) {
+                r = emit(s, "response.reasoning_summary_text.done",
+                         json_pack("{s:s,s:I,s:i,s:s}", "item_id", it->id, "output_index", idx, "summary_index", 0,
+                                   "text", it->text ?: ""),
+                         out);
+                if (r >= 0)
+                        r = emit(s, "response.reasoning_summary_part.done",
+                                 json_pack("{s:s,s:I,s:i,s:{s:s,s:s}}", "item_id", it->id, "output_index", idx,
+                                           "summary_index", 0, "part", "type", "summary_text", "text", it->text ?: ""),
+                                 out);
+                it->open = false;
+                if (r >= 0)
+                        r = emit(s, "response.output_item.done",
+                                 json_pack("{s:I,s:o}", "output_index", idx, "item", item_json(it, true)), out);
+                return r;
+        }
         r = emit(s, "response.output_text.done",
                  json_pack("{s:s,s:I,s:i,s:s,s:[]}", "item_id", it->id, "output_index", idx, "content_index", 0, "text",
                            it->text ?: "", "logprobs"),
@@ -456,7 +546,25 @@ static int retell(OpenAIResponsesStream *s, const json_t *ev, json_t *out) {
                 return start(s, out);
         if (streq_ptr(name, "content_block_start")) {
                 const char *type = json_string_value(json_object_get(json_object_get(data, "content_block"), "type"));
-                return streq_ptr(type, "text") ? item_open(s, out) : 0;
+                /* A thinking block reaches us only when thinking was asked for (AnthropicStream). */
+                if (streq_ptr(type, "thinking"))
+                        return item_open(s, true, out);
+                return streq_ptr(type, "text") ? item_open(s, false, out) : 0;
+        }
+        if (streq_ptr(name, "content_block_delta") && s->open_item >= 0 && s->items[s->open_item].reasoning) {
+                const json_t *d = json_object_get(data, "delta");
+                const char *t = json_string_value(json_object_get(d, "thinking"));
+
+                /* signature_delta: nothing of it is shown on this surface. */
+                if (!streq_ptr(json_string_value(json_object_get(d, "type")), "thinking_delta") || !t || !*t)
+                        return 0;
+                r = item_append(&s->items[s->open_item], t);
+                if (r < 0)
+                        return r;
+                return emit(s, "response.reasoning_summary_text.delta",
+                            json_pack("{s:s,s:i,s:i,s:s}", "item_id", s->items[s->open_item].id, "output_index",
+                                      s->open_item, "summary_index", 0, "delta", t),
+                            out);
         }
         if (streq_ptr(name, "content_block_delta") && s->open_item >= 0) {
                 const json_t *d = json_object_get(data, "delta");

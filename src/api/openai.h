@@ -53,6 +53,8 @@ int openai_chat_stream_message(OpenAIChatStream *s, const json_t *const *results
  * ({"event": type, "data": {..., "type", "sequence_number"}}), one response per request (n = 1).
  */
 int openai_responses_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *ret, ApiError *reterr);
+/* The request fields a response object repeats (the real API's defaults for those left out); body NULL: defaults. */
+int openai_responses_echo(const json_t *body, json_t **ret);
 
 typedef struct OpenAIResponsesStream OpenAIResponsesStream;
 

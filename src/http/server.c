@@ -31,6 +31,8 @@
 #include "api/models.h"
 #include "api/ops.h"
 #include "build-config.h"
+#include "cli-models.h"
+#include "count-tokens.h"
 #include "cli/auth-check.h"
 #include "cli/env.h"
 #include "cli/spawn.h"
@@ -294,6 +296,11 @@ static void track_reply(Server *s, struct evhttp_request *req) {
         s->replies_unsent++;
 }
 
+/* A side query's request (a model listing, a token count) answered as the proxy stops. */
+static void track_held_reply(struct evhttp_request *req, void *userdata) {
+        track_reply(userdata, req);
+}
+
 /* ---- handlers ------------------------------------------------------------------------------- */
 
 /* The warm pool's figures, for /health. */
@@ -365,28 +372,21 @@ static void handle_health(Server *s, struct evhttp_request *req, const char *req
         http_reply_json(req, 200, j);
 }
 
-static void handle_models(Server *s, struct evhttp_request *req, const char *request_id, const char *id) {
-        json_auto_t *list = NULL;
+/* Where a side query to the CLI (the model list, a token count) gets its process. */
+static CliQueryEnv query_env(Server *s) {
+        return (CliQueryEnv) { .sched = &s->scheduler, .pool = s->pool, .ctx = &s->run_ctx, .claude_path = s->claude_path };
+}
 
-        evhttp_add_header(evhttp_request_get_output_headers(req), "request-id", request_id);
-        if (models_list_to_json(&list) < 0) {
-                evhttp_send_error(req, 500, NULL);
-                return;
-        }
-        if (!id) {
-                http_reply_json(req, 200, list);
-                return;
-        }
-        size_t i;
-        json_t *m;
-        json_array_foreach(json_object_get(list, "data"), i, m)
-                if (streq_ptr(json_string_value(json_object_get(m, "id")), id)) {
-                        http_reply_json(req, 200, m);
-                        return;
-                }
-        char msg[512];
-        snprintf(msg, sizeof(msg), "model: %s", id);
-        http_reply_errorf(req, API_ANTHROPIC, 404, "not_found_error", "%s", msg);
+static void handle_models(Server *s, struct evhttp_request *req, const char *request_id, const char *id) {
+        CliQueryEnv env = query_env(s);
+
+        /* Stopping: no new CLI process; the cached list or the static catalog answers. */
+        if (s->stopping)
+                env.claude_path = NULL;
+        /* The pool's model, so that an idle pooled process can answer at once. */
+        _cleanup_free_ char *model = model_resolve(s->config->default_model, s->config->default_model);
+
+        cli_models_handle(s->cli_models, &env, model, req, request_id, id);
 }
 
 static void handle_metrics(Server *s, struct evhttp_request *req, const char *request_id) {
@@ -442,6 +442,20 @@ static void route_metrics(Server *s, struct evhttp_request *req, const char *req
                 handle_metrics(s, req, request_id);
 }
 
+static void route_count_tokens(Server *s, struct evhttp_request *req, const char *request_id, const char *arg) {
+        CliQueryEnv env = query_env(s);
+
+        if (!check_auth(s, req, API_ANTHROPIC, request_id))
+                return;
+        s->requests_total++;
+        if (s->stopping) {
+                reply_error_with_id(req, API_ANTHROPIC, request_id, 503, "api_error",
+                                    "The proxy is shutting down; retry shortly");
+                return;
+        }
+        count_tokens_handle(s->count_tokens, &env, s->config, req, request_id);
+}
+
 static void route_models(Server *s, struct evhttp_request *req, const char *request_id, const char *arg) {
         if (check_auth(s, req, API_ANTHROPIC, request_id))
                 handle_models(s, req, request_id, arg);
@@ -467,6 +481,7 @@ static const struct RouteEntry {
         { "/v1/models",           false, METHODS_GET,     NULL,                 route_models },
         { "/v1/models/",          true,  METHODS_GET,     NULL,                 route_models },
         { "/v1/messages",         false, EVHTTP_REQ_POST, &api_ops_anthropic,   NULL },
+        { "/v1/messages/count_tokens", false, EVHTTP_REQ_POST, NULL,            route_count_tokens },
         { "/v1/chat/completions", false, EVHTTP_REQ_POST, &api_ops_openai_chat, NULL },
         { "/v1/responses",        false, EVHTTP_REQ_POST, &api_ops_openai_responses, NULL },
 };
@@ -627,6 +642,8 @@ void server_stop(Server *s) {
         /* Idle pooled processes serve nobody: they go now (their reaps free their slots). */
         if (s->pool)
                 pool_stop(s->pool);
+        cli_models_stop(s->cli_models, track_held_reply, s);
+        count_tokens_stop(s->count_tokens, track_held_reply, s);
         scheduler_stop(&s->scheduler);
         for (unsigned i = 0; i < s->n_sockets; i++)
                 evhttp_del_accept_socket(s->http, s->sockets[i]);
@@ -763,6 +780,13 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
         if (getenv("CLAUDE_PROXY_TEST_FAIL_PLACEMENT")) {
                 log_warning("CLAUDE_PROXY_TEST_FAIL_PLACEMENT is set: every request will fail (test only)");
                 s->run_ctx.container_ops = &run_container_fail_for_tests;
+        }
+        r = cli_models_new(&s->cli_models);
+        if (r >= 0)
+                r = count_tokens_new(&s->count_tokens);
+        if (r < 0) {
+                server_free(s);
+                return r;
         }
         r = pool_new(&s->pool, &s->scheduler, &s->run_ctx);
         if (r < 0) {
@@ -945,6 +969,8 @@ Server *server_free(Server *s) {
         s->lb_agent = lb_agent_free(s->lb_agent);
         /* Idle pooled processes die with the proxy (SIGKILL, reaped here). */
         s->pool = pool_free(s->pool);
+        s->cli_models = cli_models_free(s->cli_models, &s->scheduler);
+        s->count_tokens = count_tokens_free(s->count_tokens, &s->scheduler);
         s->auth_check = auth_check_free(s->auth_check);
         if (s->ev_auth_timer)
                 event_free(s->ev_auth_timer);
@@ -1025,6 +1051,9 @@ void server_set_config(Server *s, const Config *config) {
         /* The idle processes were started with the old configuration: replace them. */
         if (server_configure_pool(s) < 0)
                 log_oom();
+        /* The CLI or its environment may have changed: its model list and prompt size too. */
+        cli_models_forget(s->cli_models);
+        count_tokens_forget(s->count_tokens);
         /* A reload is also how an operator says "I logged the CLI in". */
         server_start_auth_check(s);
 }

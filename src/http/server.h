@@ -28,6 +28,9 @@ typedef struct Pool Pool;
 typedef struct AuthCheck AuthCheck;
 typedef struct LbAgent LbAgent;
 
+typedef struct CliModels CliModels;
+typedef struct CountTokens CountTokens;
+
 typedef struct Server {
         struct event_base *base;
         struct evhttp *http;
@@ -47,6 +50,8 @@ typedef struct Server {
         Scheduler scheduler;            /* CLI slots, the queue, the requests in flight */
         RunContext run_ctx;             /* what every CLI run shares: loop, container, env, cwd */
         Pool *pool;                     /* WARM_POOL: idle CLIs started in advance (pool.c) */
+        CliModels *cli_models;          /* GET /v1/models from the CLI's own list (cli-models.c) */
+        CountTokens *count_tokens;      /* POST /v1/messages/count_tokens (count-tokens.c) */
         uint64_t requests_total;
         uint64_t started_usec;          /* CLOCK_MONOTONIC */
         bool stopping;

@@ -33,6 +33,7 @@
 
 #include <jansson.h>
 
+#include "fake-control.h"
 #include "util/macro.h"
 
 #ifndef FAKE_CLAUDE_DEFAULT_DIR
@@ -902,34 +903,33 @@ static int history_ack(Transcript *history) {
 
 /*
  * The real CLI answers every host control request (initialize, set_model, apply_flag_settings,
- * set_max_thinking_tokens, mcp_status, ...) with a success line of this shape (recorded in
- * tests/data/transcripts/warm_*); a warm-pool proxy waits for the mcp_status one. The bodies are
- * the recorded ones cut to their empty form: nothing here depends on the commands list.
+ * set_max_thinking_tokens, mcp_status, get_context_usage, ...) with a success line (recorded in
+ * tests/data/transcripts/warm_* and s5a_*); a warm-pool proxy waits for the mcp_status one. The
+ * bodies come from fake-control.c.
  */
 static int answer_control_request(const json_t *req) {
         const char *id = json_string_value(json_object_get(req, "request_id"));
         const char *subtype = json_string_value(json_object_get(json_object_get(req, "request"), "subtype"));
-        json_auto_t *body = NULL, *line = NULL;
+        json_auto_t *line = NULL;
         _cleanup_free_ char *text = NULL;
+        int r;
 
         if (!id)
                 return 0;
-        if (streq_ptr(subtype, "mcp_status"))
-                body = json_pack("{s:[]}", "mcpServers");
-        else if (streq_ptr(subtype, "initialize")) {
+        if (streq_ptr(subtype, "initialize")) {
                 const json_t *schema = json_object_get(json_object_get(req, "request"), "jsonSchema");
 
-                body = json_pack("{s:[],s:[],s:[]}", "commands", "agents", "models");
                 if (schema) {
                         structured = true;
                         log_set("json_schema", json_deep_copy(schema));
                 }
         }
-        line = body ? json_pack("{s:s,s:{s:s,s:s,s:O}}", "type", "control_response", "response", "subtype", "success",
-                                "request_id", id, "response", body)
-                    : json_pack("{s:s,s:{s:s,s:s}}", "type", "control_response", "response", "subtype", "success",
-                                "request_id", id);
-        text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+        r = fake_control_answer(transcript_dir(), id, subtype, &line);
+        if (r < 0)
+                return r;
+        if (!line)
+                return 0;       /* deliberately unanswered */
+        text = json_dumps(line, JSON_COMPACT);
         if (!text)
                 return -ENOMEM;
         return print_line(text, strlen(text));
@@ -1025,10 +1025,14 @@ static int run(int argc, char **argv) {
                                 return 1;
                         continue;
                 }
-                if (!streq_ptr(type, "user"))
-                        continue;       /* assistant lines join the history silently */
+                if (!streq_ptr(type, "user")) {
+                        /* assistant lines join the history silently */
+                        fake_control_note_history(line, (size_t) n);
+                        continue;
+                }
 
                 if (json_is_false(json_object_get(parsed, "shouldQuery"))) {
+                        fake_control_note_history(line, (size_t) n);
                         r = history_ack(&history);
                         if (r < 0)
                                 return 1;

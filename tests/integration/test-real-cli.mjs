@@ -234,6 +234,33 @@ describe('real CLI against the mock API', { concurrency: false }, () => {
     assertErrorEnvelope(r.json, 'api_error');
   });
 
+  test('count_tokens: the real CLI counts through upstream count_tokens, no model call, grows', async () => {
+    const modelCalls = () => mock.requests.filter((r) => r.method === 'POST' && /\/v1\/messages/.test(r.path)
+      && !/count_tokens/.test(r.path)).length;
+    const counts = () => mock.requests.filter((r) => /count_tokens/.test(r.path)).length;
+    const calls0 = modelCalls(), counts0 = counts();
+    const ct = (text) => postJson(`${proxy.url}/v1/messages/count_tokens`,
+      { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: text }] });
+    const small = await ct('Count me.');
+    assert.equal(small.status, 200, small.text);
+    assert.equal(small.headers.get('x-proxy-token-count'), 'derived');
+    assert.ok(small.json.input_tokens > 0, small.text);
+    const big = await ct('Count me. ' + 'Many more words here. '.repeat(200));
+    assert.equal(big.status, 200, big.text);
+    // The mock counts body bytes / 4: ~4400 more bytes is ~1100 more tokens.
+    assert.ok(big.json.input_tokens > small.json.input_tokens + 500, `${big.json.input_tokens} vs ${small.json.input_tokens}`);
+    assert.ok(counts() > counts0, 'the CLI asked upstream count_tokens');
+    assert.equal(modelCalls(), calls0, 'a model call was made to count');
+  });
+
+  test('GET /v1/models: the real CLI\'s own list', async () => {
+    const r = await getJson(`${proxy.url}/v1/models`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-proxy-models'), 'cli');
+    assert.ok(r.json.data.some((m) => /^claude-/.test(m.id)), r.text);
+    assert.ok(r.json.data.some((m) => m.id === 'sonnet'), r.text);
+  });
+
   test('client disconnect: the CLI process group is gone', async () => {
     mock.setScript({ default: { hang: true } });
     const hung = () => mock.requests.filter((r) => r.status === 'hang').length;

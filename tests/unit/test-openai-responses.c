@@ -8,6 +8,7 @@
  * completed response, response.failed on error).
  */
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,13 @@ static void test_request_items(void **state) {
         assert_string_equal(req.cli.system_prompt, "Be brief.\n\nDEV");
         assert_string_equal(req.cli.effort, "medium");
         assert_true(req.cli.thinking);
-        assert_string_equal(req.unsupported, "tools,store,reasoning.summary");
+        /* reasoning.summary is served now: the thinking comes back as a reasoning item. */
+        assert_string_equal(req.unsupported, "tools,store");
+        /* The response object will repeat these. */
+        assert_string_equal(json_string_value(json_object_get(req.echo, "instructions")), "Be brief.");
+        assert_true(json_is_false(json_object_get(req.echo, "store")));
+        json_auto_t *reasoning = json_literal("{\"effort\":\"medium\",\"summary\":\"auto\"}");
+        assert_json_equal(json_object_get(req.echo, "reasoning"), reasoning);
         json_auto_t *want = json_literal(
                 "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"ls?\"},"
                 "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBO\"}}]},"
@@ -160,6 +167,132 @@ static void test_stream_text(void **state) {
         openai_responses_stream_free(s);
 }
 
+static void test_echo(void **state) {
+        json_auto_t *defaults = NULL, *echo = NULL, *body = NULL, *want = NULL;
+
+        assert_int_equal(openai_responses_echo(NULL, &defaults), 0);
+        want = json_literal(
+                "{\"background\":false,\"instructions\":null,\"max_output_tokens\":null,\"max_tool_calls\":null,"
+                "\"parallel_tool_calls\":true,\"previous_response_id\":null,\"prompt_cache_key\":null,"
+                "\"reasoning\":{\"effort\":null,\"summary\":null},\"safety_identifier\":null,"
+                "\"service_tier\":\"default\",\"store\":false,\"temperature\":1.0,"
+                "\"text\":{\"format\":{\"type\":\"text\"},\"verbosity\":\"medium\"},\"tool_choice\":\"auto\","
+                "\"tools\":[],\"top_logprobs\":0,\"top_p\":1.0,\"truncation\":\"disabled\",\"user\":null,"
+                "\"metadata\":{}}");
+        assert_json_equal(defaults, want);
+
+        /* Set fields win, nulls do not; reasoning and text merge over their defaults; a
+         * previous_response_id is never repeated (the parser refuses it anyway). */
+        body = json_literal(
+                "{\"instructions\":\"I\",\"temperature\":0.2,\"top_p\":null,\"metadata\":{\"k\":\"v\"},"
+                "\"tools\":[{\"type\":\"function\",\"name\":\"f\"}],\"reasoning\":{\"effort\":\"low\"},"
+                "\"text\":{\"format\":{\"type\":\"json_object\"}},\"store\":true,\"max_output_tokens\":99,"
+                "\"previous_response_id\":\"resp_x\",\"input\":\"not echoed\",\"include\":[\"x\"]}");
+        assert_int_equal(openai_responses_echo(body, &echo), 0);
+        assert_string_equal(json_string_value(json_object_get(echo, "instructions")), "I");
+        assert_true(json_real_value(json_object_get(echo, "temperature")) == 0.2);
+        assert_true(json_real_value(json_object_get(echo, "top_p")) == 1.0);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(echo, "metadata"), "k")), "v");
+        assert_int_equal(json_array_size(json_object_get(echo, "tools")), 1);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(echo, "reasoning"), "effort")), "low");
+        assert_true(json_is_null(json_object_get(json_object_get(echo, "reasoning"), "summary")));
+        assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(echo, "text"), "format"),
+                                                              "type")), "json_object");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(echo, "text"), "verbosity")), "medium");
+        assert_true(json_is_true(json_object_get(echo, "store")));
+        assert_int_equal(json_integer_value(json_object_get(echo, "max_output_tokens")), 99);
+        assert_true(json_is_null(json_object_get(echo, "previous_response_id")));
+        assert_null(json_object_get(echo, "input"));
+        assert_null(json_object_get(echo, "include"));
+}
+
+static void test_reasoning_request(void **state) {
+        ApiRequest req;
+        ApiError err;
+
+        /* A summary alone asks to see the reasoning. */
+        assert_int_equal(parse("{\"model\":\"m\",\"input\":\"hi\",\"reasoning\":{\"summary\":\"auto\"}}", &req, &err), 0);
+        assert_true(req.cli.thinking);
+        assert_null(req.unsupported);
+        api_request_done(&req);
+        /* effort "none" turns it off, summary or not. */
+        assert_int_equal(parse("{\"model\":\"m\",\"input\":\"hi\",\"reasoning\":{\"effort\":\"none\",\"summary\":\"auto\"}}",
+                               &req, &err), 0);
+        assert_false(req.cli.thinking);
+        api_request_done(&req);
+        assert_int_equal(parse("{\"model\":\"m\",\"input\":\"hi\"}", &req, &err), 0);
+        assert_false(req.cli.thinking);
+        api_request_done(&req);
+        assert_int_equal(parse("{\"model\":\"m\",\"input\":\"hi\",\"reasoning\":{\"summary\":3}}", &req, &err), -EINVAL);
+        assert_string_equal(err.param, "reasoning.summary");
+}
+
+/* The events of the recorded `thinking` run, thinking shown or not. */
+static void stream_thinking(bool thinking, json_t *events, json_t **ret_response) {
+        ApiRequest req = { .kind = API_RESPONSES, .client_model = (char *) "m", .cli = { .thinking = thinking } };
+        ApiEnv env = test_env();
+        OpenAIResponsesStream *s = NULL;
+        json_auto_t *r = NULL;
+
+        assert_int_equal(openai_responses_stream_new(&s, &req, &env), 0);
+        feed_transcript(s, "thinking", events, &r);
+        assert_int_equal(openai_responses_stream_finish(s, 0, r, events), 0);
+        check_sequence(events, "response.created", "response.completed");
+        *ret_response = json_incref(json_object_get(json_object_get(json_array_get(events, json_array_size(events) - 1),
+                                                                    "data"), "response"));
+        openai_responses_stream_free(s);
+}
+
+static void test_stream_thinking(void **state) {
+        json_auto_t *events = json_array(), *plain = json_array(), *resp = NULL, *plain_resp = NULL;
+        char summary[8192] = "";
+        const char *seen[16];
+        size_t n_seen = 0, i;
+        const json_t *e;
+
+        stream_thinking(true, events, &resp);
+        json_array_foreach(events, i, e) {
+                const char *name = json_string_value(json_object_get(e, "event"));
+                const json_t *d = json_object_get(e, "data");
+
+                if (strstr(name, "reasoning") && (n_seen == 0 || !streq(seen[n_seen - 1], name)) && n_seen < 16)
+                        seen[n_seen++] = name;
+                if (streq(name, "response.reasoning_summary_text.delta")) {
+                        assert_string_equal(json_string_value(json_object_get(d, "item_id")),
+                                            json_string_value(json_object_get(
+                                                    json_array_get(json_object_get(resp, "output"), 0), "id")));
+                        assert_int_equal(json_integer_value(json_object_get(d, "output_index")), 0);
+                        strncat(summary, json_string_value(json_object_get(d, "delta")), sizeof(summary) - strlen(summary) - 1);
+                }
+        }
+        /* The real API's order for one summary part. */
+        assert_int_equal(n_seen, 4);
+        assert_string_equal(seen[0], "response.reasoning_summary_part.added");
+        assert_string_equal(seen[1], "response.reasoning_summary_text.delta");
+        assert_string_equal(seen[2], "response.reasoning_summary_text.done");
+        assert_string_equal(seen[3], "response.reasoning_summary_part.done");
+        assert_true(strlen(summary) > 0);
+
+        /* The reasoning item comes first, its summary the streamed text; then the message. */
+        const json_t *out = json_object_get(resp, "output");
+        assert_int_equal(json_array_size(out), 2);
+        const json_t *rs = json_array_get(out, 0);
+        assert_string_equal(json_string_value(json_object_get(rs, "type")), "reasoning");
+        assert_true(strneq(json_string_value(json_object_get(rs, "id")), "rs_", 3));
+        const json_t *part = json_array_get(json_object_get(rs, "summary"), 0);
+        assert_string_equal(json_string_value(json_object_get(part, "type")), "summary_text");
+        assert_string_equal(json_string_value(json_object_get(part, "text")), summary);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(out, 1), "type")), "message");
+
+        /* Thinking not asked for: no reasoning item at all. */
+        stream_thinking(false, plain, &plain_resp);
+        json_array_foreach(plain, i, e)
+                assert_null(strstr(json_string_value(json_object_get(e, "event")), "reasoning"));
+        assert_int_equal(json_array_size(json_object_get(plain_resp, "output")), 1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(plain_resp, "output"), 0),
+                                                              "type")), "message");
+}
+
 static void test_stream_fail(void **state) {
         ApiRequest req = { .kind = API_RESPONSES };
         ApiEnv env = test_env();
@@ -186,6 +319,9 @@ int main(void) {
                 cmocka_unit_test(test_request_errors),
                 cmocka_unit_test(test_stream_text),
                 cmocka_unit_test(test_stream_fail),
+                cmocka_unit_test(test_echo),
+                cmocka_unit_test(test_reasoning_request),
+                cmocka_unit_test(test_stream_thinking),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

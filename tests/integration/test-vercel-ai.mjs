@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+//
+// The Vercel AI SDK (npm `ai`) as a real client: generateText and streamText through its
+// Anthropic provider (/v1/messages), its OpenAI Chat Completions provider (openai.chat,
+// /v1/chat/completions) and its OpenAI Responses provider (openai.responses, /v1/responses),
+// against the fake CLI. The SDK validates every response and stream part against its own
+// schemas of the real APIs, so a shape it does not accept fails here.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { after, before, describe, test } from 'node:test';
+
+import { cliSettings, missing, NODE_DIR, requireOrSkip, startProxy } from './lib/harness.mjs';
+
+const TEXT = 'Hello! I am a scripted mock reply, streamed in several small chunks.';
+const MODEL = 'claude-sonnet-4-5';
+const nodeRequire = createRequire(path.join(NODE_DIR, 'package.json'));
+const have = (p) => fs.existsSync(path.join(NODE_DIR, 'node_modules', ...p.split('/')));
+requireOrSkip(missing() || (!['ai', '@ai-sdk/anthropic', '@ai-sdk/openai', 'zod'].every(have) &&
+  'the Vercel AI SDK is missing: run npm ci --prefix tests/node'));
+
+const ai = await import(nodeRequire.resolve('ai'));
+const { createAnthropic } = await import(nodeRequire.resolve('@ai-sdk/anthropic'));
+const { createOpenAI } = await import(nodeRequire.resolve('@ai-sdk/openai'));
+const { z } = await import(nodeRequire.resolve('zod'));
+
+let proxy, anthropic, openai;
+
+before(async () => {
+  proxy = await startProxy();
+  anthropic = createAnthropic({ baseURL: `${proxy.url}/v1`, apiKey: 'sk-ant-proxy-test' });
+  openai = createOpenAI({ baseURL: `${proxy.url}/v1`, apiKey: 'sk-proxy-test' });
+});
+
+after(async () => { await proxy?.stop(); });
+
+// Every provider's model for one name, so each case runs on all three surfaces.
+const surfaces = {
+  anthropic: () => anthropic(MODEL),
+  'openai.chat': () => openai.chat(MODEL),
+  'openai.responses': () => openai.responses(MODEL),
+};
+
+async function streamAll(opts) {
+  const r = ai.streamText({ ...opts, maxRetries: 0 });
+  const parts = [];
+  let error = null;
+  for await (const p of r.fullStream) {
+    parts.push(p);
+    if (p.type === 'error') error = p.error;
+  }
+  if (error) throw error;
+  return { parts, text: await r.text, finishReason: await r.finishReason, usage: await r.totalUsage };
+}
+
+for (const [name, model] of Object.entries(surfaces)) {
+  describe(name, () => {
+    test('generateText', async () => {
+      const r = await ai.generateText({ model: model(), prompt: `Say hello [[fake:text]] ${name}`, maxRetries: 0 });
+      assert.equal(r.text, TEXT);
+      assert.equal(r.finishReason, 'stop');
+      assert.ok(r.usage.inputTokens > 0, JSON.stringify(r.usage));
+      assert.ok(r.usage.outputTokens > 0, JSON.stringify(r.usage));
+    });
+
+    test('streamText: deltas add up, one finish with usage', async () => {
+      const r = await streamAll({ model: model(), prompt: `Say hello [[fake:text]] ${name}` });
+      assert.equal(r.text, TEXT);
+      assert.ok(r.parts.filter((p) => p.type === 'text-delta').length > 1, 'streamed in several deltas');
+      assert.equal(r.parts.filter((p) => p.type === 'finish').length, 1);
+      assert.equal(r.finishReason, 'stop');
+      assert.ok(r.usage.outputTokens > 0, JSON.stringify(r.usage));
+    });
+
+    test('a tool offered: the request is accepted and the model answers in text', async () => {
+      const r = await ai.generateText({
+        model: model(), prompt: `What is the weather? [[fake:text]] ${name}`, maxRetries: 0,
+        tools: { weather: ai.tool({ description: 'The weather in a city', inputSchema: z.object({ city: z.string() }),
+          execute: async () => 'sunny' }) },
+      });
+      assert.equal(r.text, TEXT);
+      assert.deepEqual(r.toolCalls, []);
+    });
+
+    test('a 429 from the CLI is an APICallError with status 429', async () => {
+      await assert.rejects(ai.generateText({ model: model(), prompt: `hi [[fake:err_429]] ${name}`, maxRetries: 0 }),
+        (e) => {
+          const err = ai.APICallError.isInstance(e) ? e : e.lastError ?? e.cause;
+          assert.ok(ai.APICallError.isInstance(err), `${e.name}: ${e.message}`);
+          assert.equal(err.statusCode, 429);
+          return true;
+        });
+    });
+  });
+}
+
+describe('reasoning', () => {
+  test('anthropic: thinking streams as reasoning before the text', async () => {
+    const r = await streamAll({ model: anthropic(MODEL), prompt: 'Say hello [[fake:thinking]] BUDGET-MARK',
+      providerOptions: { anthropic: { thinking: { type: 'enabled', budgetTokens: 2048 } } } });
+    const kinds = r.parts.map((p) => p.type);
+    assert.ok(kinds.includes('reasoning-delta'), kinds.join(' '));
+    assert.ok(kinds.indexOf('reasoning-delta') < kinds.indexOf('text-delta'));
+    assert.ok(r.text.length > 0);
+    const log = await proxy.waitFakeLogFor('BUDGET-MARK');
+    assert.equal(cliSettings(log).maxThinkingTokens, 2048);
+  });
+
+  test('openai.chat: reasoning_effort reaches the CLI and the answer comes back', async () => {
+    const r = await ai.generateText({ model: openai.chat(MODEL), prompt: 'Say hello [[fake:thinking]] EFFORT-MARK',
+      providerOptions: { openai: { reasoningEffort: 'high' } }, maxRetries: 0 });
+    assert.ok(r.text.length > 0);
+    const log = await proxy.waitFakeLogFor('EFFORT-MARK');
+    assert.equal(cliSettings(log).effort, 'high');
+  });
+
+  for (const stream of [false, true])
+    test(`openai.responses: reasoning summaries come back as reasoning (${stream ? 'streamText' : 'generateText'})`, async () => {
+      const opts = { model: openai.responses(MODEL), prompt: 'Say hello [[fake:thinking]]',
+        // A Claude model id is no reasoning model the SDK knows: forceReasoning makes it send `reasoning`.
+        providerOptions: { openai: { forceReasoning: true, reasoningEffort: 'high', reasoningSummary: 'auto' } },
+        maxRetries: 0 };
+      const r = stream ? await streamAll(opts) : await ai.generateText(opts);
+      const reasoning = stream ? r.parts.filter((p) => p.type === 'reasoning-delta').map((p) => p.text).join('')
+        : r.reasoningText;
+      assert.ok(reasoning && reasoning.length > 0, `no reasoning: ${JSON.stringify(stream ? r.parts.map((p) => p.type) : r.reasoning)}`);
+      assert.ok(r.text.length > 0);
+    });
+});
