@@ -178,7 +178,8 @@ describe('HAProxy in front of two instances (packaging/examples/haproxy.cfg)', (
     transcriptsWith(path.join(dir, 'transcripts'), 'rl_rejected_soon', 'err_429_oauth_rejected', reset);
     const r = await postJson(`${alice.url}/v1/messages`, messageBody('[[fake:rl_rejected_soon]]'));
     assert.equal(r.status, 429, r.text);
-    assert.equal((await getJson(`${alice.url}/health`)).status, 503);
+    // Taken when the request's session ends, a moment after the reply.
+    await poll(async () => (await getJson(`${alice.url}/health`)).status === 503, 10000, 'alice /health 503');
 
     // HAProxy notices through the agent (drain) and the health check (503 -> DOWN).
     await poll(async () => /^(DOWN|DRAIN|NOLB)/.test((await servers(sock)).alice?.status ?? ''), 30000,
