@@ -14,9 +14,11 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "rate-limit.h"
 #include "util/macro.h"
@@ -204,7 +206,17 @@ json_t *rate_limit_to_json(const RateLimit *rl, const RateLimitVerdict *v, int64
         if (!j)
                 return NULL;
         if (v->limited) {
-                if (json_object_set_new(j, "until", json_integer(v->until)) < 0 ||
+                struct tm tm;
+                char when[32] = "?", reason[160];
+                time_t t = (time_t) v->until;
+
+                if (gmtime_r(&t, &tm))
+                        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                /* For the person reading /health: which limit, and when it lifts. */
+                snprintf(reason, sizeof(reason), "The subscription's %s rate limit is reached until %s (%" PRId64 " s)",
+                         v->window->window, when, MAX(v->until - now, (int64_t) 1));
+                if (json_object_set_new(j, "reason", json_string(reason)) < 0 ||
+                    json_object_set_new(j, "until", json_integer(v->until)) < 0 ||
                     json_object_set_new(j, "retry_after", json_integer(MAX(v->until - now, (int64_t) 1))) < 0 ||
                     json_object_set_new(j, "window", json_string(v->window->window)) < 0)
                         return NULL;

@@ -133,10 +133,10 @@ describe('HAProxy in front of two instances (packaging/examples/haproxy.cfg)', (
 
   // Send n requests through HAProxy; how many each instance served. A request is counted when
   // its session ends, a moment after the reply: wait for all n to be counted.
-  async function through(n, text = 'hi') {
+  async function through(n, headers = {}) {
     const [a0, b0] = [await served(alice), await served(bob)];
     for (let i = 0; i < n; i++) {
-      const r = await postJson(`http://127.0.0.1:${front}/v1/messages`, messageBody(text));
+      const r = await postJson(`http://127.0.0.1:${front}/v1/messages`, messageBody('hi'), headers);
       assert.equal(r.status, 200, `${r.status} ${r.text}\n--- haproxy ---\n${haproxyLog.slice(-2000)}`);
     }
     let da, db;
@@ -150,6 +150,13 @@ describe('HAProxy in front of two instances (packaging/examples/haproxy.cfg)', (
   test('both serve at first', async () => {
     const [da, db] = await through(6);
     assert.ok(da > 0 && db > 0, `alice ${da}, bob ${db}: both serve`);
+  });
+
+  test('one conversation (X-Claude-Code-Session-Id) stays on one instance', async () => {
+    for (const id of ['7d0f3c1e-conversation-one', '1b9e2a44-conversation-two']) {
+      const [da, db] = await through(6, { 'X-Claude-Code-Session-Id': id });
+      assert.ok((da === 6 && db === 0) || (da === 0 && db === 6), `${id}: alice ${da}, bob ${db}`);
+    }
   });
 
   test('the agent weight: an instance at 95% of its window gets 5% of the configured weight', async () => {
@@ -171,7 +178,8 @@ describe('HAProxy in front of two instances (packaging/examples/haproxy.cfg)', (
     transcriptsWith(path.join(dir, 'transcripts'), 'rl_rejected_soon', 'err_429_oauth_rejected', reset);
     const r = await postJson(`${alice.url}/v1/messages`, messageBody('[[fake:rl_rejected_soon]]'));
     assert.equal(r.status, 429, r.text);
-    assert.equal((await getJson(`${alice.url}/health`)).status, 503);
+    // Taken when the request's session ends, a moment after the reply.
+    await poll(async () => (await getJson(`${alice.url}/health`)).status === 503, 10000, 'alice /health 503');
 
     // HAProxy notices through the agent (drain) and the health check (503 -> DOWN).
     await poll(async () => /^(DOWN|DRAIN|NOLB)/.test((await servers(sock)).alice?.status ?? ''), 30000,

@@ -128,6 +128,7 @@ describe('rate limit for a load balancer', () => {
     assert.equal(h.json.rate_limit.limited, true);
     assert.equal(h.json.rate_limit.until, resetsAt);
     assert.equal(h.json.rate_limit.window, 'five_hour');
+    assert.match(h.json.rate_limit.reason, /^The subscription's five_hour rate limit is reached until \d{4}-\d\d-\d\dT/);
     assert.deepEqual(h.json.rate_limit.windows,
       [{ window: 'five_hour', status: 'rejected', resets_at: resetsAt, expired: false }]);
     const retryAfter = Number(h.headers.get('retry-after'));

@@ -58,6 +58,8 @@ static void test_rejected_until_reset(void **state) {
 
         json_auto_t *j = rate_limit_to_json(&rl, &v, RESET - 30);
         json_auto_t *want = json_literal("{\"limited\": true, \"until\": 1795529999, \"retry_after\": 30,"
+                                         " \"reason\": \"The subscription's five_hour rate limit is reached until"
+                                         " 2026-11-24T14:19:59Z (30 s)\","
                                          " \"window\": \"five_hour\", \"windows\": [{\"window\": \"five_hour\","
                                          " \"status\": \"rejected\", \"resets_at\": 1795529999, \"expired\": false}]}");
         assert_json_equal(j, want);
