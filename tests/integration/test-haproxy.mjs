@@ -19,23 +19,15 @@ import {
   freePort, getJson, messageBody, missing, postJson, requireOrSkip, sleep, SOURCE_ROOT, startProxy, tmpdir,
   TRANSCRIPTS, waitFor, which,
 } from './lib/harness.mjs';
+import { transcriptsWith } from './lib/rate-limit.mjs';
 
 const HAPROXY = which('haproxy') ?? (fs.existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : null);
 requireOrSkip(missing() || (!HAPROXY && 'haproxy is not installed (apt-get install haproxy)'));
 
 const EXAMPLE = path.join(SOURCE_ROOT, 'packaging', 'examples', 'haproxy.cfg');
-const RECORDED_RESET = 1795529999;
 // Long enough for HAProxy to notice (fall 2 x inter 2s) on a loaded machine and for the
 // requests below; then the test waits it out.
 const RESET_IN_SEC = 25;
-
-function transcriptsWith(dir, name, recorded, resetsAt) {
-  const ndjson = fs.readFileSync(path.join(TRANSCRIPTS, `${recorded}.ndjson`), 'utf8');
-  assert.ok(ndjson.includes(`"resetsAt":${RECORDED_RESET}`), `${recorded} has the recorded resetsAt`);
-  fs.writeFileSync(path.join(dir, `${name}.ndjson`),
-    ndjson.replaceAll(`"resetsAt":${RECORDED_RESET}`, `"resetsAt":${resetsAt}`));
-  fs.copyFileSync(path.join(TRANSCRIPTS, `${recorded}.meta.json`), path.join(dir, `${name}.meta.json`));
-}
 
 // One command on HAProxy's stats socket.
 function haproxyCommand(sock, cmd) {

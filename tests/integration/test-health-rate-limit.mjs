@@ -17,22 +17,12 @@ import { after, before, describe, test } from 'node:test';
 import {
   freePort, getJson, messageBody, missing, postJson, requireOrSkip, sleep, startProxy, tmpdir, TRANSCRIPTS, waitFor,
 } from './lib/harness.mjs';
+import { transcriptsWith } from './lib/rate-limit.mjs';
 
 requireOrSkip(missing());
 
-const RECORDED_RESET = 1795529999;
 // Long enough for a loaded machine to see the limited state, short enough to wait out.
 const RESET_IN_SEC = 8;
-
-// A transcript directory: every recorded transcript, plus `name` made from `recorded` with its
-// rate_limit_event's resetsAt set to `resetsAt`.
-function transcriptsWith(dir, name, recorded, resetsAt) {
-  const ndjson = fs.readFileSync(path.join(TRANSCRIPTS, `${recorded}.ndjson`), 'utf8');
-  assert.ok(ndjson.includes(`"resetsAt":${RECORDED_RESET}`), `${recorded} has the recorded resetsAt`);
-  fs.writeFileSync(path.join(dir, `${name}.ndjson`),
-    ndjson.replaceAll(`"resetsAt":${RECORDED_RESET}`, `"resetsAt":${resetsAt}`));
-  fs.copyFileSync(path.join(TRANSCRIPTS, `${recorded}.meta.json`), path.join(dir, `${name}.meta.json`));
-}
 
 function sample(text, name) {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
