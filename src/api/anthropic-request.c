@@ -10,7 +10,9 @@
  * merged, since the CLI's history recipe needs strict alternation.
  *
  * Not done here: the slash-command escape and the system-prompt placement (cli/request.c, which
- * knows how the CLI reads its input), tools and MCP (later), the SSE side (anthropic-stream.c).
+ * knows how the CLI reads its input), client tools (later), the MCP registry lookup (the names of
+ * metadata.mcp_servers are taken here, checked against the registry by the session), the SSE side
+ * (anthropic-stream.c).
  */
 
 #include <assert.h>
@@ -22,6 +24,7 @@
 
 #include "api/anthropic.h"
 #include "api/models.h"
+#include "mcp-registry.h"
 #include "util/macro.h"
 
 /* The CLI's --effort values (cli/README §3). */
@@ -643,6 +646,11 @@ int anthropic_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *r
         if (k < 0)
                 return k;
         k = parse_effort(body, env, &req.cli.effort, reterr);
+        if (k < 0)
+                return k;
+        /* Only the names: which exist is the registry's say at run time (it may be reloaded). */
+        k = mcp_names_from_json(json_object_get(json_object_get(body, "metadata"), "mcp_servers"),
+                                "metadata.mcp_servers", &req.mcp_servers, reterr);
         if (k < 0)
                 return k;
 

@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "util/macro.h"
+#include "util/strv.h"
 
 const char *api_kind_to_string(ApiKind k) {
         switch (k) {
@@ -121,6 +122,7 @@ void api_request_done(ApiRequest *r) {
                 return;
         free(r->client_model);
         free(r->unsupported);
+        strv_free(r->mcp_servers);
         cli_request_done(&r->cli);
         *r = (ApiRequest) {};
 }

@@ -66,6 +66,7 @@ typedef struct ApiRequest {
         char *unsupported;      /* comma-separated names accepted without effect, NULL if none */
         unsigned n;             /* choices asked for (OpenAI `n`): that many CLI runs; 0 means 1 */
         bool include_usage;     /* Chat Completions stream_options.include_usage */
+        char **mcp_servers;     /* registry servers the body asked for (metadata.mcp_servers), strv */
         CliRequest cli;
 } ApiRequest;
 
