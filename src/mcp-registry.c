@@ -298,6 +298,62 @@ size_t mcp_registry_size(const McpRegistry *r) {
         return r ? json_object_size(r->servers) : 0;
 }
 
+/**
+ * mcp_registry_build_late_config() - a pooled process's requests for the registry servers
+ * @mcp_config: the text mcp_registry_select() made ({"mcpServers":{...}})
+ * @servers: their names
+ * @ret_requests: new array: mcp_set_servers {servers}, apply_flag_settings {permissions.allow}
+ *
+ * What --mcp-config and --allowedTools mcp__NAME do at spawn, measured with the real CLI 2.1.197
+ * on a pre-started process: mcp_set_servers with stdio servers starts them (its answer comes once
+ * they are connected; a user line written right after it waits for them), and
+ * apply_flag_settings {"permissions":{"allow":[...]}} allows their tools without taking away
+ * tools an argv --allowedTools allowed. mcp_set_servers *replaces* the process's dynamic servers:
+ * after an initialize that declared sdkMcpServers ["cp"] it answered "removed":["cp"], before it
+ * both stayed. Hence the order rule in the header. The servers' env travels in the request, over
+ * the CLI's stdin: never argv or environment.
+ *
+ * Return: 0; -EINVAL for a text that is not such an object; -ENOMEM.
+ */
+int mcp_registry_build_late_config(const char *mcp_config, char *const *servers, json_t **ret_requests) {
+        json_auto_t *root = NULL, *requests = json_array(), *allow = json_array(), *list = NULL;
+        const json_t *picked;
+        const char *name;
+        json_t *server;
+
+        assert(mcp_config);
+        assert(ret_requests);
+
+        root = json_loads(mcp_config, JSON_REJECT_DUPLICATES, NULL);
+        picked = json_object_get(root, "mcpServers");
+        if (!json_is_object(picked))
+                return -EINVAL;
+        list = json_deep_copy(picked);
+        if (!requests || !allow || !list)
+                return -ENOMEM;
+        /* The spelling that was measured: "type" said. */
+        json_object_foreach(list, name, server)
+                if (!json_object_get(server, "type") && json_object_set_new(server, "type", json_string("stdio")) < 0)
+                        return -ENOMEM;
+        for (char *const *n = servers; n && *n; n++) {
+                char *tool = NULL;
+
+                if (asprintf(&tool, "mcp__%s", *n) < 0)
+                        return -ENOMEM;
+                if (json_array_append_new(allow, json_string(tool)) < 0) {
+                        free(tool);
+                        return -ENOMEM;
+                }
+                free(tool);
+        }
+        if (json_array_append_new(requests, json_pack("{s:s,s:O}", "subtype", "mcp_set_servers", "servers", list)) < 0 ||
+            json_array_append_new(requests, json_pack("{s:s,s:{s:{s:O}}}", "subtype", "apply_flag_settings", "settings",
+                                                      "permissions", "allow", allow)) < 0)
+                return -ENOMEM;
+        *ret_requests = TAKE_PTR(requests);
+        return 0;
+}
+
 /* Append @name unless it is there already: asking for a server twice runs it once. */
 static int names_add(char ***names, const char *name) {
         if (strv_contains(*names, name))

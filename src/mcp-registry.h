@@ -31,5 +31,12 @@ int mcp_names_from_header(const char *value, char ***names);
  * those servers), and the names in order without duplicates. No names: 0, both NULL. With both
  * NULL only checks @names.
  */
+/*
+ * For a pooled process (spawned without MCP servers): the control requests that give it the
+ * servers of a --mcp-config text and allow their tools, in order. Send them before any
+ * initialize that declares sdkMcpServers: mcp_set_servers replaces the servers declared so far.
+ */
+int mcp_registry_build_late_config(const char *mcp_config, char *const *servers, json_t **ret_requests);
+
 int mcp_registry_select(const McpRegistry *r, char *const *names, const char *param, char **ret_config,
                         char ***ret_servers, ApiError *reterr);

@@ -736,7 +736,18 @@ static int session_send_late_config(Session *s, Run *run) {
         size_t i;
         int r;
 
-        r = cli_control_build_late_config(&s->api.cli, &requests);
+        /* The registry servers first: their mcp_set_servers would drop sdk servers an initialize
+         * declared before it (mcp-registry.c). */
+        if (s->api.cli.mcp_config) {
+                json_auto_t *more = NULL;
+
+                r = mcp_registry_build_late_config(s->api.cli.mcp_config, s->api.cli.mcp_servers, &requests);
+                if (r >= 0)
+                        r = cli_control_build_late_config(&s->api.cli, &more);
+                if (r >= 0 && json_array_extend(requests, more) < 0)
+                        r = -ENOMEM;
+        } else
+                r = cli_control_build_late_config(&s->api.cli, &requests);
         if (r < 0)
                 return r;
         json_array_foreach(requests, i, req) {
@@ -1162,9 +1173,9 @@ static void session_parsed(Session *s, int r, ApiError *err) {
 
         /* The warm pool first: a process of this model started in advance, with its slot. A request
          * for n > 1 choices runs them all cold: n slots are taken at once (FIFO), and one adopted
-         * slot plus n - 1 queued ones would hold a slot while waiting. So does a request with
-         * registry MCP servers: a pooled process has none, and they can only be given at spawn. */
-        if (s->n_choices == 1 && !s->api.cli.mcp_config) {
+         * slot plus n - 1 queued ones would hold a slot while waiting. A request with registry
+         * MCP servers gets them late (mcp_set_servers, see session_send_late_config()). */
+        if (s->n_choices == 1) {
                 r = pool_adopt(server->pool, s->api.cli.model, s->request_id, &session_warm_run_callbacks,
                                &s->choices[0], &s->choices[0].run, &s->control);
                 if (r > 0) {

@@ -6,6 +6,8 @@
 // only that final answer — no tool_use, on every surface, streaming or not — and the server's
 // secret (its registry `env`) appears in the tool's answer but never in the CLI's environment or
 // command line (/proc), nor in the proxy's log. Without activation the server is not started.
+// Twice: cold (WARM_POOL=0: --mcp-config on a memfd) and on pooled processes (WARM_POOL=1: the
+// servers given late with mcp_set_servers; the first request waits for a ready pooled process).
 
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -14,7 +16,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  NODE_DIR, REAL_CLI, SOURCE_ROOT, assertSseGrammar, messageBody, missing, parseSse, postJson, requireOrSkip,
+  NODE_DIR, REAL_CLI, SOURCE_ROOT, assertSseGrammar, getJson, messageBody, missing, parseSse, postJson, requireOrSkip,
   sdkClient, startMock, startProxy, tmpdir, waitFor,
 } from './lib/harness.mjs';
 
@@ -51,7 +53,7 @@ function readProc(pid, what) {
   }
 }
 
-describe('registry MCP servers under the real CLI', { concurrency: false }, () => {
+for (const mode of ['cold', 'warm']) describe(`registry MCP servers under the real CLI, ${mode}`, { concurrency: false }, () => {
   let mock, proxy, dir, logFile;
   const starts = () => serverLog(logFile).filter((l) => l.event === 'start');
 
@@ -72,6 +74,7 @@ describe('registry MCP servers under the real CLI', { concurrency: false }, () =
         REQUEST_TIMEOUT_MS: '60000',
         KILL_GRACE_MS: '500',
         PROXY_MCP_CONFIG: path.join(dir, 'mcp.json'),
+        WARM_POOL: mode === 'warm' ? '1' : '0',
       },
     });
   });
@@ -85,6 +88,10 @@ describe('registry MCP servers under the real CLI', { concurrency: false }, () =
 
   test('Messages, non-streaming: the CLI runs the tool; only the answer comes back; the secret stays out', async () => {
     mock.setScript(SCRIPT);
+    const pool = async () => (await getJson(`${proxy.url}/health`)).json.pool;
+    if (mode === 'warm')
+      await waitFor(async () => (await pool()).ready === 1, 60000, 'a pooled CLI ready');
+    const hits0 = (await pool()).hits;
     const n0 = upstreamCalls().length, s0 = starts().length;
     const pending = postJson(`${proxy.url}/v1/messages`,
       messageBody('Look up alpha', { metadata: { mcp_servers: ['reg'] } }));
@@ -98,8 +105,12 @@ describe('registry MCP servers under the real CLI', { concurrency: false }, () =
     assert.ok(cliEnv !== null && cliCmd !== null, 'the CLI was still there to look at');
     assert.ok(!cliEnv.includes(SECRET), 'the secret is in the CLI\'s environment');
     assert.ok(!cliCmd.includes(SECRET), 'the secret is in the CLI\'s command line');
-    assert.match(cliCmd, /--mcp-config\0\/dev\/fd\/3\0/, 'the config by path');
-    assert.match(cliCmd, /--allowedTools\0mcp__reg\0/);
+    if (mode === 'cold') {
+      assert.match(cliCmd, /--mcp-config\0\/dev\/fd\/3\0/, 'the config by path');
+      assert.match(cliCmd, /--allowedTools\0mcp__reg\0/);
+    } else {
+      assert.doesNotMatch(cliCmd, /--mcp-config/, 'a pooled process was spawned without MCP servers');
+    }
     // The check can fail: the server's own environment does hold it.
     assert.ok(srvEnv?.includes(`REG_SECRET=${SECRET}`), 'the server was given its env');
     // The server holds no copy of the config file (another server's env would be in it).
@@ -117,6 +128,7 @@ describe('registry MCP servers under the real CLI', { concurrency: false }, () =
     assert.ok(serverLog(logFile).some((l) => l.event === 'rpc' && l.method === 'tools/call'), 'tools/call reached the server');
     assert.ok(second.tools.some((t) => t.name === 'mcp__reg__lookup'), 'the tool was offered upstream');
     assert.ok(!proxy.stderrText.includes(SECRET), 'the secret is in the proxy\'s log');
+    assert.equal((await pool()).hits, hits0 + (mode === 'warm' ? 1 : 0), 'adopted a pooled process (warm only)');
   });
 
   test('Messages, streaming via the SDK with x-mcp-servers: no tool_use event, the answer streams', async () => {

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 //
 // The MCP server registry (PROXY_MCP_CONFIG) with the fake CLI: what a request that activates
-// servers hands the CLI (a --mcp-config file holding only those servers, each allowed by
-// --allowedTools, no secret in argv or environment), that nothing changes without activation,
+// servers hands the CLI (cold: a --mcp-config file holding only those servers, each allowed by
+// --allowedTools; a pooled process: mcp_set_servers and apply_flag_settings over the control
+// channel, before any initialize; never a secret in argv or environment), that nothing changes
+// without activation,
 // the 400s in each surface's envelope, a bad file refusing the start, and reload (a bad file
 // keeps the old registry, a good one replaces it). The servers really running under the real CLI:
 // test-mcp-registry-real.mjs.
@@ -59,7 +61,9 @@ describe('MCP registry with a file', () => {
     dir = tmpdir('cp-mcp-');
     fs.writeFileSync(path.join(dir, 'mcp.json'), registry(SERVERS));
     // append: the system prompt takes fd 3, so the MCP config must land on the next one.
-    proxy = await startProxy({ env: { PROXY_MCP_CONFIG: path.join(dir, 'mcp.json'), SYSTEM_PROMPT_MODE: 'append' } });
+    // Cold spawns: the argv and fd path (the pool's path has its own describe below).
+    proxy = await startProxy({ env: { PROXY_MCP_CONFIG: path.join(dir, 'mcp.json'), SYSTEM_PROMPT_MODE: 'append',
+      WARM_POOL: '0' } });
   });
   after(async () => {
     await proxy?.stop();
@@ -77,7 +81,6 @@ describe('MCP registry with a file', () => {
   });
 
   test('metadata.mcp_servers: only that server, by file, allowed; no secret in argv, env or log', async () => {
-    const before = (await getJson(`${proxy.url}/health`)).json.pool;
     const r = await postJson(`${proxy.url}/v1/messages`,
       messageBody('meta-activated', { metadata: { user_id: 'u1', mcp_servers: ['reg'] } }));
     assert.equal(r.status, 200, r.text);
@@ -88,9 +91,6 @@ describe('MCP registry with a file', () => {
     assert.deepEqual(m.config, { mcpServers: { reg: SERVERS.reg } });
     assert.ok(m.strict);
     assertNoSecret(log, proxy);
-    // Cold: a pooled process has no MCP servers, and they can only be given at spawn.
-    const after = (await getJson(`${proxy.url}/health`)).json.pool;
-    assert.equal(after.hits, before.hits, 'the request did not adopt a pooled process');
   });
 
   test('with an appended system prompt the config is the next fd', async () => {
@@ -165,6 +165,41 @@ describe('MCP registry with a file', () => {
   });
 });
 
+describe('MCP registry on a pooled process', () => {
+  test('the servers go over the control channel before initialize; the process is adopted', async () => {
+    const dir = tmpdir('cp-mcp-warm-');
+    fs.writeFileSync(path.join(dir, 'mcp.json'), registry(SERVERS));
+    try {
+      await withProxy({ env: { PROXY_MCP_CONFIG: path.join(dir, 'mcp.json'), SYSTEM_PROMPT_MODE: 'append',
+        WARM_POOL: '1' } }, async (proxy) => {
+        const pool = async () => (await getJson(`${proxy.url}/health`)).json.pool;
+        await waitFor(async () => (await pool()).ready === 1, 15000, 'a pooled CLI ready');
+        const h0 = await pool();
+        const r = await postJson(`${proxy.url}/v1/messages`,
+          messageBody('warm-activated', { system: 'SYS-warm', metadata: { mcp_servers: ['reg'] } }),
+          { 'x-mcp-servers': 'other' });
+        assert.equal(r.status, 200, r.text);
+        assert.equal((await pool()).hits, h0.hits + 1, 'the request adopted the pooled process');
+        const log = await proxy.waitFakeLogFor('warm-activated');
+        assert.ok(!log.argv.includes('--mcp-config'), log.argv.join(' '));
+        const subtypes = log.stdin.filter((l) => l?.type === 'control_request').map((l) => l.request.subtype);
+        assert.ok(subtypes.indexOf('mcp_set_servers') >= 0, subtypes.join(' '));
+        assert.ok(subtypes.indexOf('mcp_set_servers') < subtypes.indexOf('initialize'),
+          `mcp_set_servers must come before initialize: ${subtypes.join(' ')}`);
+        const req = (t) => log.stdin.find((l) => l?.request?.subtype === t).request;
+        assert.deepEqual(req('mcp_set_servers').servers, {
+          reg: { ...SERVERS.reg, type: 'stdio' }, other: SERVERS.other,
+        });
+        assert.deepEqual(req('apply_flag_settings').settings, { permissions: { allow: ['mcp__reg', 'mcp__other'] } });
+        assert.equal(req('initialize').appendSystemPrompt, 'SYS-warm');
+        assertNoSecret(log, proxy);
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('MCP registry without a file', () => {
   test('any name is a 400 that says how to switch it on; none changes nothing', async () => {
     await withProxy({}, async (proxy) => {
@@ -225,7 +260,7 @@ describe('reload', () => {
     const file = path.join(dir, 'mcp.json');
     fs.writeFileSync(file, registry({ reg: SERVERS.reg }));
     try {
-      await withProxy({ env: { PROXY_MCP_CONFIG: file } }, async (proxy) => {
+      await withProxy({ env: { PROXY_MCP_CONFIG: file, WARM_POOL: '0' } }, async (proxy) => {
         const ask = (name, marker) => postJson(`${proxy.url}/v1/messages`, messageBody(marker), { 'x-mcp-servers': name });
         const count = (s) => proxy.stderrText.split(s).length - 1;
         assert.equal((await ask('reg', 'r0')).status, 200);

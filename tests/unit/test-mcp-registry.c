@@ -317,6 +317,31 @@ static void test_argv(void **state) {
         cli_request_done(&r);
 }
 
+/* A pooled process's requests: the servers (type said), then their tools allowed. */
+static void test_late_config(void **state) {
+        McpRegistry *r = parse_ok(GOOD);
+        char *names[] = { (char *) "reg", (char *) "calc", NULL };
+        _cleanup_free_ char *config = NULL;
+        _cleanup_strv_free_ char **servers = NULL;
+        json_t *requests = NULL, *want;
+        ApiError e = {};
+
+        assert_int_equal(mcp_registry_select(r, names, "x-mcp-servers", &config, &servers, &e), 0);
+        assert_int_equal(mcp_registry_build_late_config(config, servers, &requests), 0);
+        want = json_literal("[{\"subtype\":\"mcp_set_servers\",\"servers\":{"
+                            "\"reg\":{\"type\":\"stdio\",\"command\":\"node\",\"args\":[\"srv.mjs\",\"--log\",\"x\"],"
+                            "\"env\":{\"REG_SECRET\":\"s3\"}},"
+                            "\"calc\":{\"type\":\"stdio\",\"command\":\"/usr/bin/calc\"}}},"
+                            "{\"subtype\":\"apply_flag_settings\",\"settings\":{\"permissions\":{\"allow\":"
+                            "[\"mcp__reg\",\"mcp__calc\"]}}}]");
+        assert_json_equal(requests, want);
+        json_decref(requests);
+        json_decref(want);
+        assert_int_equal(mcp_registry_build_late_config("[]", servers, &requests), -EINVAL);
+        assert_int_equal(mcp_registry_build_late_config("not json", servers, &requests), -EINVAL);
+        mcp_registry_free(r);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_good),
@@ -327,6 +352,7 @@ int main(void) {
                 cmocka_unit_test(test_select),
                 cmocka_unit_test(test_select_long_list),
                 cmocka_unit_test(test_argv),
+                cmocka_unit_test(test_late_config),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
