@@ -476,6 +476,12 @@ int mcp_registry_select(const McpRegistry *r, char *const *names, const char *pa
                 json_t *server = json_object_get(r->servers, *n);
                 char avail[512];
 
+                /* A name no registry could hold is not quoted back: it may be any bytes (a
+                 * header's), which an error body must not carry. */
+                if (!valid_server_name(*n))
+                        return api_error_request(reterr, param,
+                                                 "%s: invalid MCP server name (1 to %d letters, digits, '-' or '_')",
+                                                 param, MCP_SERVER_NAME_MAX);
                 if (!server) {
                         list_names(r, avail, sizeof(avail));
                         return api_error_request(reterr, param, "Unknown MCP server: \"%.64s\". Available: %s", *n,

@@ -241,6 +241,16 @@ static void test_select(void **state) {
         assert_null(strstr(e.message, "s3"));   /* no env value */
         api_error_done(&e);
 
+        /* A name no registry could hold: not quoted back (a header may carry any bytes). */
+        char *odd[] = { (char *) "bad\xdc", NULL };
+        e = (ApiError) {};
+        assert_int_equal(mcp_registry_select(r, odd, "x-mcp-servers", NULL, NULL, &e), -EINVAL);
+        assert_string_equal(e.message, "x-mcp-servers: invalid MCP server name (1 to 48 letters, digits, '-' or '_')");
+        json_t *body = NULL;
+        assert_int_equal(api_error_to_json(API_ANTHROPIC, &e, &body), 0);
+        json_decref(body);
+        api_error_done(&e);
+
         /* Names without a registry: 400 telling the operator's switch. */
         e = (ApiError) {};
         assert_int_equal(mcp_registry_select(NULL, names, "x-mcp-servers", &config, &servers, &e), -EINVAL);
