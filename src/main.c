@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -165,9 +166,15 @@ static int load_config(Config *c, char **sets) {
         /* Read here, with the rest: a bad registry stops the start, and a reload that brings one
          * keeps the old configuration, registry included. */
         if (c->mcp_config_path) {
+                struct stat st;
+
                 r = mcp_registry_load_file(c->mcp_config_path, &c->mcp_registry, err, sizeof(err));
                 if (r < 0)
                         goto fail;
+                /* Not refused (the operator may have reasons), but said: its env is secrets. */
+                if (stat(c->mcp_config_path, &st) == 0 && (st.st_mode & S_IROTH))
+                        fprintf(stderr, "claude-proxy: PROXY_MCP_CONFIG %s is readable by every user, and its servers' "
+                                "env usually holds secrets\n", c->mcp_config_path);
         }
         return 0;
 fail:

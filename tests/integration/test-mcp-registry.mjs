@@ -248,6 +248,24 @@ describe('a bad registry file', () => {
     });
   }
 
+  test('a file every user may read: the start goes on, with a warning', async () => {
+    const dir = tmpdir('cp-mcp-mode-');
+    const file = path.join(dir, 'mcp.json');
+    fs.writeFileSync(file, registry({ reg: SERVERS.reg }));
+    try {
+      fs.chmodSync(file, 0o644);
+      await withProxy({ env: { PROXY_MCP_CONFIG: file } }, async (proxy) => {
+        assert.match(proxy.stderrText, /PROXY_MCP_CONFIG .* is readable by every user/);
+      });
+      fs.chmodSync(file, 0o600);
+      await withProxy({ env: { PROXY_MCP_CONFIG: file } }, async (proxy) => {
+        assert.doesNotMatch(proxy.stderrText, /readable by every user/);
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a missing file refuses the start', async () => {
     await assert.rejects(startProxy({ env: { PROXY_MCP_CONFIG: '/nonexistent/mcp.json' } }),
       /PROXY_MCP_CONFIG: cannot read \/nonexistent\/mcp\.json/);
