@@ -26,6 +26,7 @@
 #include <syslog.h>
 
 #include "config.h"
+#include "mcp-registry.h"
 #include "util/macro.h"
 #include "util/strv.h"
 
@@ -328,6 +329,7 @@ void config_done(Config *c) {
         free(c->default_model);
         free(c->default_effort);
         free(c->mcp_config_path);
+        mcp_registry_free(c->mcp_registry);
         strv_free(c->child_env);
         free(c->work_dir);
         free(c->scope_slice);

@@ -23,6 +23,8 @@ typedef enum ScopeMode {
 /* SCOPE_MEMORY_MAX / SCOPE_TASKS_MAX: 0 means unset (no property), this means "infinity". */
 #define SCOPE_LIMIT_INFINITY UINT64_MAX
 
+typedef struct McpRegistry McpRegistry;
+
 typedef struct Config {
         char *host;                     /* HOST */
         uint16_t port;                  /* PORT */
@@ -39,6 +41,7 @@ typedef struct Config {
         int log_level;                  /* LOG_LEVEL: syslog priority (LOG_DEBUG..LOG_ERR) */
         bool enable_thinking;           /* ENABLE_THINKING */
         char *mcp_config_path;          /* PROXY_MCP_CONFIG */
+        McpRegistry *mcp_registry;      /* its servers, loaded by the caller (main.c); NULL: none */
         uint64_t max_body_bytes;        /* MAX_BODY_BYTES */
         unsigned max_body_values;       /* MAX_BODY_VALUES */
         unsigned max_concurrent;        /* MAX_CONCURRENT */

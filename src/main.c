@@ -11,12 +11,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <systemd/sd-daemon.h>
 
 #include "build-config.h"
 #include "config.h"
 #include "http/server.h"
+#include "mcp-registry.h"
 #include "systemd/notify.h"
 #include "util/log-libevent.h"
 #include "util/log.h"
@@ -161,6 +163,19 @@ static int load_config(Config *c, char **sets) {
         r = config_validate(c, err, sizeof(err));
         if (r < 0)
                 goto fail;
+        /* Read here, with the rest: a bad registry stops the start, and a reload that brings one
+         * keeps the old configuration, registry included. */
+        if (c->mcp_config_path) {
+                struct stat st;
+
+                r = mcp_registry_load_file(c->mcp_config_path, &c->mcp_registry, err, sizeof(err));
+                if (r < 0)
+                        goto fail;
+                /* Not refused (the operator may have reasons), but said: its env is secrets. */
+                if (stat(c->mcp_config_path, &st) == 0 && (st.st_mode & S_IROTH))
+                        fprintf(stderr, "claude-proxy: PROXY_MCP_CONFIG %s is readable by every user, and its servers' "
+                                "env usually holds secrets\n", c->mcp_config_path);
+        }
         return 0;
 fail:
         fprintf(stderr, "claude-proxy: %s\n", err[0] ? err : strerror(-r));
@@ -187,7 +202,7 @@ static void on_sighup(evutil_socket_t sig, short what, void *userdata) {
         config_init(c);
         /* The same layering as at start: file < environment < credentials < command line. */
         if (load_config(c, rl->sets) < 0) {
-                log_warning("The new configuration is invalid, keeping the old one");
+                log_error("The new configuration is invalid, keeping the old one");
                 config_done(c);
                 free(c);
         } else {

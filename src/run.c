@@ -86,6 +86,7 @@ struct Run {
         bool placing;                   /* gated child waits for its scope; do not reap it yet */
         char unit[200];
         int system_prompt_fd;
+        int mcp_config_fd;              /* the registry servers' --mcp-config file */
 
         struct event *ev_stdout, *ev_stderr, *ev_stdin, *ev_pidfd, *ev_idle, *ev_kill;
         struct evbuffer *stdout_buf, *stdin_buf;
@@ -479,13 +480,22 @@ static void on_placed(ContainerSlot *slot, int k, void *userdata) {
 
 /* ---- start, free ---------------------------------------------------------------------------- */
 
-/* A memfd holding the system prompt, passed as fd 3: nothing large or secret goes into argv. */
-static int system_prompt_memfd(const char *text, size_t n) {
-        _cleanup_close_ int fd = memfd_create("claude-proxy-system-prompt", MFD_CLOEXEC);
+/* A memfd holding the system prompt (fd 3) or the MCP config (next): nothing large or secret goes
+ * into argv, and nothing touches the disk. Kept above fd 2, which cli_spawn() requires of the
+ * second one. */
+static int text_memfd(const char *name, const char *text, size_t n) {
+        _cleanup_close_ int fd = memfd_create(name, MFD_CLOEXEC);
         size_t off = 0;
 
         if (fd < 0)
                 return negative_errno();
+        if (fd <= 2) {
+                int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                if (high < 0)
+                        return negative_errno();
+                safe_close(fd);
+                fd = high;
+        }
         while (off < n) {
                 ssize_t k = write(fd, text + off, n - off);
                 if (k < 0)
@@ -499,21 +509,32 @@ static int system_prompt_memfd(const char *text, size_t n) {
 
 static int run_spawn(Run *r, const RunSpawn *sp, RunStage *stage) {
         _cleanup_strv_free_ char **argv = NULL;
-        const char *prompt_path = NULL;
+        const char *prompt_path = NULL, *mcp_path = NULL;
         struct event_base *base = r->ctx->base;
         int k;
 
         *stage = RUN_STAGE_SPAWN;
         if (sp->cli->system_prompt && sp->cli->system_prompt_mode != SYSTEM_PROMPT_USER) {
                 /* By length: the text may hold a NUL ("\u0000"). */
-                k = system_prompt_memfd(sp->cli->system_prompt,
-                                        sp->cli->system_prompt_len ?: strlen(sp->cli->system_prompt));
+                k = text_memfd("claude-proxy-system-prompt", sp->cli->system_prompt,
+                               sp->cli->system_prompt_len ?: strlen(sp->cli->system_prompt));
                 if (k < 0)
                         return k;
                 r->system_prompt_fd = k;
                 prompt_path = "/dev/fd/3";
         }
+        if (sp->cli->mcp_config) {
+                /* Holds the servers' env (their secrets): only the CLI opens it, by this path. */
+                k = text_memfd("claude-proxy-mcp-config", sp->cli->mcp_config, strlen(sp->cli->mcp_config));
+                if (k < 0)
+                        return k;
+                r->mcp_config_fd = k;
+                mcp_path = prompt_path ? "/dev/fd/4" : "/dev/fd/3";
+        }
         k = cli_request_build_argv(sp->cli, sp->claude_path, prompt_path, &argv);
+        if (k < 0)
+                return k;
+        k = cli_request_extend_mcp_argv(sp->cli, mcp_path, &argv);
         if (k < 0)
                 return k;
 
@@ -533,6 +554,7 @@ static int run_spawn(Run *r, const RunSpawn *sp, RunStage *stage) {
                 .envp = r->ctx->envp,
                 .cwd = r->ctx->cwd,
                 .pass_fd = r->system_prompt_fd,
+                .pass_fd2 = r->mcp_config_fd,
                 /* Scope mode holds the child before exec until systemd has put it inside. */
                 .gated = r->cops->needs_gate(r->ctx->container),
                 .join_cgroup = join_fd >= 0,
@@ -548,6 +570,7 @@ static int run_spawn(Run *r, const RunSpawn *sp, RunStage *stage) {
                 return k;
         }
         r->system_prompt_fd = safe_close(r->system_prompt_fd);
+        r->mcp_config_fd = safe_close(r->mcp_config_fd);
 
         *stage = RUN_STAGE_CONTAIN;
         info.pid = r->child.pid;
@@ -606,6 +629,7 @@ int run_start(Run **ret, const RunContext *ctx, const RunSpawn *sp, const RunCal
         r->userdata = userdata;
         r->child = CLI_CHILD_NULL;
         r->system_prompt_fd = -EBADF;
+        r->mcp_config_fd = -EBADF;
         snprintf(r->log_id, sizeof(r->log_id), "%s", sp->log_id ?: "run");
 
         k = run_spawn(r, sp, &stage);
@@ -649,6 +673,7 @@ Run *run_free(Run *r) {
         if (r->stdin_buf)
                 evbuffer_free(r->stdin_buf);
         r->system_prompt_fd = safe_close(r->system_prompt_fd);
+        r->mcp_config_fd = safe_close(r->mcp_config_fd);
         cli_input_done(&r->turns);
         free(r);
         return NULL;

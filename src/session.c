@@ -42,6 +42,8 @@
 #include "http/balancer.h"
 #include "http/reply.h"
 #include "http/sse.h"
+#include "mcp-filter.h"
+#include "mcp-registry.h"
 #include "pool.h"
 #include "run.h"
 #include "session.h"
@@ -52,6 +54,7 @@
 #include "util/message-ids.h"
 #include "util/offload.h"
 #include "util/random-id.h"
+#include "util/strv.h"
 
 #define CLIENT_BACKLOG_MAX (4u << 20)
 /* A body or CLI line this big makes a request "large": its memory is handed back to the kernel
@@ -67,6 +70,7 @@ typedef struct Choice {
         unsigned index;
         Run *run;                       /* NULL before the start or if it failed */
         bool exited, concluded;
+        McpFilter *mcp_filter;          /* registry servers: their tool calls kept from the client */
         CliOutcome outcome;
         CliExit exit;
 } Choice;
@@ -397,7 +401,12 @@ static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
         cli_outcome_feed(&c->outcome, ev);
         if (s->translator && !s->replied) {
                 json_auto_t *out = json_array();
-                int r = out ? s->ops->feed(s->translator, c->index, ev, out) : -ENOMEM;
+                CliEvent swapped = {};
+                /* A registry tool call is the CLI's: the client never sees it (mcp-filter.c). */
+                int v = c->mcp_filter ? mcp_filter_event(c->mcp_filter, ev, &swapped) : MCP_FILTER_PASS;
+                int r = !out ? -ENOMEM : v < 0 ? v : v == MCP_FILTER_DROP ? 0 :
+                        s->ops->feed(s->translator, c->index, v == MCP_FILTER_REPLACED ? &swapped : ev, out);
+                cli_event_done(&swapped);
                 if (r < 0)
                         log_debug_errno(r, "%s: translator refused a %s line: %m", s->request_id,
                                         cli_event_type_to_string(ev->type));
@@ -691,6 +700,7 @@ static Session *session_free(Session *s) {
         /* Only after its on_exit, but for the process' end: a run still alive is killed here. */
         for (unsigned i = 0; i < s->n_choices; i++) {
                 s->choices[i].run = run_free(s->choices[i].run);
+                s->choices[i].mcp_filter = mcp_filter_free(s->choices[i].mcp_filter);
                 cli_outcome_done(&s->choices[i].outcome);
         }
         free(s->choices);
@@ -752,7 +762,18 @@ static int session_send_late_config(Session *s, Run *run) {
         json_auto_t *requests = NULL;
         int r;
 
-        r = cli_control_build_late_config(&s->api.cli, &requests);
+        /* The registry servers first: their mcp_set_servers would drop sdk servers an initialize
+         * declared before it (mcp-registry.c). */
+        if (s->api.cli.mcp_config) {
+                json_auto_t *more = NULL;
+
+                r = mcp_registry_build_late_config(s->api.cli.mcp_config, s->api.cli.mcp_servers, &requests);
+                if (r >= 0)
+                        r = cli_control_build_late_config(&s->api.cli, &more);
+                if (r >= 0 && json_array_extend(requests, more) < 0)
+                        r = -ENOMEM;
+        } else
+                r = cli_control_build_late_config(&s->api.cli, &requests);
         if (r < 0)
                 return r;
         return session_send_config(s, run, requests);
@@ -1078,6 +1099,33 @@ fail:
         session_parsed(s, err.status ? -EINVAL : -ENOMEM, &err);
 }
 
+/*
+ * The registry servers the request names (metadata.mcp_servers, x-mcp-servers) against the
+ * registry in force now, on the loop: a reload may replace it while a body is parsed on a worker.
+ * Each source is checked on its own first, so a 400 names the field that holds the bad name.
+ */
+static int session_select_mcp(Session *s, ApiError *err) {
+        const McpRegistry *reg = s->server->config->mcp_registry;
+        _cleanup_strv_free_ char **body = TAKE_PTR(s->api.mcp_servers), **header = NULL, **all = NULL;
+        int r;
+
+        r = mcp_names_from_header(evhttp_find_header(evhttp_request_get_input_headers(s->req), "x-mcp-servers"),
+                                  &header);
+        if (r >= 0)
+                r = mcp_registry_select(reg, body, "metadata.mcp_servers", NULL, NULL, err);
+        if (r >= 0)
+                r = mcp_registry_select(reg, header, "x-mcp-servers", NULL, NULL, err);
+        for (char **n = body; r >= 0 && n && *n; n++)
+                r = strv_extend(&all, *n);
+        for (char **n = header; r >= 0 && n && *n; n++)
+                if (!strv_contains(all, *n))
+                        r = strv_extend(&all, *n);
+        if (r >= 0)
+                r = mcp_registry_select(reg, all, "x-mcp-servers", &s->api.cli.mcp_config, &s->api.cli.mcp_servers,
+                                        err);
+        return r;
+}
+
 /* The second half of session_handle(): the body is parsed (or refused). */
 static void session_parsed(Session *s, int r, ApiError *err) {
         Server *server = s->server;
@@ -1102,6 +1150,13 @@ static void session_parsed(Session *s, int r, ApiError *err) {
         /* Same for the config strings: a SIGHUP may free them while this request runs. */
         s->env.default_model = s->env.default_effort = NULL;
         s->api.kind = s->ops->kind;
+        r = session_select_mcp(s, err);
+        if (r < 0) {
+                if (err->status == 0)
+                        api_error_set(err, r, 500, "api_error", "Out of memory");
+                err->error_class = err->status < 500 ? "invalid_request" : NULL;
+                goto fail;
+        }
 
         if (!server->claude_path) {
                 api_error_set(err, -ENOENT, 503, "api_error", "%s", server->claude_problem ?: "The Claude CLI is not available");
@@ -1131,8 +1186,13 @@ static void session_parsed(Session *s, int r, ApiError *err) {
                 goto fail;
         }
         s->n_choices = n;
-        for (unsigned i = 0; i < s->n_choices; i++)
+        for (unsigned i = 0; i < s->n_choices; i++) {
                 s->choices[i] = (Choice) { .session = s, .index = i };
+                if (s->api.cli.mcp_servers && mcp_filter_new(&s->choices[i].mcp_filter, s->api.cli.mcp_servers) < 0) {
+                        api_error_set(err, -ENOMEM, 500, "api_error", "Out of memory");
+                        goto fail;
+                }
+        }
 
         r = s->ops->stream_new(&s->translator, &s->api, &s->env);
         if (r < 0) {
@@ -1146,7 +1206,8 @@ static void session_parsed(Session *s, int r, ApiError *err) {
 
         /* The warm pool first: a process of this model started in advance, with its slot. A request
          * for n > 1 choices runs them all cold: n slots are taken at once (FIFO), and one adopted
-         * slot plus n - 1 queued ones would hold a slot while waiting. */
+         * slot plus n - 1 queued ones would hold a slot while waiting. A request with registry
+         * MCP servers gets them late (mcp_set_servers, see session_send_late_config()). */
         if (s->n_choices == 1) {
                 r = pool_adopt(server->pool, s->api.cli.model, s->request_id, &session_warm_run_callbacks,
                                &s->choices[0], &s->choices[0].run, &s->control);

@@ -10,7 +10,9 @@
  * merged, since the CLI's history recipe needs strict alternation.
  *
  * Not done here: the slash-command escape and the system-prompt placement (cli/request.c, which
- * knows how the CLI reads its input), tools and MCP (later), the SSE side (anthropic-stream.c).
+ * knows how the CLI reads its input), client tools (later), the MCP registry lookup (the names of
+ * metadata.mcp_servers are taken here, checked against the registry by the session), the SSE side
+ * (anthropic-stream.c).
  */
 
 #include <assert.h>
@@ -23,6 +25,7 @@
 #include "api/anthropic.h"
 #include "api/models.h"
 #include "api/structured-output.h"
+#include "mcp-registry.h"
 #include "util/macro.h"
 
 /* The CLI's --effort values (cli/README §3). */
@@ -73,6 +76,66 @@ static bool is_absent(const json_t *v) {
         return !v || json_is_null(v);
 }
 
+/*
+ * "input_text" is the OpenAI Responses spelling of a text block; clients that speak both APIs
+ * (OpenClaw's providers, the predecessor's users) send it here too. It is read as "text" wherever
+ * a text block is accepted, and rewritten before the CLI forwards the block upstream, where only
+ * "text" is valid.
+ */
+static bool is_text_type(const char *type) {
+        return streq_ptr(type, "text") || streq_ptr(type, "input_text");
+}
+
+/* A copy of an input_text block spelled "text" (cache_control and the rest kept). */
+static json_t *text_block_from_input_text(const json_t *block) {
+        json_t *copy = json_copy((json_t *) block);
+
+        if (copy && json_object_set_new(copy, "type", json_string("text")) < 0) {
+                json_decref(copy);
+                return NULL;
+        }
+        return copy;
+}
+
+/*
+ * The block as the CLI must see it: an input_text block, or a tool_result whose content holds
+ * one, rewritten; any other block shared as it is (a new reference either way).
+ */
+static json_t *block_normalized(const json_t *block) {
+        const char *type = member_clean_string(block, "type");
+        const json_t *content = json_object_get(block, "content"), *b;
+        json_t *copy, *blocks;
+        bool rewrite = false;
+        size_t i;
+
+        if (streq_ptr(type, "input_text"))
+                return text_block_from_input_text(block);
+        if (!streq_ptr(type, "tool_result") || !json_is_array(content))
+                return json_incref((json_t *) block);
+        json_array_foreach(content, i, b)
+                rewrite = rewrite || streq_ptr(member_clean_string(b, "type"), "input_text");
+        if (!rewrite)
+                return json_incref((json_t *) block);
+        copy = json_copy((json_t *) block);
+        blocks = json_array();
+        if (!copy || !blocks)
+                goto oom;
+        json_array_foreach(content, i, b)
+                if (json_array_append_new(blocks, streq_ptr(member_clean_string(b, "type"), "input_text")
+                                                          ? text_block_from_input_text(b)
+                                                          : json_incref((json_t *) b)) < 0)
+                        goto oom;
+        if (json_object_set_new(copy, "content", blocks) < 0) {
+                blocks = NULL;
+                goto oom;
+        }
+        return copy;
+oom:
+        json_decref(blocks);
+        json_decref(copy);
+        return NULL;
+}
+
 /* `system`: a string, or text blocks joined with a blank line (how the API itself reads them). */
 static int parse_system(const json_t *v, char **ret, size_t *ret_len, ApiError *reterr) {
         _cleanup_free_ char *joined = NULL;
@@ -106,7 +169,7 @@ static int parse_system(const json_t *v, char **ret, size_t *ret_len, ApiError *
                 char *p;
 
                 (void) snprintf(param, sizeof(param), "system.%zu", i);
-                if (!streq_ptr(member_clean_string(block, "type"), "text") || !text)
+                if (!is_text_type(member_clean_string(block, "type")) || !text)
                         return api_error_request(reterr, param, "%s: must be a text block with a string \"text\"",
                                              param);
                 n = json_string_length(json_object_get(block, "text"));
@@ -268,7 +331,7 @@ static int check_block(const json_t *block, size_t n, size_t m, ApiError *reterr
         if (!type)
                 return api_error_request(reterr, param, "%s: required", param);
 
-        if (streq(type, "text")) {
+        if (is_text_type(type)) {
                 (void) snprintf(param, sizeof(param), "%s.text", at);
                 if (!json_is_string(json_object_get(block, "text")))
                         return api_error_request(reterr, param, "%s: a text block requires a string \"text\"", param);
@@ -316,9 +379,10 @@ static int parse_content(const json_t *content, size_t n, json_t **ret, ApiError
                 /*
                  * Shared, not copied: nothing downstream changes a block (the slash escape copies
                  * the one it rewrites), and the reference keeps it alive after the body is freed.
-                 * A deep copy doubled the memory and time of a body of many small blocks.
+                 * A deep copy doubled the memory and time of a body of many small blocks. Only an
+                 * input_text block (or a tool_result holding one) is copied, to be renamed.
                  */
-                if (json_array_append(out, (json_t *) block) < 0)
+                if (json_array_append_new(out, block_normalized(block)) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(out);
@@ -707,6 +771,11 @@ int anthropic_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *r
         if (k < 0)
                 return k;
         k = structured_output_from_anthropic(body, &req.cli.json_schema, reterr);
+        if (k < 0)
+                return k;
+        /* Only the names: which exist is the registry's say at run time (it may be reloaded). */
+        k = mcp_names_from_json(json_object_get(json_object_get(body, "metadata"), "mcp_servers"),
+                                "metadata.mcp_servers", &req.mcp_servers, reterr);
         if (k < 0)
                 return k;
 

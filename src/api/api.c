@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "util/macro.h"
+#include "util/strv.h"
 
 const char *api_kind_to_string(ApiKind k) {
         switch (k) {
@@ -122,6 +123,7 @@ void api_request_done(ApiRequest *r) {
         free(r->client_model);
         free(r->unsupported);
         json_decref(r->echo);
+        strv_free(r->mcp_servers);
         cli_request_done(&r->cli);
         *r = (ApiRequest) {};
 }

@@ -67,6 +67,7 @@ typedef struct ApiRequest {
         unsigned n;             /* choices asked for (OpenAI `n`): that many CLI runs; 0 means 1 */
         bool include_usage;     /* Chat Completions stream_options.include_usage */
         json_t *echo;           /* owned, NULL: request fields the response object repeats (Responses) */
+        char **mcp_servers;     /* registry servers the body asked for (metadata.mcp_servers), strv */
         CliRequest cli;
 } ApiRequest;
 

@@ -76,6 +76,8 @@ void cli_request_done(CliRequest *r) {
         free(r->system_prompt);
         json_decref(r->messages);
         json_decref(r->json_schema);
+        free(r->mcp_config);
+        strv_free(r->mcp_servers);
         *r = (CliRequest) {};
 }
 
@@ -150,6 +152,42 @@ int cli_request_build_argv(const CliRequest *r, const char *claude_path, const c
 
         *ret_argv = TAKE_PTR(argv);
         return 0;
+}
+
+/**
+ * cli_request_extend_mcp_argv() - the registry servers' flags for one run
+ * @r: the request
+ * @mcp_config_path: where the I/O side put @r->mcp_config (a file the CLI can open); NULL: none
+ * @argv: the argv of cli_request_build_argv(), extended in place
+ *
+ * `--mcp-config PATH` and one `--allowedTools mcp__NAME` per server: the CLI runs the servers and
+ * calls their tools without asking (cli/README §9; a tool not allowed is refused to the model).
+ * --strict-mcp-config stays in the base argv, so nothing but these servers is loaded. The file,
+ * not its text, goes into argv: it holds the servers' env, which must stay out of `ps`.
+ *
+ * Return: 0 (nothing added without servers or path); -ENOMEM.
+ */
+int cli_request_extend_mcp_argv(const CliRequest *r, const char *mcp_config_path, char ***argv) {
+        int k = 0;
+
+        assert(r);
+        assert(argv);
+
+        if (!r->mcp_config || !mcp_config_path || strv_length(r->mcp_servers) == 0)
+                return 0;
+        k = strv_extend(argv, "--mcp-config");
+        if (k >= 0)
+                k = strv_extend(argv, mcp_config_path);
+        for (char **n = r->mcp_servers; k >= 0 && *n; n++) {
+                _cleanup_free_ char *tool = NULL;
+
+                k = strv_extend(argv, "--allowedTools");
+                if (k >= 0 && asprintf(&tool, "mcp__%s", *n) < 0)
+                        k = -ENOMEM;
+                if (k >= 0)
+                        k = strv_consume(argv, TAKE_PTR(tool));
+        }
+        return k < 0 ? k : 0;
 }
 
 /*

@@ -34,6 +34,8 @@ typedef struct CliRequest {
         SystemPromptMode system_prompt_mode;
         json_t *messages;
         json_t *json_schema;    /* owned: structured output's schema (initialize{jsonSchema}), NULL: none */
+        char *mcp_config;       /* registry servers for --mcp-config: {"mcpServers":{...}}, NULL: none */
+        char **mcp_servers;     /* their names, each allowed with --allowedTools mcp__<name>, strv */
 } CliRequest;
 
 void cli_request_done(CliRequest *r);
@@ -44,6 +46,9 @@ void cli_request_done(CliRequest *r);
  */
 int cli_request_build_argv(const CliRequest *r, const char *claude_path, const char *system_prompt_path,
                            char ***ret_argv);
+
+/* Append --mcp-config @mcp_config_path and --allowedTools mcp__<name> for r->mcp_servers. */
+int cli_request_extend_mcp_argv(const CliRequest *r, const char *mcp_config_path, char ***argv);
 
 /*
  * The stdin lines, in order, as a new JSON array of line objects. A `user` line with

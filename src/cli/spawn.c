@@ -22,7 +22,7 @@
  *
  * Either way the child arms PR_SET_PDEATHSIG, takes its own process group (so a kill reaches
  * whatever it forks), resets every signal disposition and only then unblocks signals, and holds
- * nothing but fds 0-2 (and 3, the system prompt) when it execs. Reaping goes through a pidfd so
+ * nothing but fds 0-2 (and 3 and 4: the system prompt, the MCP config) when it execs. Reaping goes through a pidfd so
  * no global SIGCHLD handler can steal another module's child. This module does not decide when
  * to kill: run.c does.
  */
@@ -59,7 +59,7 @@
 typedef struct ChildArgs {
         const CliSpawnOptions *o;
         pid_t parent;
-        int in, out, err, gate, pass;
+        int in, out, err, gate, pass, pass2;
         /* Written by a CLONE_VM child before it gives up: the parent reads it once resumed. */
         volatile int join_errno;
 } ChildArgs;
@@ -96,7 +96,7 @@ _child_code_ static bool has_slash(const char *s) {
 _child_code_ static int child_main(void *userdata) {
         ChildArgs *a = userdata;
         const CliSpawnOptions *o = a->o;
-        int in = a->in, out = a->out, err = a->err, gate = a->gate, pass = a->pass;
+        int in = a->in, out = a->out, err = a->err, gate = a->gate, pass = a->pass, pass2 = a->pass2;
 
         /* Die with the proxy: a crashed proxy must not leave a CLI running on its own. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != a->parent)
@@ -119,15 +119,19 @@ _child_code_ static int child_main(void *userdata) {
 
         /* The child's fds first, everything else closed before it waits: while it waits it must
          * hold nothing of the proxy's (the signal pipe, client sockets, other children's pipes). */
-        int next = 3, *const srcs[] = { &in, &out, &err, &pass, &gate };
-        /* Sources below 5 could be overwritten by an earlier dup2() onto 0..4 (or be their own target,
+        int next = 3, *const srcs[] = { &in, &out, &err, &pass, &pass2, &gate };
+        /* Sources below 6 could be overwritten by an earlier dup2() onto 0..5 (or be their own target,
          * where dup2() would keep O_CLOEXEC): lift them first. */
+        if (pass2 <= 2)
+                pass2 = -EBADF;
         for (size_t i = 0; i < ELEMENTSOF(srcs); i++)
-                if (*srcs[i] >= 0 && *srcs[i] < 5 && (*srcs[i] = fcntl(*srcs[i], F_DUPFD_CLOEXEC, 5)) < 0)
+                if (*srcs[i] >= 0 && *srcs[i] < 6 && (*srcs[i] = fcntl(*srcs[i], F_DUPFD_CLOEXEC, 6)) < 0)
                         _exit(127);
         if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
                 _exit(127);
         if (pass >= 0 && dup2(pass, next++) < 0)
+                _exit(127);
+        if (pass2 >= 0 && dup2(pass2, next++) < 0)
                 _exit(127);
         if (gate >= 0) {
                 if (dup2(gate, next) < 0)
@@ -220,6 +224,7 @@ int cli_spawn(const CliSpawnOptions *o, CliChild *ret) {
         ChildArgs a = {
                 .o = o, .parent = getpid(),
                 .in = in[0], .out = out[1], .err = err[1], .gate = gate[0], .pass = o->pass_fd,
+                .pass2 = o->pass_fd2,
         };
         /* Every signal blocked across the clone: a signal that arrives before the child has reset
          * its dispositions would otherwise run the proxy's handler in the child. The child

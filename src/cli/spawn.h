@@ -31,6 +31,9 @@ typedef struct CliSpawnOptions {
         char *const *envp;
         const char *cwd;
         int pass_fd;            /* becomes fd 3 in the child (system prompt memfd), -1: none */
+        /* The MCP registry config memfd: the next fd after pass_fd (3 or 4). Only > 2 is passed, so
+         * an initializer that leaves it out (0) passes nothing; the caller keeps it above 2. */
+        int pass_fd2;
         bool gated;             /* the child waits for cli_child_release() before exec (fork) */
         bool join_cgroup;       /* the child writes "0" into cgroup_procs_fd before exec */
         int cgroup_procs_fd;    /* an open cgroup.procs of the request's cgroup (join_cgroup only) */

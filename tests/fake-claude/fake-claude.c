@@ -506,14 +506,15 @@ static void log_set(const char *key, json_t *value) {
 }
 
 /*
- * What the CLI would read from its --system-prompt-file/--append-system-prompt-file paths (the
- * proxy passes a memfd as /dev/fd/3): [{flag, path, text}] with text null when unreadable.
+ * What the CLI would read from the paths of @flag_a/@flag_b (--system-prompt-file and
+ * --append-system-prompt-file, or --mcp-config; the proxy passes memfds as /dev/fd/3 and 4):
+ * [{flag, path, text}] with text null when unreadable.
  */
-static json_t *prompt_files_read(int argc, char **argv) {
+static json_t *flag_files_read(int argc, char **argv, const char *flag_a, const char *flag_b) {
         json_t *arr = json_array();
 
         for (int i = 1; arr && i + 1 < argc; i++) {
-                if (!streq(argv[i], "--system-prompt-file") && !streq(argv[i], "--append-system-prompt-file"))
+                if (!streq(argv[i], flag_a) && !streq(argv[i], flag_b))
                         continue;
 
                 _cleanup_free_ char *buf = NULL;
@@ -599,7 +600,9 @@ static int log_init(int argc, char **argv) {
                         (void) json_object_set_new(env, k, json_string(eq + 1));
         }
 
-        (void) json_object_set_new(log_root, "system_prompt_files", prompt_files_read(argc, argv));
+        (void) json_object_set_new(log_root, "system_prompt_files",
+                                   flag_files_read(argc, argv, "--system-prompt-file", "--append-system-prompt-file"));
+        (void) json_object_set_new(log_root, "mcp_config_files", flag_files_read(argc, argv, "--mcp-config", "--mcp-config"));
         (void) json_object_set_new(log_root, "pid", json_integer(getpid()));
         (void) json_object_set_new(log_root, "ppid", json_integer(getppid()));
         (void) json_object_set_new(log_root, "pgid", json_integer(getpgrp()));

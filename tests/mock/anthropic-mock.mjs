@@ -56,6 +56,9 @@
  *     sse_error_after_start  true or {type,message}: after message_start + ping send
  *                   `event: error` (default overloaded_error "Overloaded") and end the stream
  *     ping          false: no `ping` event after message_start (default true)
+ *     echo_tool_result  "PREFIX": answer one text block PREFIX + the text of every tool_result in the
+ *                   request's last message (joined with "|"; "" when there is none), in place of
+ *                   `content`: a model that read the tool's answer
  *   Every answer has headers request-id: req_mock_<seq> and content-type (text/event-stream or json).
  *
  * SSE ORDER: message_start, ping, then per block content_block_start / content_block_delta...
@@ -104,6 +107,14 @@ function stop_reason_of(step, content) {
         if (step.stop_reason !== undefined)
                 return step.stop_reason;
         return content.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn';
+}
+
+function tool_result_text(body) {
+        const last = body && Array.isArray(body.messages) ? body.messages.at(-1) : null;
+        const blocks = last && Array.isArray(last.content) ? last.content : [];
+        return blocks.filter((b) => b && b.type === 'tool_result').map((b) => typeof b.content === 'string'
+                ? b.content
+                : (Array.isArray(b.content) ? b.content : []).map((c) => c.text ?? '').join('')).join('|');
 }
 
 function content_of(step) {
@@ -272,7 +283,10 @@ export async function startMock(opts = {}) {
                                          message: `Not found: ${req.method} ${path}` }, request_id: rid });
                 }
 
-                const [step, step_name] = take_step();
+                let [step, step_name] = take_step();
+                if (step.echo_tool_result !== undefined)
+                        step = { ...step, content: [{ type: 'text',
+                                 text: `${step.echo_tool_result}${tool_result_text(body)}` }] };
                 rec.step = step_name;
                 if (step.delay_ms)
                         await sleep(step.delay_ms);

@@ -13,6 +13,7 @@
 #include "api/anthropic.h"
 #include "helpers.h"
 #include "util/macro.h"
+#include "util/strv.h"
 
 #define SYSTEM_PROMPT_PATH "/run/claude-proxy/sp.txt"
 #define MSGS "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
@@ -539,6 +540,68 @@ static void test_mid_conversation_system(void **state) {
         api_request_done(&req);
 }
 
+/* input_text (the Responses spelling) is read as text everywhere, and handed on as "text". */
+static void test_input_text(void **state) {
+        json_t *body = json_literal(
+                "{" BASE "\"system\":[{\"type\":\"input_text\",\"text\":\"SYS-A\"},{\"type\":\"text\",\"text\":\"SYS-B\"}],"
+                "\"messages\":["
+                "{\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"hello\","
+                "\"cache_control\":{\"type\":\"ephemeral\"}}]},"
+                "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"exec\",\"input\":{}}]},"
+                "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"content\":["
+                "{\"type\":\"input_text\",\"text\":\"out\"},{\"type\":\"text\",\"text\":\"more\"}]},"
+                "{\"type\":\"input_text\",\"text\":\"next\"}]}]}");
+        json_t *before = json_deep_copy(body);
+        json_t *want = json_literal(
+                "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hello\","
+                "\"cache_control\":{\"type\":\"ephemeral\"}}]},"
+                "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"exec\",\"input\":{}}]},"
+                "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"content\":["
+                "{\"type\":\"text\",\"text\":\"out\"},{\"type\":\"text\",\"text\":\"more\"}]},"
+                "{\"type\":\"text\",\"text\":\"next\"}]}]");
+        ApiEnv env = env_base();
+        ApiRequest req = {};
+        ApiError err = API_ERROR_NULL;
+
+        assert_int_equal(anthropic_request_parse(body, &env, &req, &err), 0);
+        assert_json_equal(req.cli.messages, want);
+        assert_string_equal(req.cli.system_prompt, "SYS-A\n\nSYS-B");
+        /* The body itself is not changed (its blocks are shared elsewhere). */
+        assert_json_equal(body, before);
+        api_request_done(&req);
+        json_decref(body);
+        json_decref(before);
+        json_decref(want);
+
+        /* Still a text block: it needs its text. */
+        body = json_literal("{" BASE "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_text\"}]}]}");
+        assert_int_equal(anthropic_request_parse(body, &env, &req, &err), -EINVAL);
+        assert_string_equal(err.param, "messages.0.content.0.text");
+        api_error_done(&err);
+        json_decref(body);
+}
+
+/* metadata.mcp_servers: the names only (the registry is the session's business), checked in shape. */
+static void test_mcp_servers(void **state) {
+        json_t *body = json_literal("{" BASE MSGS ",\"metadata\":{\"user_id\":\"u\",\"mcp_servers\":[\"a\",\"b\",\"a\"]}}");
+        ApiEnv env = env_base();
+        ApiRequest req = {};
+        ApiError err = API_ERROR_NULL;
+
+        assert_int_equal(anthropic_request_parse(body, &env, &req, &err), 0);
+        assert_int_equal(strv_length(req.mcp_servers), 2);
+        assert_string_equal(req.mcp_servers[1], "b");
+        assert_null(req.cli.mcp_config);
+        api_request_done(&req);
+        json_decref(body);
+
+        body = json_literal("{" BASE MSGS ",\"metadata\":{\"mcp_servers\":\"a\"}}");
+        assert_int_equal(anthropic_request_parse(body, &env, &req, &err), -EINVAL);
+        assert_string_equal(err.param, "metadata.mcp_servers");
+        api_error_done(&err);
+        json_decref(body);
+}
+
 static void test_stream_and_unsupported(void **state) {
         ApiEnv env = env_base();
         ApiRequest req = {};
@@ -572,6 +635,8 @@ int main(void) {
                 cmocka_unit_test(test_thinking_and_effort_precedence),
                 cmocka_unit_test(test_stream_and_unsupported),
                 cmocka_unit_test(test_mid_conversation_system),
+                cmocka_unit_test(test_input_text),
+                cmocka_unit_test(test_mcp_servers),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

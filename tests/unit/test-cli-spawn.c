@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -116,6 +117,40 @@ static void test_gated_child(void **state) {
         check_child(true);
 }
 
+/* The second passed fd (the MCP config memfd) follows the first, or takes fd 3 alone; 0 passes nothing. */
+static void test_second_passed_fd(void **state) {
+        static const char *const sh = "ls /proc/self/fd | sort -n | tr '\\n' ' '; echo; cat <&$1";
+        char *envp[] = { (char *) "PATH=/usr/bin:/bin", NULL };
+        _cleanup_close_ int first = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int second = memfd_create("test-mcp-config", MFD_CLOEXEC);
+        static const struct {
+                bool first, second;
+                const char *fd_arg, *want;
+        } t[] = {
+                { true, true, "4", "0 1 2 3 4 5 \nmcp-config-text" },
+                { false, true, "3", "0 1 2 3 4 \nmcp-config-text" },
+                { true, false, "3", "0 1 2 3 4 \n" },
+        };
+
+        assert_true(first >= 0 && second >= 3);
+        assert_int_equal(write(second, "mcp-config-text", 15), 15);
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) sh, (char *) "sh", (char *) t[i].fd_arg,
+                                 NULL };
+                CliSpawnOptions o = { .argv = argv, .envp = envp, .cwd = "/", .pass_fd = t[i].first ? first : -1,
+                                      .pass_fd2 = t[i].second ? second : 0 };
+                CliChild c;
+                CliExit e = {};
+
+                assert_int_equal(lseek(second, 0, SEEK_SET), 0);
+                assert_int_equal(cli_spawn(&o, &c), 0);
+                char *out = run_to_end(&c, &e);
+                if (!streq(out, t[i].want))
+                        fail_msg("case %zu: '%s'", i, out);
+                cli_child_done(&c);
+        }
+}
+
 /* The child reports a failed join through the memory it shares with us; nothing is left. */
 static void test_join_failure(void **state) {
         if (spawn_emulated_by_valgrind())
@@ -141,6 +176,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_vforked_child),
                 cmocka_unit_test(test_gated_child),
+                cmocka_unit_test(test_second_passed_fd),
                 cmocka_unit_test(test_join_failure),
         };
         return cmocka_run_group_tests(tests, setup, NULL);
