@@ -34,6 +34,7 @@
 #include <malloc.h>
 #include <stdio.h>
 
+#include "api/client-tools.h"
 #include "api/outcome.h"
 #include "cli/control.h"
 #include "cli/request.h"
@@ -64,6 +65,8 @@ typedef struct Choice {
         unsigned index;
         Run *run;                       /* NULL before the start or if it failed */
         bool exited, concluded;
+        unsigned client_tool_uses;      /* tool_use blocks for the client's tools in this message */
+        json_t *tool_usage;             /* this message's usage, for the answer that ends at its tool_use */
         CliOutcome outcome;
         CliExit exit;
 } Choice;
@@ -165,6 +168,8 @@ static void add_common_headers(Session *s) {
         struct evkeyvalq *h = evhttp_request_get_output_headers(s->req);
 
         evhttp_add_header(h, "request-id", s->request_id);
+        if (s->api.approximated)
+                evhttp_add_header(h, "x-proxy-approximated", s->api.approximated);
         if (s->api.unsupported)
                 evhttp_add_header(h, "x-proxy-unsupported", s->api.unsupported);
 }
@@ -371,10 +376,78 @@ static void session_kill(Session *s, CliKillReason reason) {
                         run_kill(s->choices[i].run, reason);
 }
 
+/* The client's tools: model-side names back to the client's, and note this message's usage. */
+static void choice_note_tools(Choice *c, const CliEvent *ev) {
+        json_t *payload = (json_t *) ev->payload;
+        const char *type = json_string_value(json_object_get(payload, "type"));
+        int k;
+
+        if (json_array_size(c->session->api.cli.tools) == 0 ||
+            (ev->type != CLI_EVENT_STREAM && ev->type != CLI_EVENT_ASSISTANT))
+                return;
+        k = client_tools_rename_payload(payload, ev->type == CLI_EVENT_STREAM);
+        if (k < 0) {
+                log_oom();
+                return;
+        }
+        if (ev->type != CLI_EVENT_STREAM)
+                return;
+        c->client_tool_uses += (unsigned) k;
+        if (streq_ptr(type, "message_start")) {
+                c->client_tool_uses = 0;
+                json_decref(c->tool_usage);
+                c->tool_usage = json_deep_copy(json_object_get(json_object_get(payload, "message"), "usage"));
+        } else if (streq_ptr(type, "message_delta") && json_is_object(c->tool_usage) &&
+                   json_is_object(json_object_get(payload, "usage")))
+                (void) json_object_update(c->tool_usage, json_object_get(payload, "usage"));
+}
+
+/*
+ * The model's message that calls client tools has ended (message_stop): that is the client's
+ * answer (stop_reason tool_use). The CLI waits on its unanswered tools/call; `interrupt` ends the
+ * run (its result says aborted_tools, cli/README §16.2), and only then is stdin closed: EOF while
+ * a call is pending makes the CLI call the model again. Bounded: a CLI that does not finish in
+ * TOOL_STOP_MS is killed.
+ */
+#define TOOL_STOP_MS 10000
+static void choice_tool_stop(Choice *c) {
+        Session *s = c->session;
+        json_auto_t *result = NULL, *interrupt = NULL, *line = NULL;
+        int r;
+
+        result = json_pack("{s:s,s:s,s:b,s:s,s:s}", "type", "result", "subtype", "success", "is_error", 0,
+                           "stop_reason", "tool_use", "result", "");
+        if (result && json_is_object(c->tool_usage))
+                (void) json_object_set(result, "usage", c->tool_usage);
+        r = result ? cli_control_build_interrupt(&interrupt) : -ENOMEM;
+        if (r >= 0)
+                r = cli_control_send(s->control, TAKE_PTR(interrupt), NULL, &line);
+        if (r >= 0)
+                r = run_send_line(c->run, line);
+        if (r < 0) {
+                log_warning_errno(r, "%s: cannot interrupt the CLI after its tool call: %m", s->request_id);
+                run_kill(c->run, CLI_KILL_PROTOCOL);
+        }
+        if (!result)
+                return;
+        json_decref(c->outcome.result);
+        c->outcome.result = TAKE_PTR(result);
+        c->exit = (CliExit) { .exited = true, .code = 0 };
+        choice_conclude(c);
+        if (s->replied && s->ev_deadline) {
+                (void) event_del(s->ev_deadline);
+                (void) event_add_ms(s->ev_deadline, TOOL_STOP_MS);
+        }
+}
+
 /* A line of the live turn (the history's acknowledgements stay in run.c). */
 static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
         Choice *c = userdata;
         Session *s = c->session;
+
+        if (c->concluded && ev->type != CLI_EVENT_RESULT)
+                return;         /* after a tool stop: the interrupted rest is nobody's */
+        choice_note_tools(c, ev);
 
         /* The adopted process has its answer coming: the pool may refill now without slowing
          * down its start (system lines come before the upstream call, so they do not count). */
@@ -398,6 +471,11 @@ static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
                 }
         }
 
+        if (ev->type == CLI_EVENT_STREAM && c->client_tool_uses > 0 && !c->concluded &&
+            streq_ptr(json_string_value(json_object_get(ev->payload, "type")), "message_stop")) {
+                choice_tool_stop(c);
+                return;
+        }
         if (ev->type == CLI_EVENT_RESULT) {
                 /* The final turn is over: EOF lets the CLI exit; the reap collects it. */
                 run_finish(c->run);
@@ -407,17 +485,47 @@ static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
 }
 
 /*
- * An adopted pooled run's control lines: the answers to its readiness probe and to the request's
- * late configuration. A setting the CLI refused must not be silently dropped (the request would
- * run with the CLI's default instead of what it asked for): the request fails. The CLI's own
- * asks take the path they take for a cold run.
+ * The CLI asks the host: the client tools' server "cp" gets its JSON-RPC answers (never for
+ * tools/call: the client runs the tool); anything else gets the SDK's refusal, so nothing waits.
+ */
+static void session_answer_ask(Session *s, Run *run, const CliControlIn *in) {
+        json_auto_t *line = NULL;
+        json_t *reply = NULL;
+        int r;
+
+        if (in->ask == CLI_ASK_MCP_MESSAGE && streq_ptr(in->server_name, CLIENT_TOOLS_SERVER)) {
+                r = client_tools_mcp_answer(s->api.cli.tools, in->mcp_message, &reply);
+                if (r == 0)
+                        return;
+                if (r > 0)
+                        r = cli_control_build_mcp_response(in->request_id, reply, &line);
+        } else
+                r = cli_control_build_refusal(in, &line);
+        if (r >= 0)
+                r = run_send_line(run, line);
+        if (r < 0 && r != -EPIPE)
+                log_warning_errno(r, "%s: cannot answer the CLI's %s: %m", s->request_id, in->ask_subtype ?: "request");
+}
+
+/*
+ * A run's control lines: the CLI's asks (session_answer_ask()), and the answers to an adopted
+ * pooled run's readiness probe and to the request's late configuration. A setting the CLI refused
+ * must not be silently dropped (the request would run with the CLI's default instead of what it
+ * asked for): the request fails.
  */
 static void on_run_control(Run *run, const CliEvent *ev, void *userdata) {
         Session *s = ((Choice *) userdata)->session;
         CliControlIn in = {};
 
-        if (!s->control || cli_control_receive(s->control, ev, &in) < 0 ||
-            !(in.type == CLI_CONTROL_IN_RESPONSE || in.type == CLI_CONTROL_IN_STRAY_RESPONSE)) {
+        if (!s->control || cli_control_receive(s->control, ev, &in) < 0) {
+                on_run_event(run, ev, userdata);
+                return;
+        }
+        if (in.type == CLI_CONTROL_IN_ASK) {
+                session_answer_ask(s, run, &in);
+                return;
+        }
+        if (!(in.type == CLI_CONTROL_IN_RESPONSE || in.type == CLI_CONTROL_IN_STRAY_RESPONSE)) {
                 on_run_event(run, ev, userdata);
                 return;
         }
@@ -479,6 +587,7 @@ static void on_run_exit(Run *run, const CliExit *exit, void *userdata) {
 
 static const RunCallbacks session_run_callbacks = {
         .on_event = on_run_event,
+        .on_control = on_run_control,
         .on_failed = on_run_failed,
         .on_idle = on_run_idle,
         .on_exit = on_run_exit,
@@ -680,6 +789,7 @@ static Session *session_free(Session *s) {
         for (unsigned i = 0; i < s->n_choices; i++) {
                 s->choices[i].run = run_free(s->choices[i].run);
                 cli_outcome_done(&s->choices[i].outcome);
+                json_decref(s->choices[i].tool_usage);
         }
         free(s->choices);
         s->control = cli_control_free(s->control);
@@ -740,6 +850,21 @@ static int session_send_late_config(Session *s, Run *run) {
         return 0;
 }
 
+/* A cold run has everything but the client tools' server in argv: it is declared the way a
+ * pooled run declares it, in the initialize before the conversation. */
+static int session_send_tools_initialize(Session *s, Run *run) {
+        json_auto_t *init = NULL, *line = NULL;
+        int r;
+
+        r = cli_control_build_tools_initialize(&s->api.cli, &init);
+        if (r < 0 || !init)
+                return r;
+        r = cli_control_send(s->control, TAKE_PTR(init), NULL, &line);
+        if (r < 0)
+                return r;
+        return run_send_line(run, line);
+}
+
 /* Start the runs, one per choice (choice 0's may be adopted from the pool, already running);
  * timers first, so nothing can fail once a child exists. */
 static int session_spawn(Session *s, RunStage *stage) {
@@ -765,6 +890,12 @@ static int session_spawn(Session *s, RunStage *stage) {
         };
         if (s->ev_ping)
                 (void) event_add_ms(s->ev_ping, c->ping_interval_ms);
+        /* The CLI's asks (the client tools' server, §16.1) are answered for cold runs too. */
+        if (!s->control) {
+                r = cli_control_new(&s->control);
+                if (r < 0)
+                        return r;
+        }
         for (unsigned i = 0; i < s->n_choices; i++) {
                 Choice *ch = &s->choices[i];
                 CliInput turns;
@@ -781,6 +912,10 @@ static int session_spawn(Session *s, RunStage *stage) {
                 /* The late config goes before the conversation, on the same stdin. */
                 if (i == 0 && s->warm) {
                         r = session_send_late_config(s, ch->run);
+                        if (r < 0)
+                                return r;
+                } else {
+                        r = session_send_tools_initialize(s, ch->run);
                         if (r < 0)
                                 return r;
                 }

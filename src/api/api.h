@@ -66,6 +66,7 @@ typedef struct ApiRequest {
         char *unsupported;      /* comma-separated names accepted without effect, NULL if none */
         unsigned n;             /* choices asked for (OpenAI `n`): that many CLI runs; 0 means 1 */
         bool include_usage;     /* Chat Completions stream_options.include_usage */
+        const char *approximated;/* static: what was only approximated (x-proxy-approximated), NULL: none */
         CliRequest cli;
 } ApiRequest;
 

@@ -459,6 +459,34 @@ static int cli_control_append(json_t *requests, int k, json_t *request) {
         return 0;
 }
 
+/* The client tools' "sdk" server (cli/README §16.4: declared per request, not at spawn). */
+static void cli_control_init_tools(const CliRequest *r, CliControlInit *init) {
+        static char *const servers[] = { (char *) "cp", NULL };
+
+        if (json_array_size(r->tools) > 0)
+                init->sdk_mcp_servers = servers;
+}
+
+/**
+ * cli_control_build_tools_initialize() - a cold run's initialize for the client tools' server
+ * @r: the request
+ * @ret_request: new request object, or NULL when @r has no tools
+ *
+ * A cold process has everything else in argv; only the server is declared late, so that cold
+ * and pooled runs declare it the same way.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int cli_control_build_tools_initialize(const CliRequest *r, json_t **ret_request) {
+        CliControlInit init = {};
+
+        *ret_request = NULL;
+        cli_control_init_tools(r, &init);
+        if (!init.sdk_mcp_servers)
+                return 0;
+        return cli_control_build_initialize(&init, ret_request);
+}
+
 /**
  * cli_control_build_late_config() - the control requests equal to a request's per-request argv
  * @r: the request, as for cli_request_build_argv()
@@ -483,14 +511,17 @@ int cli_control_build_late_config(const CliRequest *r, json_t **ret_requests) {
 
         if (!requests)
                 return -ENOMEM;
-        if (r->system_prompt &&
-            (r->system_prompt_mode == SYSTEM_PROMPT_APPEND || r->system_prompt_mode == SYSTEM_PROMPT_REPLACE)) {
+        bool late_prompt = r->system_prompt && (r->system_prompt_mode == SYSTEM_PROMPT_APPEND ||
+                                                r->system_prompt_mode == SYSTEM_PROMPT_REPLACE);
+        /* The CLI takes one initialize per process: the client tools' server goes in the same one. */
+        if (late_prompt || json_array_size(r->tools) > 0) {
                 CliControlInit init = {};
 
-                if (r->system_prompt_mode == SYSTEM_PROMPT_APPEND) {
+                cli_control_init_tools(r, &init);
+                if (late_prompt && r->system_prompt_mode == SYSTEM_PROMPT_APPEND) {
                         init.append_system_prompt = r->system_prompt;
                         init.append_system_prompt_len = r->system_prompt_len;
-                } else {
+                } else if (late_prompt) {
                         init.system_prompt = r->system_prompt;
                         init.system_prompt_len = r->system_prompt_len;
                 }

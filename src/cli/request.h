@@ -33,6 +33,8 @@ typedef struct CliRequest {
         size_t system_prompt_len;/* its length, as it may hold a NUL ("\u0000"); 0: strlen() */
         SystemPromptMode system_prompt_mode;
         json_t *messages;
+        json_t *tools;          /* the client's tools (api/client-tools.c), served by the "sdk" MCP
+                                 * server "cp"; NULL or empty: none offered */
 } CliRequest;
 
 void cli_request_done(CliRequest *r);

@@ -32,6 +32,7 @@
 
 #include <jansson.h>
 
+#include "fake-claude.h"
 #include "util/macro.h"
 
 #ifndef FAKE_CLAUDE_DEFAULT_DIR
@@ -441,7 +442,7 @@ static int write_all(int fd, const char *p, size_t n) {
         return 0;
 }
 
-static int print_line(const char *s, size_t n) {
+int print_line(const char *s, size_t n) {
         int r = write_all(STDOUT_FILENO, s, n);
 
         return r < 0 ? r : write_all(STDOUT_FILENO, "\n", 1);
@@ -488,7 +489,7 @@ static void log_flush(void) {
                 fprintf(stderr, "fake-claude: cannot write log '%s': %m\n", log_path);
 }
 
-static void log_set(const char *key, json_t *value) {
+void log_set(const char *key, json_t *value) {
         if (value)
                 (void) json_object_set_new(log_root, key, value);
         log_flush();
@@ -611,7 +612,7 @@ static int log_init(int argc, char **argv) {
         return 0;
 }
 
-static void log_stdin_line(const char *line, size_t n, const json_t *parsed) {
+void log_stdin_line(const char *line, size_t n, const json_t *parsed) {
         json_t *arr = json_object_get(log_root, "stdin");
 
         if (!log_path)
@@ -892,11 +893,25 @@ static int history_ack(Transcript *history) {
  * tests/data/transcripts/warm_*); a warm-pool proxy waits for the mcp_status one. The bodies are
  * the recorded ones cut to their empty form: nothing here depends on the commands list.
  */
-static int answer_control_request(const json_t *req) {
+bool fake_sdk_cp;
+static unsigned n_initialize;
+
+int answer_control_request(const json_t *req) {
         const char *id = json_string_value(json_object_get(req, "request_id"));
         const char *subtype = json_string_value(json_object_get(json_object_get(req, "request"), "subtype"));
         json_auto_t *body = NULL, *line = NULL;
         _cleanup_free_ char *text = NULL;
+
+        if (streq_ptr(subtype, "initialize")) {
+                const json_t *servers = json_object_get(json_object_get(req, "request"), "sdkMcpServers"), *n;
+                size_t i;
+
+                /* The CLI takes one initialize per process: a second one is a proxy bug to see. */
+                log_set("initialize_count", json_integer(++n_initialize));
+                json_array_foreach(servers, i, n)
+                        if (streq_ptr(json_string_value(n), "cp"))
+                                fake_sdk_cp = true;
+        }
 
         if (!id)
                 return 0;
@@ -1052,7 +1067,10 @@ static int run(int argc, char **argv) {
 
                 size_t first, last;
                 transcript_last_turn(&t, &first, &last);
-                r = replay(&t, first, last, &o);
+                if (fake_tools_transcript(t.parsed))
+                        r = fake_tools_replay(t.lines, t.parsed, first, last);
+                else
+                        r = replay(&t, first, last, &o);
                 if (r < 0)
                         return 1;
                 replayed = true;
