@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+//
+// Client tools with the REAL Claude Code CLI against the scripted mock: the tools reach upstream
+// as mcp__cp__<name> with their schemas, the mock's tool_use comes back to the client under its
+// own name (single and parallel calls), exactly one upstream call is made for that turn (the run
+// is ended with interrupt, not stdin EOF, which would call the model again), no CLI is left, and
+// the follow-up's tool_result reaches upstream as a real tool_result block.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  REAL_CLI, childrenOf, loadMock, missing, requireOrSkip, sdkClient, sleep, startMock, startProxy, waitFor,
+} from './lib/harness.mjs';
+
+const mockMod = await loadMock();
+requireOrSkip(missing({ fake: false, realCli: true, sdk: true }) || (!mockMod && 'tests/mock/anthropic-mock.mjs missing'));
+
+const TOOLS = [
+  { name: 'lookup', description: 'Look up a value by key.',
+    input_schema: { type: 'object', properties: { key: { type: 'string' } }, required: ['key'] } },
+  { name: 'add', description: 'Add two integers.',
+    input_schema: { type: 'object', properties: { a: { type: 'integer' }, b: { type: 'integer' } },
+      required: ['a', 'b'] } },
+];
+
+function body(messages, extra = {}) {
+  return { model: 'claude-sonnet-4-5', max_tokens: 256, tools: TOOLS, messages, ...extra };
+}
+
+for (const pool of ['1', '0']) {
+  describe(`client tools with the real CLI, WARM_POOL=${pool}`, { concurrency: false }, () => {
+    let mock, proxy;
+    const posts = () => mock.requests.filter((r) => r.method === 'POST' && /\/v1\/messages/.test(r.path)
+      && !/count_tokens/.test(r.path));
+
+    before(async () => {
+      mock = await startMock();
+      proxy = await startProxy({
+        claudePath: REAL_CLI,
+        env: {
+          ANTHROPIC_BASE_URL: mock.url,
+          ANTHROPIC_API_KEY: 'sk-test-real-cli',
+          CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY',
+          CLI_MAX_RETRIES: '0',
+          REQUEST_TIMEOUT_MS: '60000',
+          KILL_GRACE_MS: '500',
+          WARM_POOL: pool,
+        },
+      });
+    });
+    after(async () => {
+      await proxy?.stop();
+      await mock?.close();
+    });
+
+    async function noToolRunLeft() {
+      // The pooled process (if any) refills; the interrupted run's CLI must go.
+      await waitFor(() => childrenOf(proxy.pid).length <= Number(pool), 30000, 'the interrupted CLI to exit');
+    }
+
+    test('a tool call: tool_use to the client, one upstream call, then a tool_result round trip', async () => {
+      const { client } = await sdkClient(proxy, { timeout: 60000 });
+      mock.setScript({ queue: [{ content: [
+        { type: 'text', text: 'Looking it up.' },
+        { type: 'tool_use', id: 'toolu_real_1', name: 'mcp__cp__lookup', input: { key: 'alpha' } }] }],
+      default: { content: [{ type: 'text', text: 'alpha is 42.' }] } });
+      const n0 = posts().length;
+      const m = await client.messages.create(body([{ role: 'user', content: 'Look up alpha.' }]));
+      assert.equal(m.stop_reason, 'tool_use');
+      assert.deepEqual(m.content.at(-1), { type: 'tool_use', id: 'toolu_real_1', name: 'lookup', input: { key: 'alpha' } });
+      const up = posts().at(-1).body;
+      const names = up.tools.map((t) => t.name);
+      assert.deepEqual(names.filter((n) => n.startsWith('mcp__cp__')).sort(), ['mcp__cp__add', 'mcp__cp__lookup']);
+      const lookup = up.tools.find((t) => t.name === 'mcp__cp__lookup');
+      assert.deepEqual(lookup.input_schema.properties, TOOLS[0].input_schema.properties);
+      await noToolRunLeft();
+      await sleep(300);
+      assert.equal(posts().length - n0, 1, 'one upstream call: the CLI did not call the model again');
+
+      const s = client.messages.stream(body([
+        { role: 'user', content: 'Look up alpha.' },
+        { role: 'assistant', content: m.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_real_1', content: '42' }] },
+      ]));
+      const final = await s.finalMessage();
+      assert.equal(final.stop_reason, 'end_turn');
+      assert.equal(final.content[0].text, 'alpha is 42.');
+      const msgs = posts().at(-1).body.messages;
+      const blocks = msgs.flatMap((x) => Array.isArray(x.content) ? x.content : []);
+      assert.ok(blocks.some((b) => b.type === 'tool_use' && b.id === 'toolu_real_1' && b.name === 'mcp__cp__lookup'),
+        JSON.stringify(msgs));
+      assert.ok(blocks.some((b) => b.type === 'tool_result' && b.tool_use_id === 'toolu_real_1'), JSON.stringify(msgs));
+    });
+
+    test('parallel calls, streaming: both tool_use blocks, distinct ids, input_json_delta', async () => {
+      const { client } = await sdkClient(proxy, { timeout: 60000 });
+      mock.setScript({ queue: [{ chunk: 4, content: [
+        { type: 'tool_use', id: 'toolu_par_A', name: 'mcp__cp__lookup', input: { key: 'alpha' } },
+        { type: 'tool_use', id: 'toolu_par_B', name: 'mcp__cp__add', input: { a: 2, b: 3 } }] }],
+      default: { content: [{ type: 'text', text: 'unexpected second call' }] } });
+      const n0 = posts().length;
+      const s = client.messages.stream(body([{ role: 'user', content: 'Both, please.' }]));
+      let json = '';
+      s.on('inputJson', (d) => { json += d; });
+      const m = await s.finalMessage();
+      assert.equal(m.stop_reason, 'tool_use');
+      assert.deepEqual(m.content.map((b) => [b.type, b.id, b.name]),
+        [['tool_use', 'toolu_par_A', 'lookup'], ['tool_use', 'toolu_par_B', 'add']]);
+      assert.deepEqual(m.content[1].input, { a: 2, b: 3 });
+      assert.ok(json.length > 0, 'input_json_delta streamed');
+      await noToolRunLeft();
+      await sleep(300);
+      assert.equal(posts().length - n0, 1, 'one upstream call');
+    });
+  });
+}
