@@ -8,10 +8,12 @@
 // The fake follows the recorded transcript tools_park_interrupt (CLI 2.1.197, s2b).
 
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 
 import {
-  childrenOf, conversationLines, missing, postJson, requireOrSkip, sdkClient, waitFor, withProxy,
+  NODE_DIR, childrenOf, conversationLines, missing, postJson, requireOrSkip, sdkClient, waitFor, withProxy,
 } from './lib/harness.mjs';
 
 requireOrSkip(missing({ sdk: true }));
@@ -27,6 +29,16 @@ const TOOLS = [
 const PARK = '[[fake:tools_park_interrupt]]';
 // 1x1 PNG.
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+
+async function openaiClient(proxy) {
+  const mod = await import(createRequire(path.join(NODE_DIR, 'package.json')).resolve('openai'));
+  const OpenAI = mod.default ?? mod.OpenAI;
+  return new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: 'sk-proxy-test', maxRetries: 0, timeout: 30000 });
+}
+
+// The same tools as OpenAI function tools.
+const FUNCTIONS = TOOLS.map((t) => ({ type: 'function',
+  function: { name: t.name, description: t.description, parameters: t.input_schema } }));
 
 function body(text, extra = {}) {
   return { model: 'claude-sonnet-4-5', max_tokens: 256, tools: TOOLS, messages: [{ role: 'user', content: text }],
@@ -107,6 +119,65 @@ for (const pool of ['0', '1']) {
   });
 }
 
+for (const pool of ['0', '1']) {
+  describe(`client tools, OpenAI Chat Completions, WARM_POOL=${pool}`, { concurrency: false }, () => {
+    test('non-streaming: tool_calls, finish_reason tool_calls', async () => {
+      await withProxy({ env: { WARM_POOL: pool } }, async (proxy) => {
+        const client = await openaiClient(proxy);
+        const r = await client.chat.completions.create({ model: 'claude-sonnet-4-5', tools: FUNCTIONS,
+          messages: [{ role: 'user', content: `${PARK} Look up alpha. c-ns-${pool}` }] });
+        const ch = r.choices[0];
+        assert.equal(ch.finish_reason, 'tool_calls');
+        assert.equal(ch.message.content, 'Looking it up.');
+        assert.deepEqual(ch.message.tool_calls.map((c) => [c.id, c.type, c.function.name, JSON.parse(c.function.arguments)]),
+          [['toolu_mock_lookup_1', 'function', 'lookup', { key: 'alpha' }]]);
+        await assertToolRun(proxy, `c-ns-${pool}`);
+      });
+    });
+
+    test('streaming: arguments streamed, then a role:"tool" follow-up as tool_result history', async () => {
+      await withProxy({ env: { WARM_POOL: pool } }, async (proxy) => {
+        const client = await openaiClient(proxy);
+        const stream = await client.chat.completions.create({ model: 'claude-sonnet-4-5', tools: FUNCTIONS,
+          stream: true, messages: [{ role: 'user', content: `${PARK} Look up alpha. c-st-${pool}` }] });
+        const calls = [];
+        let finish = null, argChunks = 0;
+        for await (const c of stream) {
+          const d = c.choices[0]?.delta;
+          for (const tc of d?.tool_calls ?? []) {
+            calls[tc.index] ??= { id: tc.id, name: tc.function?.name, args: '' };
+            if (tc.function?.arguments) { calls[tc.index].args += tc.function.arguments; argChunks++; }
+          }
+          finish = c.choices[0]?.finish_reason ?? finish;
+        }
+        assert.equal(finish, 'tool_calls');
+        assert.equal(calls.length, 1);
+        assert.equal(calls[0].id, 'toolu_mock_lookup_1');
+        assert.equal(calls[0].name, 'lookup');
+        assert.deepEqual(JSON.parse(calls[0].args), { key: 'alpha' });
+        assert.ok(argChunks > 1, 'arguments came in several chunks');
+        await assertToolRun(proxy, `c-st-${pool}`);
+
+        const r = await client.chat.completions.create({ model: 'claude-sonnet-4-5', tools: FUNCTIONS, messages: [
+          { role: 'user', content: 'Look up alpha.' },
+          { role: 'assistant', content: null, tool_calls: [{ id: calls[0].id, type: 'function',
+            function: { name: 'lookup', arguments: calls[0].args } }] },
+          { role: 'tool', tool_call_id: calls[0].id, content: 'value-of-alpha' },
+          { role: 'user', content: `so? c-fu-${pool}` },
+        ] });
+        assert.equal(r.choices[0].finish_reason, 'stop');
+        const log = await proxy.waitFakeLogFor(`c-fu-${pool}`, (l) => l.state === 'exited', 20000);
+        const lines = conversationLines(log);
+        const use = lines.find((l) => l.type === 'assistant').message.content[0];
+        assert.equal(use.name, 'mcp__cp__lookup');
+        assert.deepEqual(use.input, { key: 'alpha' });
+        assert.equal(lines.at(-1).message.content[0].type, 'tool_result');
+        assert.equal(lines.at(-1).message.content[0].tool_use_id, 'toolu_mock_lookup_1');
+      });
+    });
+  });
+}
+
 describe('client tools: refused before any CLI starts, and tool_choice', { concurrency: false }, () => {
   test('bad tools, unknown tool_use_id: 400 naming the field, no child', async () => {
     await withProxy({ env: { WARM_POOL: '0' } }, async (proxy) => {
@@ -125,6 +196,22 @@ describe('client tools: refused before any CLI starts, and tool_choice', { concu
         const r = await postJson(url, body('hi', extra));
         assert.equal(r.status, 400, `${JSON.stringify(extra)}: ${r.text}`);
         assert.equal(r.json.type, 'error');
+        assert.equal(r.json.error.type, 'invalid_request_error');
+        assert.match(r.json.error.message, new RegExp(param.replace(/\./g, '\\.')), r.text);
+      }
+      const chat = `${proxy.url}/v1/chat/completions`;
+      const ocases = [
+        [{ tools: [{ type: 'function', function: { name: 'bad name' } }] }, 'tools.0.function.name'],
+        [{ tools: [{ type: 'function', function: { name: 'ok', parameters: { type: 'array' } } }] },
+          'tools.0.function.parameters'],
+        [{ tools: [{ type: 'custom', custom: { name: 'x' } }] }, 'tools.0.type'],
+        [{ tools: FUNCTIONS, tool_choice: { type: 'function', function: { name: 'nope' } } }, 'tool_choice.function.name'],
+        [{ messages: [{ role: 'tool', tool_call_id: 'call_nowhere', content: 'x' }, { role: 'user', content: 'hi' }] },
+          'tool_use_id'],
+      ];
+      for (const [extra, param] of ocases) {
+        const r = await postJson(chat, { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hi' }], ...extra });
+        assert.equal(r.status, 400, `${JSON.stringify(extra)}: ${r.text}`);
         assert.equal(r.json.error.type, 'invalid_request_error');
         assert.match(r.json.error.message, new RegExp(param.replace(/\./g, '\\.')), r.text);
       }
@@ -150,6 +237,24 @@ describe('client tools: refused before any CLI starts, and tool_choice', { concu
       r = await postJson(url, body('hi tc-auto'));
       assert.equal(r.status, 200, r.text);
       assert.equal(r.headers.get('x-proxy-approximated'), null);
+
+      // OpenAI: "none" offers nothing; a named function and parallel_tool_calls:false are approximated.
+      const chat = `${proxy.url}/v1/chat/completions`;
+      r = await postJson(chat, { model: 'claude-sonnet-4-5', tools: FUNCTIONS, tool_choice: 'none',
+        messages: [{ role: 'user', content: 'hi oc-none' }] });
+      assert.equal(r.status, 200, r.text);
+      log = await proxy.waitFakeLogFor('oc-none', (l) => l.state === 'exited', 20000);
+      assert.equal(log.initialize_count, undefined, 'no server declared');
+      r = await postJson(chat, { model: 'claude-sonnet-4-5', tools: FUNCTIONS,
+        tool_choice: { type: 'function', function: { name: 'add' } },
+        messages: [{ role: 'user', content: 'hi oc-named' }] });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.headers.get('x-proxy-approximated'), 'tool_choice');
+      log = await proxy.waitFakeLogFor('oc-named', (l) => l.state === 'exited', 20000);
+      assert.match(JSON.stringify(conversationLines(log)), /calling the tool \\"mcp__cp__add\\"/);
+      r = await postJson(chat, { model: 'claude-sonnet-4-5', tools: FUNCTIONS, parallel_tool_calls: false,
+        messages: [{ role: 'user', content: 'hi oc-par' }] });
+      assert.equal(r.headers.get('x-proxy-approximated'), 'tool_choice');
     });
   });
 });

@@ -52,7 +52,7 @@ static void test_request_items(void **state) {
         json_auto_t *want = json_literal(
                 "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"ls?\"},"
                 "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBO\"}}]},"
-                "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"call_1\",\"name\":\"exec\","
+                "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"call_1\",\"name\":\"mcp__cp__exec\","
                 "\"input\":{\"cmd\":\"ls\"}}]},"
                 "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"call_1\",\"content\":\"a.txt\"}]}]");
         assert_json_equal(req.cli.messages, want);
