@@ -178,6 +178,63 @@ for (const pool of ['0', '1']) {
   });
 }
 
+// The same tools as Responses function tools (flat).
+const RESP_TOOLS = TOOLS.map((t) => ({ type: 'function', name: t.name, description: t.description,
+  parameters: t.input_schema }));
+
+for (const pool of ['0', '1']) {
+  describe(`client tools, OpenAI Responses, WARM_POOL=${pool}`, { concurrency: false }, () => {
+    test('non-streaming: a function_call item', async () => {
+      await withProxy({ env: { WARM_POOL: pool } }, async (proxy) => {
+        const client = await openaiClient(proxy);
+        const r = await client.responses.create({ model: 'claude-sonnet-4-5', tools: RESP_TOOLS,
+          input: `${PARK} Look up alpha. r-ns-${pool}` });
+        const calls = r.output.filter((i) => i.type === 'function_call');
+        assert.equal(calls.length, 1, JSON.stringify(r.output));
+        assert.equal(calls[0].call_id, 'toolu_mock_lookup_1');
+        assert.equal(calls[0].name, 'lookup');
+        assert.deepEqual(JSON.parse(calls[0].arguments), { key: 'alpha' });
+        assert.equal(r.output_text, 'Looking it up.');
+        await assertToolRun(proxy, `r-ns-${pool}`);
+      });
+    });
+
+    test('streaming: function_call_arguments deltas, then function_call_output as tool_result', async () => {
+      await withProxy({ env: { WARM_POOL: pool } }, async (proxy) => {
+        const client = await openaiClient(proxy);
+        const stream = await client.responses.create({ model: 'claude-sonnet-4-5', tools: RESP_TOOLS, stream: true,
+          input: `${PARK} Look up alpha. r-st-${pool}` });
+        let args = '', deltas = 0, done = null, added = null, completed = null;
+        for await (const e of stream) {
+          if (e.type === 'response.function_call_arguments.delta') { args += e.delta; deltas++; }
+          if (e.type === 'response.function_call_arguments.done') done = e;
+          if (e.type === 'response.output_item.added' && e.item.type === 'function_call') added = e.item;
+          if (e.type === 'response.completed') completed = e.response;
+        }
+        assert.equal(added.name, 'lookup');
+        assert.equal(added.call_id, 'toolu_mock_lookup_1');
+        assert.ok(deltas > 1, 'arguments streamed in pieces');
+        assert.deepEqual(JSON.parse(args), { key: 'alpha' });
+        assert.equal(done.arguments, args);
+        assert.ok(completed.output.some((i) => i.type === 'function_call' && i.arguments === args));
+        await assertToolRun(proxy, `r-st-${pool}`);
+
+        const r = await client.responses.create({ model: 'claude-sonnet-4-5', tools: RESP_TOOLS, input: [
+          { role: 'user', content: 'Look up alpha.' },
+          { type: 'function_call', call_id: added.call_id, name: 'lookup', arguments: args },
+          { type: 'function_call_output', call_id: added.call_id, output: 'value-of-alpha' },
+          { role: 'user', content: `so? r-fu-${pool}` },
+        ] });
+        assert.equal(r.status, 'completed');
+        const log = await proxy.waitFakeLogFor(`r-fu-${pool}`, (l) => l.state === 'exited', 20000);
+        const lines = conversationLines(log);
+        assert.equal(lines.find((l) => l.type === 'assistant').message.content[0].name, 'mcp__cp__lookup');
+        assert.equal(lines.at(-1).message.content[0].tool_use_id, 'toolu_mock_lookup_1');
+      });
+    });
+  });
+}
+
 describe('client tools: refused before any CLI starts, and tool_choice', { concurrency: false }, () => {
   test('bad tools, unknown tool_use_id: 400 naming the field, no child', async () => {
     await withProxy({ env: { WARM_POOL: '0' } }, async (proxy) => {
@@ -214,6 +271,18 @@ describe('client tools: refused before any CLI starts, and tool_choice', { concu
         assert.equal(r.status, 400, `${JSON.stringify(extra)}: ${r.text}`);
         assert.equal(r.json.error.type, 'invalid_request_error');
         assert.match(r.json.error.message, new RegExp(param.replace(/\./g, '\\.')), r.text);
+      }
+      const resp = `${proxy.url}/v1/responses`;
+      const rcases = [
+        [{ tools: [{ type: 'function', name: 'bad name' }] }, 'tools.0.name'],
+        [{ tools: [{ type: 'function', name: 'ok', parameters: [] }] }, 'tools.0.parameters'],
+        [{ tools: RESP_TOOLS, tool_choice: { type: 'function', name: 'nope' } }, 'tool_choice.name'],
+      ];
+      for (const [extra, param] of rcases) {
+        const r = await postJson(resp, { model: 'claude-sonnet-4-5', input: 'hi', ...extra });
+        assert.equal(r.status, 400, `${JSON.stringify(extra)}: ${r.text}`);
+        assert.equal(r.json.error.param, param, r.text);
+        assert.match(r.json.error.message, new RegExp(`^${param.replace(/\./g, '\\.')}:`), r.text);
       }
       assert.equal(proxy.servedLogs().length, 0, 'no CLI was given any of them');
     });

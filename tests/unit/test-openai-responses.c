@@ -48,7 +48,7 @@ static void test_request_items(void **state) {
         assert_string_equal(req.cli.system_prompt, "Be brief.\n\nDEV");
         assert_string_equal(req.cli.effort, "medium");
         assert_true(req.cli.thinking);
-        assert_string_equal(req.unsupported, "tools,store,reasoning.summary");
+        assert_string_equal(req.unsupported, "store,reasoning.summary");
         json_auto_t *want = json_literal(
                 "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"ls?\"},"
                 "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBO\"}}]},"
