@@ -7,10 +7,12 @@
 // the follow-up's tool_result reaches upstream as a real tool_result block.
 
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  REAL_CLI, childrenOf, loadMock, missing, requireOrSkip, sdkClient, sleep, startMock, startProxy, waitFor,
+  NODE_DIR, REAL_CLI, childrenOf, loadMock, missing, requireOrSkip, sdkClient, sleep, startMock, startProxy, waitFor,
 } from './lib/harness.mjs';
 
 const mockMod = await loadMock();
@@ -23,6 +25,12 @@ const TOOLS = [
     input_schema: { type: 'object', properties: { a: { type: 'integer' }, b: { type: 'integer' } },
       required: ['a', 'b'] } },
 ];
+
+async function openaiClient(proxy) {
+  const mod = await import(createRequire(path.join(NODE_DIR, 'package.json')).resolve('openai'));
+  const OpenAI = mod.default ?? mod.OpenAI;
+  return new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: 'x', maxRetries: 0, timeout: 60000 });
+}
 
 function body(messages, extra = {}) {
   return { model: 'claude-sonnet-4-5', max_tokens: 256, tools: TOOLS, messages, ...extra };
@@ -112,6 +120,48 @@ for (const pool of ['1', '0']) {
       await noToolRunLeft();
       await sleep(300);
       assert.equal(posts().length - n0, 1, 'one upstream call');
+    });
+
+    test('Chat Completions, streaming: tool_calls with streamed arguments', async () => {
+      const client = await openaiClient(proxy);
+      mock.setScript({ queue: [{ chunk: 5, content: [
+        { type: 'tool_use', id: 'toolu_chat_1', name: 'mcp__cp__add', input: { a: 2, b: 3 } }] }],
+      default: { content: [{ type: 'text', text: 'unexpected second call' }] } });
+      const n0 = posts().length;
+      const stream = await client.chat.completions.create({ model: 'claude-sonnet-4-5', stream: true,
+        tools: TOOLS.map((t) => ({ type: 'function', function: { name: t.name, description: t.description,
+          parameters: t.input_schema } })),
+        messages: [{ role: 'user', content: 'Add 2 and 3.' }] });
+      let id = null, name = null, args = '', finish = null;
+      for await (const c of stream) {
+        for (const tc of c.choices[0]?.delta?.tool_calls ?? []) {
+          id ??= tc.id;
+          name ??= tc.function?.name;
+          args += tc.function?.arguments ?? '';
+        }
+        finish = c.choices[0]?.finish_reason ?? finish;
+      }
+      assert.equal(finish, 'tool_calls');
+      assert.equal(id, 'toolu_chat_1');
+      assert.equal(name, 'add');
+      assert.deepEqual(JSON.parse(args), { a: 2, b: 3 });
+      await noToolRunLeft();
+      assert.equal(posts().length - n0, 1, 'one upstream call');
+    });
+
+    test('Responses, non-streaming: a function_call item', async () => {
+      const client = await openaiClient(proxy);
+      mock.setScript({ queue: [{ content: [
+        { type: 'tool_use', id: 'toolu_resp_1', name: 'mcp__cp__lookup', input: { key: 'beta' } }] }],
+      default: { content: [{ type: 'text', text: 'unexpected second call' }] } });
+      const r = await client.responses.create({ model: 'claude-sonnet-4-5', input: 'Look up beta.',
+        tools: TOOLS.map((t) => ({ type: 'function', name: t.name, description: t.description,
+          parameters: t.input_schema })) });
+      const call = r.output.find((i) => i.type === 'function_call');
+      assert.equal(call.call_id, 'toolu_resp_1');
+      assert.equal(call.name, 'lookup');
+      assert.deepEqual(JSON.parse(call.arguments), { key: 'beta' });
+      await noToolRunLeft();
     });
   });
 }
