@@ -179,18 +179,20 @@ static bool id_seen(const json_t *ids, const char *id) {
  * @err: filled on a client error
  *
  * Return: 0; -EINVAL (@err names messages.N.content.M.tool_use_id) for a tool_result whose
- * tool_use_id no earlier tool_use has; -ENOMEM.
+ * tool_use_id no earlier tool_use has, or (@err names messages.N) for a user turn that leaves a
+ * call of the assistant turn before it unanswered; -ENOMEM.
  */
 int client_tools_history(json_t *messages, ApiError *err) {
-        json_auto_t *ids = json_object();
+        json_auto_t *ids = json_object(), *pending = json_object();
         size_t n, m;
         json_t *msg, *block;
 
-        if (!ids)
+        if (!ids || !pending)
                 return -ENOMEM;
         json_array_foreach(messages, n, msg) {
                 json_t *content = json_object_get(msg, "content");
                 bool assistant = streq_ptr(json_string_value(json_object_get(msg, "role")), "assistant");
+                char param[96];
 
                 json_array_foreach(content, m, block) {
                         const char *type = json_string_value(json_object_get(block, "type"));
@@ -201,7 +203,8 @@ int client_tools_history(json_t *messages, ApiError *err) {
                                 _cleanup_free_ char *prefixed = NULL;
                                 json_t *copy;
 
-                                if (id && json_object_set_new(ids, id, json_true()) < 0)
+                                if (id && (json_object_set_new(ids, id, json_true()) < 0 ||
+                                           json_object_set_new(pending, id, json_true()) < 0))
                                         return -ENOMEM;
                                 if (!name || asprintf(&prefixed, CLIENT_TOOLS_PREFIX "%s", name) < 0)
                                         return name ? -ENOMEM : 0;
@@ -213,16 +216,27 @@ int client_tools_history(json_t *messages, ApiError *err) {
                                 }
                         } else if (!assistant && streq_ptr(type, "tool_result")) {
                                 const char *id = json_string_value(json_object_get(block, "tool_use_id"));
-                                char param[96];
 
-                                if (id && id_seen(ids, id))
+                                if (id && id_seen(ids, id)) {
+                                        (void) json_object_del(pending, id);
                                         continue;
+                                }
                                 (void) snprintf(param, sizeof(param), "messages.%zu.content.%zu.tool_use_id", n, m);
                                 return api_error_request(err, param,
                                                          "%s: no earlier tool_use has the id '%s': a tool result must "
                                                          "answer a tool call of a previous assistant turn",
                                                          param, id ?: "");
                         }
+                }
+                /* As the API requires: every call is answered in the user turn right after it. */
+                if (!assistant && json_object_size(pending) > 0) {
+                        const char *id = json_object_iter_key(json_object_iter(pending));
+
+                        (void) snprintf(param, sizeof(param), "messages.%zu", n);
+                        return api_error_request(err, param,
+                                                 "%s: the tool_use '%s' of the previous assistant turn has no "
+                                                 "tool_result here; every tool call needs its result in the next "
+                                                 "user message", param, id);
                 }
         }
         return 0;

@@ -43,8 +43,9 @@ int client_tools_attach(ApiRequest *req, json_t *tools, ToolChoice choice, const
 
 /*
  * Client history -> CLI history, in place on @messages (Anthropic-shaped turns): every tool_use
- * name gets the prefix (the block is copied, not changed), and every tool_result must answer a
- * tool_use of an earlier assistant turn. Return: 0; -EINVAL with @err naming the block; -ENOMEM.
+ * name gets the prefix (the block is copied, not changed), every tool_result must answer a
+ * tool_use of an earlier assistant turn, and every tool_use must have its tool_result in the user
+ * turn right after it (as the API requires). Return: 0; -EINVAL with @err naming the field; -ENOMEM.
  */
 int client_tools_history(json_t *messages, ApiError *err);
 

@@ -248,6 +248,9 @@ describe('client tools: refused before any CLI starts, and tool_choice', { concu
         [{ tool_choice: { type: 'tool', name: 'missing' } }, 'tool_choice.name'],
         [{ messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_nowhere', content: 'x' }] }] },
           'messages.0.content.0.tool_use_id'],
+        [{ messages: [{ role: 'user', content: 'q' },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'lookup', input: {} }] },
+          { role: 'user', content: 'no result' }] }, 'messages.2'],
       ];
       for (const [extra, param] of cases) {
         const r = await postJson(url, body('hi', extra));

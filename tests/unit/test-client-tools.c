@@ -186,6 +186,16 @@ static void test_history_and_choice(void **state) {
                          -EINVAL);
         assert_string_equal(err.param, "messages.0.content.0.tool_use_id");
 
+        /* A call left without its result in the next user turn. */
+        assert_int_equal(parse("{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+                               "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"a\","
+                               "\"input\":{}},{\"type\":\"tool_use\",\"id\":\"t2\",\"name\":\"b\",\"input\":{}}]},"
+                               "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\"}]}]}",
+                               &req, &err),
+                         -EINVAL);
+        assert_string_equal(err.param, "messages.2");
+        assert_non_null(strstr(err.message, "'t2'"));
+
         /* none: nothing offered, nothing declared. */
         assert_int_equal(parse("{\"model\":\"m\",\"max_tokens\":9," TOOLS ",\"tool_choice\":{\"type\":\"none\"},"
                                "\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]}", &req, &err),
