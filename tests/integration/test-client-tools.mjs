@@ -235,6 +235,24 @@ for (const pool of ['0', '1']) {
   });
 }
 
+describe('client tools with a late system prompt', () => {
+  test('pooled: the server and the appended prompt share the one initialize', async () => {
+    await withProxy({ env: { WARM_POOL: '1', SYSTEM_PROMPT_MODE: 'append' } }, async (proxy) => {
+      const { client } = await sdkClient(proxy);
+      await waitFor(async () => (await (await fetch(`${proxy.url}/health`)).json()).pool.ready === 1, 20000,
+        'a pooled CLI');
+      const m = await client.messages.create(body(`${PARK} Look up alpha. m-sys`, { system: 'SYS-TOOLS-MARK' }));
+      assert.equal(m.stop_reason, 'tool_use');
+      const log = await assertToolRun(proxy, 'm-sys');
+      assert.equal(log.stdin[0]?.request?.subtype, 'mcp_status', 'it ran on the pooled process');
+      const inits = log.stdin.filter((l) => l?.request?.subtype === 'initialize');
+      assert.equal(inits.length, 1);
+      assert.equal(inits[0].request.appendSystemPrompt, 'SYS-TOOLS-MARK');
+      assert.deepEqual(inits[0].request.sdkMcpServers, ['cp']);
+    });
+  });
+});
+
 describe('client tools: refused before any CLI starts, and tool_choice', { concurrency: false }, () => {
   test('bad tools, unknown tool_use_id: 400 naming the field, no child', async () => {
     await withProxy({ env: { WARM_POOL: '0' } }, async (proxy) => {

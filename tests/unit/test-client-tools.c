@@ -179,6 +179,18 @@ static void test_history_and_choice(void **state) {
         assert_json_equal(init, json_array_get(want, 0));
         api_request_done(&req);
 
+        /* The CLI takes one initialize per process: an appended system prompt shares it. */
+        json_auto_t *body2 = json_literal("{\"model\":\"m\",\"max_tokens\":9," TOOLS ",\"system\":\"S\","
+                                          "\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]}");
+        env.system_prompt_mode = SYSTEM_PROMPT_APPEND;
+        assert_int_equal(anthropic_request_parse(body2, &env, &req, &err), 0);
+        json_auto_t *late2 = NULL;
+        assert_int_equal(cli_control_build_late_config(&req.cli, &late2), 0);
+        json_auto_t *want2 = json_literal("[{\"subtype\":\"initialize\",\"appendSystemPrompt\":\"S\","
+                                          "\"sdkMcpServers\":[\"cp\"]}]");
+        assert_json_equal(late2, want2);
+        api_request_done(&req);
+
         /* A result for a call nobody made. */
         assert_int_equal(parse("{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":["
                                "{\"type\":\"tool_result\",\"tool_use_id\":\"nope\",\"content\":\"x\"}]}]}",
