@@ -2,7 +2,7 @@
 
 /*
  * fake-claude's in-process ("sdk") MCP server conversation, following the recorded
- * tools_park_interrupt transcript (CLI 2.1.197, shared cli/README §16.1, §16.2):
+ * s2b_park_then_interrupt transcript (CLI 2.1.197, shared cli/README §16.1, §16.2):
  *
  *   - the CLI's mcp_message control_requests (initialize, notifications/initialized, tools/list)
  *     are printed as recorded and each waits for the host's control_response with its id; the

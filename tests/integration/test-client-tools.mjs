@@ -5,7 +5,7 @@
 // one initialize, listed with readOnlyHint), the model's tool_use comes back under the client's
 // own name with stop_reason tool_use, the run ends with `interrupt` (never stdin EOF while the
 // call is pending), and the follow-up's history carries real tool_use/tool_result blocks.
-// The fake follows the recorded transcript tools_park_interrupt (CLI 2.1.197, s2b).
+// The fake follows the recorded transcript s2b_park_then_interrupt (CLI 2.1.197).
 
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -26,7 +26,7 @@ const TOOLS = [
     input_schema: { type: 'object', properties: { a: { type: 'integer' }, b: { type: 'integer' } },
       required: ['a', 'b'] } },
 ];
-const PARK = '[[fake:tools_park_interrupt]]';
+const PARK = '[[fake:s2b_park_then_interrupt]]';
 // 1x1 PNG.
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
