@@ -66,6 +66,7 @@ typedef struct Choice {
         Run *run;                       /* NULL before the start or if it failed */
         bool exited, concluded;
         unsigned client_tool_uses;      /* tool_use blocks for the client's tools in this message */
+        bool tool_stopped;              /* answered at a client tool call; interrupted, to be reaped */
         json_t *tool_usage;             /* this message's usage, for the answer that ends at its tool_use */
         CliOutcome outcome;
         CliExit exit;
@@ -334,6 +335,19 @@ static void session_finish_error(Session *s, int r, ApiError *err) {
 
 static void session_kill(Session *s, CliKillReason reason);
 
+#define TOOL_STOP_MS 10000
+/* The reply is done: interrupted runs still going get TOOL_STOP_MS, then the deadline kills them. */
+static void session_bound_tool_stops(Session *s) {
+        if (!s->replied || !s->ev_deadline)
+                return;
+        for (unsigned i = 0; i < s->n_choices; i++)
+                if (s->choices[i].tool_stopped && s->choices[i].run && !s->choices[i].exited) {
+                        (void) event_del(s->ev_deadline);
+                        (void) event_add_ms(s->ev_deadline, TOOL_STOP_MS);
+                        return;
+                }
+}
+
 /* Choice c's run is over (result or exit): what it came to decides the choice, and a failed
  * choice fails the whole request, its siblings killed. */
 static void choice_conclude(Choice *c) {
@@ -366,6 +380,7 @@ static void choice_conclude(Choice *c) {
                 session_kill(s, CLI_KILL_PROTOCOL);
         }
         api_error_done(&err);
+        session_bound_tool_stops(s);
 }
 
 /* ---- the run's events ---------------------------------------------------------------------- */
@@ -407,9 +422,8 @@ static void choice_note_tools(Choice *c, const CliEvent *ev) {
  * answer (stop_reason tool_use). The CLI waits on its unanswered tools/call; `interrupt` ends the
  * run (its result says aborted_tools, cli/README §16.2), and only then is stdin closed: EOF while
  * a call is pending makes the CLI call the model again. Bounded: a CLI that does not finish in
- * TOOL_STOP_MS is killed.
+ * TOOL_STOP_MS once the reply is done is killed (session_bound_tool_stops()).
  */
-#define TOOL_STOP_MS 10000
 static void choice_tool_stop(Choice *c) {
         Session *s = c->session;
         json_auto_t *result = NULL, *interrupt = NULL, *line = NULL;
@@ -433,11 +447,8 @@ static void choice_tool_stop(Choice *c) {
         json_decref(c->outcome.result);
         c->outcome.result = TAKE_PTR(result);
         c->exit = (CliExit) { .exited = true, .code = 0 };
+        c->tool_stopped = true;
         choice_conclude(c);
-        if (s->replied && s->ev_deadline) {
-                (void) event_del(s->ev_deadline);
-                (void) event_add_ms(s->ev_deadline, TOOL_STOP_MS);
-        }
 }
 
 /* A line of the live turn (the history's acknowledgements stay in run.c). */

@@ -75,12 +75,13 @@ typedef struct Options {
         char *release;          /* with hang_after: wait for this file to exist, then go on */
         int64_t resets_in;      /* rate_limit_info.resetsAt becomes now + this (s); INT64_MIN: as recorded */
         char *others_hang;      /* claim key: the first process to claim it keeps its faults, the rest hang */
+        bool ignore_interrupt;  /* client tools: a parked run never ends on interrupt (fake-tools.c) */
 } Options;
 
 static const char *const option_keys[] = {
         "delay", "crash_after", "crash_mode", "hang_after", "garbage", "huge_line",
         "exit_code", "stderr", "ignore_sigterm", "grandchild", "no_eof_wait", "release", "resets_in",
-        "repeat_deltas", "others_hang",
+        "repeat_deltas", "others_hang", "ignore_interrupt",
 };
 
 typedef struct Transcript {
@@ -170,6 +171,8 @@ static int options_set(Options *o, const char *key, const char *value) {
         } else if (streq(key, "grandchild")) {
                 o->grandchild = streq(value, "setsid") ? GRANDCHILD_SETSID :
                                 parse_bool(value) ? GRANDCHILD_GROUP : GRANDCHILD_NONE;
+        } else if (streq(key, "ignore_interrupt")) {
+                o->ignore_interrupt = parse_bool(value);
         } else if (streq(key, "no_eof_wait")) {
                 o->no_eof_wait = parse_bool(value);
         } else if (streq(key, "repeat_deltas")) {
@@ -645,7 +648,7 @@ static char *user_text(const json_t *line) {
         return buf;
 }
 
-static void sleep_forever(void) {
+void sleep_forever(void) {
         time_t until = time(NULL) + FAKE_FOREVER_SEC;
 
         while (time(NULL) < until)
@@ -1068,7 +1071,7 @@ static int run(int argc, char **argv) {
                 size_t first, last;
                 transcript_last_turn(&t, &first, &last);
                 if (fake_tools_transcript(t.parsed))
-                        r = fake_tools_replay(t.lines, t.parsed, first, last);
+                        r = fake_tools_replay(t.lines, t.parsed, first, last, o.ignore_interrupt);
                 else
                         r = replay(&t, first, last, &o);
                 if (r < 0)

@@ -11,7 +11,8 @@
  *   - after the message_stop the fake waits, as the CLI does, for the host's `interrupt`; stdin
  *     EOF instead is logged ("eof_while_parked": the real CLI would call the model again) and
  *     ends the fake with exit 1;
- *   - the recorded answer to the interrupt gets the host's request id.
+ *   - the recorded answer to the interrupt gets the host's request id (ignore_interrupt=1: none
+ *     comes, the fake hangs, as a stuck CLI would).
  *
  * Without an initialize that declared the server "cp" the real CLI never connects it: the fake
  * says so on stderr and exits 1.
@@ -88,7 +89,7 @@ static int wait_stdin(const char *request_id, char **ret_id, json_t **ret_line) 
         return 0;
 }
 
-int fake_tools_replay(const json_t *lines, const json_t *parsed, size_t first, size_t last) {
+int fake_tools_replay(const json_t *lines, const json_t *parsed, size_t first, size_t last, bool ignore_interrupt) {
         _cleanup_free_ char *interrupt_id = NULL;
         json_t *responses = json_array();
         bool pending = false;
@@ -149,6 +150,11 @@ int fake_tools_replay(const json_t *lines, const json_t *parsed, size_t first, s
                                 return -EPIPE;
                         }
                         log_set("interrupted", json_true());
+                        if (ignore_interrupt) {
+                                /* A CLI stuck after the interrupt: the proxy must end it itself. */
+                                log_set("state", json_string("ignoring_interrupt"));
+                                sleep_forever();
+                        }
                 }
         }
         return 0;

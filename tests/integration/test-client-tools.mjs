@@ -253,6 +253,22 @@ describe('client tools with a late system prompt', () => {
   });
 });
 
+describe('client tools: a CLI that does not end after the interrupt', () => {
+  test('is killed about 10 s after the reply, which was not held up', async () => {
+    await withProxy({ env: { WARM_POOL: '0', REQUEST_TIMEOUT_MS: '300000', IDLE_TIMEOUT_MS: '300000' } }, async (proxy) => {
+      const { client } = await sdkClient(proxy);
+      const t0 = Date.now();
+      const m = await client.messages.create(body(`[[fake:s2b_park_then_interrupt ignore_interrupt=1]] q m-stuck`));
+      assert.equal(m.stop_reason, 'tool_use');
+      const log = await proxy.waitFakeLogFor('m-stuck', (l) => l.state === 'ignoring_interrupt', 20000);
+      assert.ok(childrenOf(proxy.pid).includes(log.pid), 'still there after the reply');
+      await waitFor(() => !childrenOf(proxy.pid).includes(log.pid), 40000, 'the stuck CLI to be killed');
+      const took = Date.now() - t0;
+      assert.ok(took >= 9000, `killed after ${took} ms, before its 10 s`);
+    });
+  });
+});
+
 describe('client tools: refused before any CLI starts, and tool_choice', { concurrency: false }, () => {
   test('bad tools, unknown tool_use_id: 400 naming the field, no child', async () => {
     await withProxy({ env: { WARM_POOL: '0' } }, async (proxy) => {
