@@ -862,12 +862,12 @@ static int session_send_late_config(Session *s, Run *run) {
 }
 
 /* A cold run has everything but the client tools' server in argv: it is declared the way a
- * pooled run declares it, in the initialize before the conversation. */
-static int session_send_tools_initialize(Session *s, Run *run) {
+ * pooled run declares it, in the one initialize, before the conversation. */
+static int session_send_cold_initialize(Session *s, Run *run) {
         json_auto_t *init = NULL, *line = NULL;
         int r;
 
-        r = cli_control_build_tools_initialize(&s->api.cli, &init);
+        r = cli_control_build_cold_initialize(&s->api.cli, &init);
         if (r < 0 || !init)
                 return r;
         r = cli_control_send(s->control, TAKE_PTR(init), NULL, &line);
@@ -926,7 +926,7 @@ static int session_spawn(Session *s, RunStage *stage) {
                         if (r < 0)
                                 return r;
                 } else {
-                        r = session_send_tools_initialize(s, ch->run);
+                        r = session_send_cold_initialize(s, ch->run);
                         if (r < 0)
                                 return r;
                 }

@@ -468,16 +468,18 @@ static void cli_control_init_tools(const CliRequest *r, CliControlInit *init) {
 }
 
 /**
- * cli_control_build_tools_initialize() - a cold run's initialize for the client tools' server
+ * cli_control_build_cold_initialize() - the initialize a cold run sends before its conversation
  * @r: the request
- * @ret_request: new request object, or NULL when @r has no tools
+ * @ret_request: new request object, or NULL when @r needs none
  *
- * A cold process has everything else in argv; only the server is declared late, so that cold
- * and pooled runs declare it the same way.
+ * A cold process has its settings in argv, except what only the control channel can declare:
+ * today the client tools' "sdk" server, declared late as a pooled run declares it. The CLI takes
+ * ONE initialize per process, so anything else a cold run must send in an initialize belongs
+ * in this one.
  *
  * Return: 0 or -ENOMEM.
  */
-int cli_control_build_tools_initialize(const CliRequest *r, json_t **ret_request) {
+int cli_control_build_cold_initialize(const CliRequest *r, json_t **ret_request) {
         CliControlInit init = {};
 
         *ret_request = NULL;

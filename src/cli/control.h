@@ -152,8 +152,8 @@ int cli_control_send(CliControl *c, json_t *request, void *cookie, json_t **ret_
  */
 int cli_control_build_late_config(const CliRequest *r, json_t **ret_requests);
 
-/* A cold run's initialize declaring the client tools' "sdk" server "cp"; *ret NULL without tools. */
-int cli_control_build_tools_initialize(const CliRequest *r, json_t **ret_request);
+/* The one initialize of a cold run (the client tools' "sdk" server "cp"); *ret NULL if none is needed. */
+int cli_control_build_cold_initialize(const CliRequest *r, json_t **ret_request);
 
 /* Incoming: a CLI_EVENT_CONTROL_* event from cli_event_parse() -> what it is. */
 int cli_control_receive(CliControl *c, const CliEvent *ev, CliControlIn *ret);

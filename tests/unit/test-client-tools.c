@@ -175,7 +175,7 @@ static void test_history_and_choice(void **state) {
         assert_int_equal(cli_control_build_late_config(&req.cli, &late), 0);
         json_auto_t *want = json_literal("[{\"subtype\":\"initialize\",\"sdkMcpServers\":[\"cp\"]}]");
         assert_json_equal(late, want);
-        assert_int_equal(cli_control_build_tools_initialize(&req.cli, &init), 0);
+        assert_int_equal(cli_control_build_cold_initialize(&req.cli, &init), 0);
         assert_json_equal(init, json_array_get(want, 0));
         api_request_done(&req);
 
@@ -214,7 +214,7 @@ static void test_history_and_choice(void **state) {
                          0);
         assert_null(req.cli.tools);
         json_auto_t *none_init = NULL;
-        assert_int_equal(cli_control_build_tools_initialize(&req.cli, &none_init), 0);
+        assert_int_equal(cli_control_build_cold_initialize(&req.cli, &none_init), 0);
         assert_null(none_init);
         api_request_done(&req);
 
