@@ -122,6 +122,48 @@ for (const pool of ['1', '0']) {
       assert.equal(posts().length - n0, 1, 'one upstream call');
     });
 
+    test('tool_choice none offers nothing upstream; any is asked for in the system prompt', async () => {
+      const { client } = await sdkClient(proxy, { timeout: 60000 });
+      mock.setScript({ default: { content: [{ type: 'text', text: 'plain' }] } });
+      const m = await client.messages.create(body([{ role: 'user', content: 'No tools now.' }],
+        { tool_choice: { type: 'none' } }));
+      assert.equal(m.stop_reason, 'end_turn');
+      const up = posts().at(-1).body;
+      assert.ok(!(up.tools ?? []).some((t) => t.name.startsWith('mcp__cp__')), JSON.stringify(up.tools));
+
+      const r = await client.messages.create(body([{ role: 'user', content: 'Use one.' }],
+        { tool_choice: { type: 'any' } })).asResponse();
+      assert.equal(r.headers.get('x-proxy-approximated'), 'tool_choice');
+      assert.match(JSON.stringify(posts().at(-1).body), /calling one of your tools/);
+    });
+
+    // Measured here: CLI 2.1.197 forwards a tool_result's image, but keeps only the text blocks
+    // of an is_error result (the proxy hands both over unchanged).
+    test('tool_results reach upstream as real blocks: is_error kept, an image kept', async () => {
+      const { client } = await sdkClient(proxy, { timeout: 60000 });
+      const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+      mock.setScript({ default: { content: [{ type: 'text', text: 'I see it.' }] } });
+      for (const isError of [true, false]) {
+        const m = await client.messages.create(body([
+          { role: 'user', content: 'Look up alpha.' },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_res_1', name: 'lookup', input: { key: 'alpha' } }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_res_1', ...(isError ? { is_error: true } : {}),
+            content: [{ type: 'text', text: 'result text' },
+              { type: 'image', source: { type: 'base64', media_type: 'image/png', data: PNG } }] }] },
+        ]));
+        assert.equal(m.content[0].text, 'I see it.');
+        const blocks = posts().at(-1).body.messages.flatMap((x) => Array.isArray(x.content) ? x.content : []);
+        assert.ok(blocks.some((b) => b.type === 'tool_use' && b.name === 'mcp__cp__lookup'));
+        const res = blocks.find((b) => b.type === 'tool_result');
+        assert.equal(res.tool_use_id, 'toolu_res_1');
+        assert.equal(res.content[0].text, 'result text');
+        if (isError)
+          assert.equal(res.is_error, true);
+        else
+          assert.equal(res.content[1].source.data, PNG, JSON.stringify(res));
+      }
+    });
+
     test('Chat Completions, streaming: tool_calls with streamed arguments', async () => {
       const client = await openaiClient(proxy);
       mock.setScript({ queue: [{ chunk: 5, content: [
