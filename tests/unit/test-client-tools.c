@@ -11,6 +11,7 @@
 
 #include "api/anthropic.h"
 #include "api/client-tools.h"
+#include "api/openai.h"
 #include "cli/control.h"
 #include "helpers.h"
 #include "util/macro.h"
@@ -234,12 +235,132 @@ static void test_history_and_choice(void **state) {
         assert_string_equal(err.param, "tool_choice.name");
 }
 
+/*
+ * The recorded s2b run up to the message_stop of the tool call, names renamed as the session does,
+ * through @feed; then the session's synthetic result (stop_reason tool_use) through @finish.
+ */
+static void feed_tool_call(void *t, int (*feed)(void *, unsigned, const CliEvent *, json_t *),
+                           int (*finish)(void *, unsigned, const json_t *, json_t *), json_t *out) {
+        json_auto_t *lines = fixture_lines("transcripts/s2b_park_then_interrupt.ndjson");
+        json_auto_t *result = json_literal("{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,"
+                                           "\"stop_reason\":\"tool_use\",\"result\":\"\"}");
+        bool stopped = false;
+
+        for (size_t i = 0; i < json_array_size(lines) && !stopped; i++) {
+                const json_t *line = json_array_get(lines, i);
+                CliEvent ev = {};
+
+                assert_int_equal(cli_event_parse(json_string_value(line), json_string_length(line), &ev), 0);
+                if (ev.type == CLI_EVENT_STREAM || ev.type == CLI_EVENT_ASSISTANT)
+                        assert_true(client_tools_rename_payload((json_t *) ev.payload, ev.type == CLI_EVENT_STREAM) >= 0);
+                stopped = ev.type == CLI_EVENT_STREAM &&
+                          streq_ptr(json_string_value(json_object_get(ev.payload, "type")), "message_stop");
+                assert_int_equal(feed(t, 0, &ev, out), 0);
+                cli_event_done(&ev);
+        }
+        assert_true(stopped);
+        assert_int_equal(finish(t, 0, result, out), 0);
+}
+
+/* Typed wrappers: calling through a cast function pointer type is undefined. */
+static int chat_feed(void *t, unsigned i, const CliEvent *ev, json_t *out) {
+        return openai_chat_stream_feed(t, i, ev, out);
+}
+static int chat_finish(void *t, unsigned i, const json_t *result, json_t *out) {
+        return openai_chat_stream_finish(t, i, result, out);
+}
+static int responses_feed(void *t, unsigned i, const CliEvent *ev, json_t *out) {
+        return openai_responses_stream_feed(t, i, ev, out);
+}
+static int responses_finish(void *t, unsigned i, const json_t *result, json_t *out) {
+        return openai_responses_stream_finish(t, i, result, out);
+}
+
+static void test_chat_stream_tool_calls(void **state) {
+        ApiRequest req = { .kind = API_OPENAI, .n = 1, .stream = true, .client_model = (char *) "m" };
+        ApiEnv env = { .message_id = "chatcmpl-test", .created = 1 };
+        OpenAIChatStream *s = NULL;
+        json_auto_t *out = json_array();
+        _cleanup_free_ char *args = NULL;
+        const char *finish = NULL, *id = NULL, *name = NULL;
+        size_t i, n = 0;
+        const json_t *f;
+
+        assert_int_equal(openai_chat_stream_new(&s, &req, &env), 0);
+        feed_tool_call(s, chat_feed, chat_finish, out);
+        args = strdup("");
+        json_array_foreach(out, i, f) {
+                const json_t *ch = json_array_get(json_object_get(json_object_get(f, "data"), "choices"), 0);
+                const json_t *tc = json_array_get(json_object_get(json_object_get(ch, "delta"), "tool_calls"), 0);
+                const char *a = json_string_value(json_object_get(json_object_get(tc, "function"), "arguments"));
+
+                finish = json_string_value(json_object_get(ch, "finish_reason")) ?: finish;
+                if (!tc)
+                        continue;
+                assert_int_equal(json_integer_value(json_object_get(tc, "index")), 0);
+                id = json_string_value(json_object_get(tc, "id")) ?: id;
+                name = json_string_value(json_object_get(json_object_get(tc, "function"), "name")) ?: name;
+                if (a && *a) {
+                        char *p = NULL;
+                        assert_true(asprintf(&p, "%s%s", args, a) > 0);
+                        free(args);
+                        args = p;
+                        n++;
+                }
+        }
+        assert_string_equal(id, "toolu_mock_lookup_1");
+        assert_string_equal(name, "lookup");
+        assert_string_equal(args, "{\"key\": \"alpha\"}");
+        assert_int_equal(n, 3);
+        assert_string_equal(finish, "tool_calls");
+        openai_chat_stream_free(s);
+}
+
+static void test_responses_stream_function_call(void **state) {
+        ApiRequest req = { .kind = API_RESPONSES, .stream = true, .client_model = (char *) "m" };
+        ApiEnv env = { .message_id = "resp_test", .created = 1 };
+        OpenAIResponsesStream *s = NULL;
+        json_auto_t *out = json_array();
+        _cleanup_free_ char *types = NULL;
+        size_t i, len = 0;
+        const json_t *e, *done = NULL, *completed = NULL;
+        FILE *f = open_memstream(&types, &len);
+
+        assert_non_null(f);
+        assert_int_equal(openai_responses_stream_new(&s, &req, &env), 0);
+        feed_tool_call(s, responses_feed, responses_finish, out);
+        json_array_foreach(out, i, e) {
+                const char *name = json_string_value(json_object_get(e, "event"));
+                const json_t *d = json_object_get(e, "data");
+
+                if (strstr(name, "function_call") || streq(name, "response.output_item.added"))
+                        fprintf(f, "%s;", name);
+                if (streq(name, "response.function_call_arguments.done"))
+                        done = d;
+                if (streq(name, "response.completed"))
+                        completed = json_object_get(d, "response");
+        }
+        fclose(f);
+        assert_string_equal(types, "response.output_item.added;response.output_item.added;"
+                                   "response.function_call_arguments.delta;response.function_call_arguments.delta;"
+                                   "response.function_call_arguments.delta;response.function_call_arguments.done;");
+        assert_string_equal(json_string_value(json_object_get(done, "arguments")), "{\"key\": \"alpha\"}");
+        const json_t *call = json_array_get(json_object_get(completed, "output"), 1);
+        json_auto_t *want = json_literal("{\"id\":\"fc_test_1\",\"type\":\"function_call\",\"status\":\"completed\","
+                                         "\"call_id\":\"toolu_mock_lookup_1\",\"name\":\"lookup\","
+                                         "\"arguments\":\"{\\\"key\\\": \\\"alpha\\\"}\"}");
+        assert_json_equal(call, want);
+        openai_responses_stream_free(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_add_validates),
                 cmocka_unit_test(test_mcp_answers),
                 cmocka_unit_test(test_rename_payload),
                 cmocka_unit_test(test_history_and_choice),
+                cmocka_unit_test(test_chat_stream_tool_calls),
+                cmocka_unit_test(test_responses_stream_function_call),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
