@@ -41,6 +41,7 @@
 #include "cli/stream.h"
 #include "http/reply.h"
 #include "http/sse.h"
+#include "park.h"
 #include "pool.h"
 #include "run.h"
 #include "session.h"
@@ -68,6 +69,7 @@ typedef struct Choice {
         unsigned client_tool_uses;      /* tool_use blocks for the client's tools in this message */
         bool tool_stopped;              /* answered at a client tool call; interrupted, to be reaped */
         json_t *tool_usage;             /* this message's usage, for the answer that ends at its tool_use */
+        json_t *pending_calls;          /* toolUseId -> {request_id, id}: tools/call left unanswered */
         CliOutcome outcome;
         CliExit exit;
 } Choice;
@@ -102,6 +104,11 @@ struct Session {
         CliControl *control;            /* an adopted pooled run's host requests (its late config) */
         bool warm;                      /* choice 0's run came from the warm pool (n == 1 only) */
         bool warm_answered;             /* ... and printed something: pool_kick() done */
+        bool parked_adopt;              /* choice 0's run is a parked one this request answers (park.c) */
+        /* Parking (TOOL_PARK_MS), from the parse: the whole conversation's digest (to park under),
+         * and for a follow-up the digest without its last two turns, its call ids and results. */
+        uint64_t digest_all, digest_prefix;
+        json_t *followup_ids, *followup_results;
         char unit[200];                 /* the scope or cgroup name, for the access log */
         struct event *ev_deadline, *ev_ping, *ev_backpressure;
 
@@ -424,16 +431,60 @@ static void choice_note_tools(Choice *c, const CliEvent *ev) {
  * a call is pending makes the CLI call the model again. Bounded: a CLI that does not finish in
  * TOOL_STOP_MS once the reply is done is killed (session_bound_tool_stops()).
  */
+/*
+ * Answered: hand the run, its control table and its slot to the park, where it waits on its
+ * tools/call for a follow-up with the results. Only a single choice whose every client tool_use
+ * has its tools/call pending (the CLI writes each at the block's end, §16.1), and whose client
+ * got the whole answer. Return: true if parked (the session may be freed by then).
+ */
+static bool choice_park(Choice *c) {
+        Session *s = c->session;
+        Server *server = s->server;
+        uint64_t park_ms = server->config->tool_park_ms;
+        json_t *tools;
+
+        if (park_ms == 0 || !server->park || server->stopping || s->n_choices != 1 || !s->replied ||
+            s->client_gone || s->http_status != 200 || json_object_size(c->pending_calls) != c->client_tool_uses)
+                return false;
+        tools = json_incref(s->api.cli.tools);
+        if (park_put(server->park, c->run, s->control, tools, c->pending_calls, s->digest_all, park_ms,
+                     s->request_id) < 0) {
+                json_decref(tools);
+                return false;
+        }
+        /* The run, its control table and its slot are the park's now. */
+        c->run = NULL;
+        c->pending_calls = NULL;
+        c->exited = true;
+        s->control = NULL;
+        s->slots_held--;
+        session_maybe_free(s);
+        return true;
+}
+
 static void choice_tool_stop(Choice *c) {
         Session *s = c->session;
-        json_auto_t *result = NULL, *interrupt = NULL, *line = NULL;
+        json_auto_t *interrupt = NULL, *line = NULL;
+        json_t *result;
         int r;
 
         result = json_pack("{s:s,s:s,s:b,s:s,s:s}", "type", "result", "subtype", "success", "is_error", 0,
                            "stop_reason", "tool_use", "result", "");
-        if (result && json_is_object(c->tool_usage))
-                (void) json_object_set(result, "usage", c->tool_usage);
-        r = result ? cli_control_build_interrupt(&interrupt) : -ENOMEM;
+        if (!result || (json_is_object(c->tool_usage) && json_object_set(result, "usage", c->tool_usage) < 0)) {
+                json_decref(result);
+                log_oom();
+                run_kill(c->run, CLI_KILL_PROTOCOL);
+                return;
+        }
+        json_decref(c->outcome.result);
+        c->outcome.result = result;
+        c->exit = (CliExit) { .exited = true, .code = 0 };
+        c->tool_stopped = true;
+        choice_conclude(c);
+        /* TOOL_PARK_MS: the run waits for the results instead (park.c); the session may be gone. */
+        if (choice_park(c))
+                return;
+        r = cli_control_build_interrupt(&interrupt);
         if (r >= 0)
                 r = cli_control_send(s->control, TAKE_PTR(interrupt), NULL, &line);
         if (r >= 0)
@@ -442,13 +493,7 @@ static void choice_tool_stop(Choice *c) {
                 log_warning_errno(r, "%s: cannot interrupt the CLI after its tool call: %m", s->request_id);
                 run_kill(c->run, CLI_KILL_PROTOCOL);
         }
-        if (!result)
-                return;
-        json_decref(c->outcome.result);
-        c->outcome.result = TAKE_PTR(result);
-        c->exit = (CliExit) { .exited = true, .code = 0 };
-        c->tool_stopped = true;
-        choice_conclude(c);
+        session_bound_tool_stops(s);
 }
 
 /* A line of the live turn (the history's acknowledgements stay in run.c). */
@@ -499,15 +544,28 @@ static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
  * The CLI asks the host: the client tools' server "cp" gets its JSON-RPC answers (never for
  * tools/call: the client runs the tool); anything else gets the SDK's refusal, so nothing waits.
  */
-static void session_answer_ask(Session *s, Run *run, const CliControlIn *in) {
+static void session_answer_ask(Choice *c, Run *run, const CliControlIn *in) {
+        Session *s = c->session;
         json_auto_t *line = NULL;
         json_t *reply = NULL;
         int r;
 
         if (in->ask == CLI_ASK_MCP_MESSAGE && streq_ptr(in->server_name, CLIENT_TOOLS_SERVER)) {
                 r = client_tools_mcp_answer(s->api.cli.tools, in->mcp_message, &reply);
-                if (r == 0)
+                if (r == 0) {
+                        /* tools/call: kept to be answered if the run is parked and adopted. */
+                        const char *use = json_string_value(json_object_get(
+                                json_object_get(json_object_get(in->mcp_message, "params"), "_meta"),
+                                "claudecode/toolUseId"));
+
+                        if (use && !c->pending_calls)
+                                c->pending_calls = json_object();
+                        if (use && c->pending_calls)
+                                (void) json_object_set_new(c->pending_calls, use,
+                                                           json_pack("{s:s,s:O}", "request_id", in->request_id, "id",
+                                                                     json_object_get(in->mcp_message, "id")));
                         return;
+                }
                 if (r > 0)
                         r = cli_control_build_mcp_response(in->request_id, reply, &line);
         } else
@@ -533,7 +591,7 @@ static void on_run_control(Run *run, const CliEvent *ev, void *userdata) {
                 return;
         }
         if (in.type == CLI_CONTROL_IN_ASK) {
-                session_answer_ask(s, run, &in);
+                session_answer_ask(userdata, run, &in);
                 return;
         }
         if (!(in.type == CLI_CONTROL_IN_RESPONSE || in.type == CLI_CONTROL_IN_STRAY_RESPONSE)) {
@@ -801,9 +859,12 @@ static Session *session_free(Session *s) {
                 s->choices[i].run = run_free(s->choices[i].run);
                 cli_outcome_done(&s->choices[i].outcome);
                 json_decref(s->choices[i].tool_usage);
+                json_decref(s->choices[i].pending_calls);
         }
         free(s->choices);
         s->control = cli_control_free(s->control);
+        json_decref(s->followup_ids);
+        json_decref(s->followup_results);
         release_slots(s, s->slots_held);
         if (s->translator)
                 s->ops->stream_free(s->translator);
@@ -911,7 +972,7 @@ static int session_spawn(Session *s, RunStage *stage) {
                 Choice *ch = &s->choices[i];
                 CliInput turns;
 
-                if (!(i == 0 && s->warm)) {
+                if (!(i == 0 && (s->warm || s->parked_adopt))) {
                         r = run_start(&ch->run, &server->run_ctx, &sp, &session_run_callbacks, ch, stage);
                         if (r < 0)
                                 return r;
@@ -925,10 +986,15 @@ static int session_spawn(Session *s, RunStage *stage) {
                         r = session_send_late_config(s, ch->run);
                         if (r < 0)
                                 return r;
-                } else {
+                } else if (!(i == 0 && s->parked_adopt)) {
                         r = session_send_cold_initialize(s, ch->run);
                         if (r < 0)
                                 return r;
+                }
+                /* An adopted parked run has the conversation; its calls were just answered. */
+                if (i == 0 && s->parked_adopt) {
+                        cli_input_done(&s->input);
+                        continue;
                 }
                 /* The last choice takes the session's lines; the others get copies. */
                 if (i + 1 < s->n_choices) {
@@ -1014,6 +1080,22 @@ void session_abort(Session *s, CliKillReason reason) {
         session_kill(s, reason);
 }
 
+/* What parking needs of the conversation, before its tree goes (a follow-up's calls and results). */
+static int session_parse_park(Session *s) {
+        size_t n = json_array_size(s->api.cli.messages);
+        int r;
+
+        if (json_array_size(s->api.cli.tools) == 0)
+                return 0;
+        r = client_tools_digest(&s->api.cli, n, &s->digest_all);
+        if (r < 0)
+                return r;
+        r = client_tools_followup(s->api.cli.messages, &s->followup_ids, &s->followup_results);
+        if (r <= 0)
+                return r;
+        return client_tools_digest(&s->api.cli, n - 2, &s->digest_prefix);
+}
+
 /*
  * Body -> s->api and the serialized stdin lines; a client error fills @err (400). The body's
  * tree and the request's conversation tree are dropped before this returns: a queued request
@@ -1038,6 +1120,9 @@ static int session_parse(Session *s, const char *buf, size_t len, ApiError *err)
         }
         /* The body's tree goes now; the request holds references to the blocks it needs. */
         json_decref(TAKE_PTR(root));
+        r = session_parse_park(s);
+        if (r < 0)
+                return api_error_set(err, r, 500, "api_error", "Out of memory"), r;
         r = cli_request_serialize_input(&s->api.cli, &s->input);
         if (r < 0)
                 return api_error_set(err, r, 500, "api_error", "Out of memory"), r;
@@ -1250,6 +1335,15 @@ static void session_parsed(Session *s, int r, ApiError *err) {
         /* The warm pool first: a process of this model started in advance, with its slot. A request
          * for n > 1 choices runs them all cold: n slots are taken at once (FIFO), and one adopted
          * slot plus n - 1 queued ones would hold a slot while waiting. */
+        if (s->n_choices == 1 && s->followup_ids) {
+                r = park_adopt(server->park, s->digest_prefix, s->followup_ids, s->followup_results,
+                               &session_warm_run_callbacks, &s->choices[0], &s->choices[0].run, &s->control);
+                if (r > 0) {
+                        s->parked_adopt = true;
+                        session_start(s);
+                        return;
+                }
+        }
         if (s->n_choices == 1) {
                 r = pool_adopt(server->pool, s->api.cli.model, s->request_id, &session_warm_run_callbacks,
                                &s->choices[0], &s->choices[0].run, &s->control);
@@ -1261,7 +1355,7 @@ static void session_parsed(Session *s, int r, ApiError *err) {
         }
         /* Too few slots free: idle pooled processes are the first thing given up (each reap frees one). */
         for (unsigned k = scheduler_shortfall(&server->scheduler, s->n_choices); k > 0; k--)
-                if (!pool_sacrifice(server->pool))
+                if (!park_sacrifice(server->park) && !pool_sacrifice(server->pool))
                         break;
         r = scheduler_acquire(&server->scheduler, &s->ticket, s->n_choices);
         if (r > 0) {

@@ -342,3 +342,148 @@ int client_tools_rename_payload(json_t *payload, bool stream_event) {
         }
         return n;
 }
+
+/* ---- parking (TOOL_PARK_MS): a follow-up answers the parked run's pending calls ---------------- */
+
+static void fnv_add(uint64_t *h, const void *data, size_t n) {
+        const unsigned char *p = data;
+
+        for (size_t i = 0; i < n; i++) {
+                *h ^= p[i];
+                *h *= UINT64_C(0x100000001b3);
+        }
+        /* A separator, so "ab"+"c" and "a"+"bc" differ. */
+        *h ^= 0xff;
+        *h *= UINT64_C(0x100000001b3);
+}
+
+static int fnv_add_json(uint64_t *h, const json_t *v) {
+        _cleanup_free_ char *text = NULL;
+
+        if (!v) {
+                fnv_add(h, "", 0);
+                return 0;
+        }
+        text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        if (!text)
+                return -ENOMEM;
+        fnv_add(h, text, strlen(text));
+        return 0;
+}
+
+/**
+ * client_tools_digest() - what a parked run and its follow-up must agree on
+ * @r: the request (messages still there, history names prefixed)
+ * @n_messages: how many of its leading messages count
+ * @ret: the digest
+ *
+ * Model, effort, thinking, system text and mode, the tools, and the first @n_messages turns: a
+ * run parked with a request's whole conversation matches a follow-up whose conversation minus
+ * its last two turns (the answer and the results) is the same.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int client_tools_digest(const CliRequest *r, size_t n_messages, uint64_t *ret) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        char num[64];
+
+        fnv_add(&h, r->model ?: "", strlen(r->model ?: ""));
+        fnv_add(&h, r->effort ?: "", strlen(r->effort ?: ""));
+        (void) snprintf(num, sizeof(num), "%d/%lld/%d", r->thinking, (long long) r->thinking_budget,
+                        (int) r->system_prompt_mode);
+        fnv_add(&h, num, strlen(num));
+        if (r->system_prompt)
+                fnv_add(&h, r->system_prompt, r->system_prompt_len ?: strlen(r->system_prompt));
+        else
+                fnv_add(&h, "", 0);
+        if (fnv_add_json(&h, r->tools) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_messages && i < json_array_size(r->messages); i++)
+                if (fnv_add_json(&h, json_array_get(r->messages, i)) < 0)
+                        return -ENOMEM;
+        *ret = h;
+        return 0;
+}
+
+/* A tool_result block -> the MCP tools/call result the CLI makes it back into (§16.1). */
+static json_t *mcp_result_new(const json_t *tool_result) {
+        const json_t *content = json_object_get(tool_result, "content"), *b;
+        json_auto_t *blocks = json_array();
+        size_t i;
+
+        if (!blocks)
+                return NULL;
+        if (json_is_string(content)) {
+                if (json_array_append_new(blocks, json_pack("{s:s,s:O}", "type", "text", "text", content)) < 0)
+                        return NULL;
+        } else
+                json_array_foreach(content, i, b) {
+                        const char *type = json_string_value(json_object_get(b, "type"));
+                        const json_t *src = json_object_get(b, "source");
+                        json_t *o = NULL;
+
+                        if (streq_ptr(type, "text"))
+                                o = json_pack("{s:s,s:s}", "type", "text", "text",
+                                              json_string_value(json_object_get(b, "text")) ?: "");
+                        else if (streq_ptr(type, "image") &&
+                                 streq_ptr(json_string_value(json_object_get(src, "type")), "base64"))
+                                o = json_pack("{s:s,s:O,s:O}", "type", "image", "data", json_object_get(src, "data"),
+                                              "mimeType", json_object_get(src, "media_type"));
+                        else
+                                return NULL;    /* nothing MCP can carry: no parking for this one */
+                        if (!o || json_array_append_new(blocks, o) < 0)
+                                return NULL;
+                }
+        return json_pack("{s:O,s:b}", "content", blocks, "isError", json_is_true(json_object_get(tool_result, "is_error")));
+}
+
+/**
+ * client_tools_followup() - is this request the answer to a tool call, and nothing more?
+ * @messages: the request's turns (Anthropic-shaped)
+ * @ret_ids: the ids of the previous assistant turn's tool_use blocks, in order (new reference)
+ * @ret_results: tool_use id -> the MCP tools/call result of its tool_result (new reference)
+ *
+ * A follow-up a parked run can take: at least three turns, the last user turn nothing but a
+ * tool_result for each tool_use of the assistant turn before it, each of a shape MCP carries.
+ *
+ * Return: 1 and both; 0 when it is not such a follow-up; -ENOMEM.
+ */
+int client_tools_followup(const json_t *messages, json_t **ret_ids, json_t **ret_results) {
+        size_t n = json_array_size(messages), i;
+        const json_t *asst, *last, *b;
+        json_auto_t *ids = json_array(), *results = json_object();
+
+        *ret_ids = *ret_results = NULL;
+        if (!ids || !results)
+                return -ENOMEM;
+        if (n < 3)
+                return 0;
+        asst = json_object_get(json_array_get(messages, n - 2), "content");
+        last = json_object_get(json_array_get(messages, n - 1), "content");
+        json_array_foreach(asst, i, b)
+                if (streq_ptr(json_string_value(json_object_get(b, "type")), "tool_use") &&
+                    json_is_string(json_object_get(b, "id")) &&
+                    json_array_append(ids, json_object_get(b, "id")) < 0)
+                        return -ENOMEM;
+        if (json_array_size(ids) == 0 || json_array_size(last) != json_array_size(ids))
+                return 0;
+        json_array_foreach(last, i, b) {
+                const char *id = json_string_value(json_object_get(b, "tool_use_id"));
+                json_t *r;
+
+                if (!streq_ptr(json_string_value(json_object_get(b, "type")), "tool_result") || !id ||
+                    json_object_get(results, id))
+                        return 0;
+                r = mcp_result_new(b);
+                if (!r)
+                        return 0;
+                if (json_object_set_new(results, id, r) < 0)
+                        return -ENOMEM;
+        }
+        json_array_foreach(ids, i, b)
+                if (!json_object_get(results, json_string_value(b)))
+                        return 0;
+        *ret_ids = TAKE_PTR(ids);
+        *ret_results = TAKE_PTR(results);
+        return 1;
+}

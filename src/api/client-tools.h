@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "api/api.h"
 
@@ -64,3 +66,11 @@ int client_tools_mcp_answer(const json_t *tools, const json_t *message, json_t *
 int client_tools_rename_payload(json_t *payload, bool stream_event);
 /* The client's name of a model-side name, or NULL if it is not a client tool's. */
 const char *client_tools_client_name(const char *model_name);
+
+/* Parking (TOOL_PARK_MS): model, settings, tools and the first @n_messages turns, as one number. */
+int client_tools_digest(const CliRequest *r, size_t n_messages, uint64_t *ret);
+/*
+ * A follow-up a parked run can take: its last user turn is only the tool_results of the assistant
+ * turn before it. Return: 1 with the tool_use ids and id -> MCP tools/call result; 0; -ENOMEM.
+ */
+int client_tools_followup(const json_t *messages, json_t **ret_ids, json_t **ret_results);

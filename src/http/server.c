@@ -41,6 +41,7 @@
 #include "http/nul-guard.h"
 #include "http/reply.h"
 #include "http/server.h"
+#include "park.h"
 #include "pool.h"
 #include "session.h"
 #include "systemd/container.h"
@@ -604,6 +605,8 @@ void server_stop(Server *s) {
         /* Idle pooled processes serve nobody: they go now (their reaps free their slots). */
         if (s->pool)
                 pool_stop(s->pool);
+        /* Parked runs wait for a follow-up that can no longer come. */
+        park_stop(s->park);
         scheduler_stop(&s->scheduler);
         for (unsigned i = 0; i < s->n_sockets; i++)
                 evhttp_del_accept_socket(s->http, s->sockets[i]);
@@ -742,6 +745,8 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
                 s->run_ctx.container_ops = &run_container_fail_for_tests;
         }
         r = pool_new(&s->pool, &s->scheduler, &s->run_ctx);
+        if (r >= 0)
+                r = park_new(&s->park, &s->scheduler, &s->run_ctx);
         if (r < 0) {
                 server_free(s);
                 return r;
@@ -899,6 +904,7 @@ Server *server_free(Server *s) {
         s->notify = notify_free(s->notify);
         /* Idle pooled processes die with the proxy (SIGKILL, reaped here). */
         s->pool = pool_free(s->pool);
+        s->park = park_free(s->park);
         s->auth_check = auth_check_free(s->auth_check);
         if (s->ev_auth_timer)
                 event_free(s->ev_auth_timer);

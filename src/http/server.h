@@ -24,6 +24,7 @@ typedef struct Container Container;
 typedef struct Notify Notify;
 typedef struct AcceptGuard AcceptGuard;
 typedef struct Pool Pool;
+typedef struct Park Park;
 typedef struct AuthCheck AuthCheck;
 
 typedef struct Server {
@@ -45,6 +46,7 @@ typedef struct Server {
         Scheduler scheduler;            /* CLI slots, the queue, the requests in flight */
         RunContext run_ctx;             /* what every CLI run shares: loop, container, env, cwd */
         Pool *pool;                     /* WARM_POOL: idle CLIs started in advance (pool.c) */
+        Park *park;                     /* TOOL_PARK_MS: runs waiting for their client tool results (park.c) */
         uint64_t requests_total;
         uint64_t started_usec;          /* CLOCK_MONOTONIC */
         bool stopping;

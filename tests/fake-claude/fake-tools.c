@@ -8,9 +8,12 @@
  *     are printed as recorded and each waits for the host's control_response with its id; the
  *     answers go to the log ("mcp_responses") so tests can check the tools the proxy listed;
  *   - tools/call is printed and left pending, and the rest of that message streams on;
- *   - after the message_stop the fake waits, as the CLI does, for the host's `interrupt`; stdin
- *     EOF instead is logged ("eof_while_parked": the real CLI would call the model again) and
- *     ends the fake with exit 1;
+ *   - after the message_stop the fake waits, as the CLI does, for the host's `interrupt` or its
+ *     answer to the call (parking; the transcript must be one that goes on with the answer,
+ *     s2a_park_tools_call_15s, and the answer is logged as "tool_answer"); stdin EOF instead is
+ *     logged ("eof_while_parked": the real CLI would call the model again) and ends the fake
+ *     with exit 1; an interrupt in an answered transcript has nothing recorded to print, so the
+ *     fake hangs until it is killed;
  *   - the recorded answer to the interrupt gets the host's request id (ignore_interrupt=1: none
  *     comes, the fake hangs, as a stuck CLI would).
  *
@@ -50,9 +53,9 @@ bool fake_tools_transcript(const json_t *parsed_lines) {
 }
 
 /*
- * Read stdin until a line satisfies @want: a control_response with @request_id, or (with
- * @request_id NULL) a control_request interrupt, whose id goes to @ret_id. Other control requests
- * are answered as usual. Return: 1 found, 0 EOF, negative errno.
+ * Read stdin until a control_response with @request_id (to *ret_line), or, with @ret_id, a
+ * control_request interrupt (its id to *ret_id). Other control requests are answered as usual.
+ * Return: 1 the response, 2 the interrupt, 0 EOF, negative errno.
  */
 static int wait_stdin(const char *request_id, char **ret_id, json_t **ret_line) {
         static char *line;
@@ -78,9 +81,9 @@ static int wait_stdin(const char *request_id, char **ret_id, json_t **ret_line) 
                 }
                 if (streq_ptr(type, "control_request")) {
                         const json_t *req = json_object_get(parsed, "request");
-                        if (!request_id && streq_ptr(json_string_value(json_object_get(req, "subtype")), "interrupt")) {
+                        if (ret_id && streq_ptr(json_string_value(json_object_get(req, "subtype")), "interrupt")) {
                                 *ret_id = strdup(json_string_value(json_object_get(parsed, "request_id")) ?: "");
-                                return *ret_id ? 1 : -ENOMEM;
+                                return *ret_id ? 2 : -ENOMEM;
                         }
                         if (answer_control_request(parsed) < 0)
                                 return -EIO;
@@ -89,8 +92,22 @@ static int wait_stdin(const char *request_id, char **ret_id, json_t **ret_line) 
         return 0;
 }
 
+/* Does the rest of the transcript continue with the call answered (s2a) rather than interrupted (s2b)? */
+static bool transcript_answered(const json_t *parsed, size_t from, size_t last) {
+        for (size_t i = from; i < last; i++) {
+                const json_t *p = json_array_get(parsed, i);
+                const json_t *m = mcp_message(p);
+
+                if (m && streq_ptr(json_string_value(json_object_get(m, "method")), "notifications/cancelled"))
+                        return false;
+                if (streq_ptr(line_type(p), "result"))
+                        return !json_is_true(json_object_get(p, "is_error"));
+        }
+        return false;
+}
+
 int fake_tools_replay(const json_t *lines, const json_t *parsed, size_t first, size_t last, bool ignore_interrupt) {
-        _cleanup_free_ char *interrupt_id = NULL;
+        _cleanup_free_ char *interrupt_id = NULL, *call_id = NULL;
         json_t *responses = json_array();
         bool pending = false;
         int r;
@@ -124,8 +141,13 @@ int fake_tools_replay(const json_t *lines, const json_t *parsed, size_t first, s
                 if (r < 0)
                         return r;
 
-                if (msg && streq_ptr(method, "tools/call"))
+                if (msg && streq_ptr(method, "tools/call")) {
                         pending = true;
+                        free(call_id);
+                        call_id = strdup(json_string_value(json_object_get(p, "request_id")) ?: "");
+                        if (!call_id)
+                                return -ENOMEM;
+                }
                 else if (msg) {
                         json_t *answer = NULL;
                         r = wait_stdin(json_string_value(json_object_get(p, "request_id")), NULL, &answer);
@@ -141,7 +163,11 @@ int fake_tools_replay(const json_t *lines, const json_t *parsed, size_t first, s
                         json_decref(answer);
                         log_set("mcp_responses", json_incref(responses));
                 } else if (pending && streq_ptr(json_string_value(json_object_get(event, "type")), "message_stop")) {
-                        r = wait_stdin(NULL, &interrupt_id, NULL);
+                        json_t *answer = NULL;
+
+                        pending = false;
+                        log_set("state", json_string("parked"));
+                        r = wait_stdin(call_id, &interrupt_id, &answer);
                         if (r < 0)
                                 return r;
                         if (r == 0) {
@@ -149,7 +175,26 @@ int fake_tools_replay(const json_t *lines, const json_t *parsed, size_t first, s
                                 fprintf(stderr, "fake-claude: stdin closed while a tools/call was pending\n");
                                 return -EPIPE;
                         }
+                        if (r == 1) {
+                                /* The host answered the call (parking): the recorded run goes on (s2a). */
+                                log_set("tool_answer", json_incref(json_object_get(
+                                                               json_object_get(json_object_get(answer, "response"),
+                                                                               "response"),
+                                                               "mcp_response")));
+                                json_decref(answer);
+                                log_set("state", json_string("replaying"));
+                                if (interrupt_id || !transcript_answered(parsed, i + 1, last)) {
+                                        fprintf(stderr, "fake-claude: the transcript has no answered path\n");
+                                        return -ENOENT;
+                                }
+                                continue;
+                        }
                         log_set("interrupted", json_true());
+                        if (transcript_answered(parsed, i + 1, last)) {
+                                /* The recording went on with an answer: nothing recorded to print. */
+                                log_set("state", json_string("interrupted_unrecorded"));
+                                sleep_forever();
+                        }
                         if (ignore_interrupt) {
                                 /* A CLI stuck after the interrupt: the proxy must end it itself. */
                                 log_set("state", json_string("ignoring_interrupt"));

@@ -269,6 +269,81 @@ describe('client tools: a CLI that does not end after the interrupt', () => {
   });
 });
 
+// Parking (TOOL_PARK_MS): the fake follows s2a_park_tools_call_15s, the recorded run whose
+// tools/call was answered after a wait, so the same process goes on with the second message.
+const PARKED = '[[fake:s2a_park_tools_call_15s]]';
+
+function followUp(first, content) {
+  return [
+    { role: 'user', content: first },
+    { role: 'assistant', content },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_mock_lookup_1', content: 'value-of-alpha' }] },
+  ];
+}
+
+describe('client tools: parking (TOOL_PARK_MS)', { concurrency: false }, () => {
+  for (const pool of ['0', '1']) {
+    test(`WARM_POOL=${pool}: one process answers both turns, its tools/call answered with the result`, async () => {
+      await withProxy({ env: { WARM_POOL: pool, TOOL_PARK_MS: '60000' } }, async (proxy) => {
+        const { client } = await sdkClient(proxy);
+        const first = `${PARKED} Look up alpha. p-one-${pool}`;
+        const m = await client.messages.create(body(first));
+        assert.equal(m.stop_reason, 'tool_use');
+        const parked = await proxy.waitFakeLogFor(`p-one-${pool}`, (l) => l.state === 'parked', 20000);
+
+        const s = client.messages.stream(body('', { messages: followUp(first, m.content) }));
+        const final = await s.finalMessage();
+        assert.equal(final.stop_reason, 'end_turn');
+        assert.equal(final.content.map((b) => b.text).join(''), 'The value is value-of-alpha.');
+        const log = await proxy.waitFakeLogFor(`p-one-${pool}`, (l) => l.state === 'exited', 20000);
+        assert.equal(log.pid, parked.pid, 'the same process');
+        assert.equal(proxy.fakeLogs().filter((l) => JSON.stringify(l.stdin).includes(`p-one-${pool}`)).length, 1,
+          'no second process for the follow-up');
+        assert.deepEqual(log.tool_answer.result, { content: [{ type: 'text', text: 'value-of-alpha' }], isError: false });
+        assert.equal(log.interrupted, undefined);
+        assert.equal(conversationLines(log).filter((l) => l.type === 'user').length, 1, 'no replayed history');
+        await waitFor(() => childrenOf(proxy.pid).length <= Number(pool), 20000, 'the run to end');
+      });
+    });
+  }
+
+  test('the deadline passing ends the parked run; a partial match ends it and runs cold', async () => {
+    await withProxy({ env: { WARM_POOL: '0', TOOL_PARK_MS: '1000' } }, async (proxy) => {
+      const { client } = await sdkClient(proxy);
+      let m = await client.messages.create(body(`${PARKED} Look up alpha. p-late`));
+      assert.equal(m.stop_reason, 'tool_use');
+      const late = await proxy.waitFakeLogFor('p-late', (l) => l.interrupted === true, 20000);
+      await waitFor(() => !childrenOf(proxy.pid).includes(late.pid), 30000, 'the parked run past its deadline to go');
+    });
+    await withProxy({ env: { WARM_POOL: '0', TOOL_PARK_MS: '60000' } }, async (proxy) => {
+      const { client } = await sdkClient(proxy);
+      const m = await client.messages.create(body(`${PARKED} Look up alpha. p-other`));
+      const parked = await proxy.waitFakeLogFor('p-other', (l) => l.state === 'parked', 20000);
+      // The same call id, another conversation: not this run's follow-up.
+      const r = await client.messages.create(body('', { messages: followUp('something else p-cold', m.content) }));
+      assert.equal(r.stop_reason, 'end_turn');
+      const cold = await proxy.waitFakeLogFor('p-cold', (l) => l.state === 'exited', 20000);
+      assert.notEqual(cold.pid, parked.pid);
+      await proxy.waitFakeLogFor('p-other', (l) => l.interrupted === true, 20000);
+      await waitFor(() => !childrenOf(proxy.pid).includes(parked.pid), 30000, 'the unmatched parked run to go');
+    });
+  });
+
+  test('a request that needs the slot ends the parked run first', async () => {
+    await withProxy({ env: { WARM_POOL: '0', MAX_CONCURRENT: '1', TOOL_PARK_MS: '60000' } }, async (proxy) => {
+      const { client } = await sdkClient(proxy, { timeout: 60000 });
+      await client.messages.create(body(`${PARKED} Look up alpha. p-slot`));
+      const parked = await proxy.waitFakeLogFor('p-slot', (l) => l.state === 'parked', 20000);
+      const r = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 64,
+        messages: [{ role: 'user', content: 'unrelated p-needs-slot' }] });
+      assert.equal(r.stop_reason, 'end_turn');
+      const log = proxy.fakeLogs().find((l) => l.pid === parked.pid);
+      assert.equal(log.interrupted, true, 'the parked run was interrupted to free its slot');
+      assert.ok(!childrenOf(proxy.pid).includes(parked.pid), 'and is gone');
+    });
+  });
+});
+
 describe('client tools: refused before any CLI starts, and tool_choice', { concurrency: false }, () => {
   test('bad tools, unknown tool_use_id: 400 naming the field, no child', async () => {
     await withProxy({ env: { WARM_POOL: '0' } }, async (proxy) => {

@@ -353,6 +353,54 @@ static void test_responses_stream_function_call(void **state) {
         openai_responses_stream_free(s);
 }
 
+static void test_followup_and_digest(void **state) {
+        json_auto_t *follow = json_literal(
+                "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\"}]},"
+                "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"t\"},{\"type\":\"tool_use\","
+                "\"id\":\"a\",\"name\":\"mcp__cp__x\",\"input\":{}},{\"type\":\"tool_use\",\"id\":\"b\","
+                "\"name\":\"mcp__cp__y\",\"input\":{}}]},"
+                "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"b\",\"content\":\"B\"},"
+                "{\"type\":\"tool_result\",\"tool_use_id\":\"a\",\"is_error\":true,\"content\":[{\"type\":\"text\","
+                "\"text\":\"A\"},{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\","
+                "\"data\":\"iVBO\"}}]}]}]");
+        json_auto_t *ids = NULL, *results = NULL;
+
+        assert_int_equal(client_tools_followup(follow, &ids, &results), 1);
+        json_auto_t *want_ids = json_literal("[\"a\",\"b\"]");
+        assert_json_equal(ids, want_ids);
+        json_auto_t *want = json_literal(
+                "{\"b\":{\"content\":[{\"type\":\"text\",\"text\":\"B\"}],\"isError\":false},"
+                "\"a\":{\"content\":[{\"type\":\"text\",\"text\":\"A\"},{\"type\":\"image\",\"data\":\"iVBO\","
+                "\"mimeType\":\"image/png\"}],\"isError\":true}}");
+        assert_json_equal(results, want);
+        json_decref(TAKE_PTR(ids));
+        json_decref(TAKE_PTR(results));
+
+        /* Text next to the results, or a result missing: not a follow-up a parked run can take. */
+        json_t *last = json_object_get(json_array_get(follow, 2), "content");
+        json_array_append_new(last, json_pack("{s:s,s:s}", "type", "text", "text", "more"));
+        assert_int_equal(client_tools_followup(follow, &ids, &results), 0);
+        json_array_remove(last, 2);
+        json_array_remove(last, 0);
+        assert_int_equal(client_tools_followup(follow, &ids, &results), 0);
+        assert_null(ids);
+
+        /* The digest of a conversation equals that of its follow-up minus the last two turns. */
+        CliRequest a = { .model = (char *) "sonnet", .thinking = true, .messages = json_array() };
+        CliRequest b = a;
+        uint64_t da, db, dc;
+
+        json_array_append(a.messages, json_array_get(follow, 0));
+        b.messages = follow;
+        assert_int_equal(client_tools_digest(&a, 1, &da), 0);
+        assert_int_equal(client_tools_digest(&b, 1, &db), 0);
+        assert_true(da == db);
+        b.model = (char *) "opus";
+        assert_int_equal(client_tools_digest(&b, 1, &dc), 0);
+        assert_true(da != dc);
+        json_decref(a.messages);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_add_validates),
@@ -361,6 +409,7 @@ int main(void) {
                 cmocka_unit_test(test_history_and_choice),
                 cmocka_unit_test(test_chat_stream_tool_calls),
                 cmocka_unit_test(test_responses_stream_function_call),
+                cmocka_unit_test(test_followup_and_digest),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
