@@ -207,3 +207,52 @@ for (const pool of ['1', '0']) {
     });
   });
 }
+
+describe('parking with the real CLI (TOOL_PARK_MS)', { concurrency: false }, () => {
+  let mock, proxy;
+  const posts = () => mock.requests.filter((r) => r.method === 'POST' && /\/v1\/messages/.test(r.path)
+    && !/count_tokens/.test(r.path));
+
+  before(async () => {
+    mock = await startMock();
+    proxy = await startProxy({
+      claudePath: REAL_CLI,
+      env: {
+        ANTHROPIC_BASE_URL: mock.url, ANTHROPIC_API_KEY: 'sk-test-real-cli',
+        CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY', CLI_MAX_RETRIES: '0', REQUEST_TIMEOUT_MS: '60000',
+        KILL_GRACE_MS: '500', WARM_POOL: '0', TOOL_PARK_MS: '60000',
+      },
+    });
+  });
+  after(async () => {
+    await proxy?.stop();
+    await mock?.close();
+  });
+
+  test('the follow-up continues the parked process: no replay, the result reaches upstream', async () => {
+    const { client } = await sdkClient(proxy, { timeout: 60000 });
+    mock.setScript({ queue: [{ content: [
+      { type: 'text', text: 'Looking it up.' },
+      { type: 'tool_use', id: 'toolu_park_1', name: 'mcp__cp__lookup', input: { key: 'alpha' } }] }],
+    default: { content: [{ type: 'text', text: 'alpha is 42.' }] } });
+    const n0 = posts().length;
+    const first = [{ role: 'user', content: 'Look up alpha.' }];
+    const m = await client.messages.create(body(first));
+    assert.equal(m.stop_reason, 'tool_use');
+    await sleep(500);
+    const parked = childrenOf(proxy.pid);
+    assert.equal(parked.length, 1, 'the parked CLI is still there');
+
+    const s = client.messages.stream(body([...first, { role: 'assistant', content: m.content },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_park_1', content: '42' }] }]));
+    const final = await s.finalMessage();
+    assert.equal(final.content[0].text, 'alpha is 42.');
+    assert.equal(posts().length - n0, 2, 'two upstream calls: one per turn, nothing replayed');
+    const up = posts().at(-1).body.messages;
+    const res = up.flatMap((x) => Array.isArray(x.content) ? x.content : []).find((b) => b.type === 'tool_result');
+    assert.equal(res.tool_use_id, 'toolu_park_1');
+    // The CLI made it from the MCP answer (content blocks), not from replayed history (the string).
+    assert.deepEqual(res.content, [{ type: 'text', text: '42' }], JSON.stringify(res));
+    await waitFor(() => childrenOf(proxy.pid).length === 0, 30000, 'the run to end after its answer');
+  });
+});
