@@ -13,7 +13,8 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 
 import {
-  NODE_DIR, childrenOf, conversationLines, missing, postJson, requireOrSkip, sdkClient, waitFor, withProxy,
+  NODE_DIR, childrenOf, conversationLines, missing, pidAlive, postJson, requireOrSkip, sdkClient, startProxy, waitFor,
+  withProxy,
 } from './lib/harness.mjs';
 
 requireOrSkip(missing({ sdk: true }));
@@ -327,6 +328,19 @@ describe('client tools: parking (TOOL_PARK_MS)', { concurrency: false }, () => {
       await proxy.waitFakeLogFor('p-other', (l) => l.interrupted === true, 20000);
       await waitFor(() => !childrenOf(proxy.pid).includes(parked.pid), 30000, 'the unmatched parked run to go');
     });
+  });
+
+  test('the proxy stopping ends a parked run; it exits cleanly', async () => {
+    const proxy = await startProxy({ env: { WARM_POOL: '0', TOOL_PARK_MS: '60000', SHUTDOWN_GRACE_MS: '2000' } });
+    let pid;
+    try {
+      const { client } = await sdkClient(proxy);
+      await client.messages.create(body(`${PARKED} Look up alpha. p-stop`));
+      pid = (await proxy.waitFakeLogFor('p-stop', (l) => l.state === 'parked', 20000)).pid;
+    } finally {
+      await proxy.stop();
+    }
+    await waitFor(() => !pidAlive(pid), 10000, 'the parked CLI to be gone with the proxy');
   });
 
   test('a request that needs the slot ends the parked run first', async () => {
