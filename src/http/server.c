@@ -189,6 +189,15 @@ static int child_env_for(const Config *config, char ***ret) {
         r = cli_env_build(environ, config->child_env, config->cli_max_retries, &env);
         if (r < 0)
                 return r;
+        if (config->tool_park_ms > 0) {
+                /* A parked run's own bound, behind the park's (TOOL_PARK_MS, then 10 s to end). */
+                char ms[32];
+
+                (void) snprintf(ms, sizeof(ms), "%" PRIu64, config->tool_park_ms + 10000);
+                r = cli_env_set(&env, "MCP_TOOL_TIMEOUT", ms);
+                if (r < 0)
+                        return r;
+        }
         if (creds && *creds) {
                 _cleanup_free_ char *p = NULL;
                 char token[8192];

@@ -298,6 +298,7 @@ describe('client tools: parking (TOOL_PARK_MS)', { concurrency: false }, () => {
         assert.equal(final.content.map((b) => b.text).join(''), 'The value is value-of-alpha.');
         const log = await proxy.waitFakeLogFor(`p-one-${pool}`, (l) => l.state === 'exited', 20000);
         assert.equal(log.pid, parked.pid, 'the same process');
+        assert.equal(log.env.MCP_TOOL_TIMEOUT, '70000', 'the CLI\'s own bound is behind the park\'s');
         assert.equal(proxy.fakeLogs().filter((l) => JSON.stringify(l.stdin).includes(`p-one-${pool}`)).length, 1,
           'no second process for the follow-up');
         assert.deepEqual(log.tool_answer.result, { content: [{ type: 'text', text: 'value-of-alpha' }], isError: false });
