@@ -309,6 +309,35 @@ describe('client tools: parking (TOOL_PARK_MS)', { concurrency: false }, () => {
     });
   }
 
+  test('Chat Completions and Responses: the follow-up continues the parked process', async () => {
+    await withProxy({ env: { WARM_POOL: '0', TOOL_PARK_MS: '60000' } }, async (proxy) => {
+      const client = await openaiClient(proxy);
+      const first = `${PARKED} Look up alpha. p-chat`;
+      const r1 = await client.chat.completions.create({ model: 'claude-sonnet-4-5', tools: FUNCTIONS,
+        messages: [{ role: 'user', content: first }] });
+      const msg = r1.choices[0].message;
+      assert.equal(r1.choices[0].finish_reason, 'tool_calls');
+      const parked = await proxy.waitFakeLogFor('p-chat', (l) => l.state === 'parked', 20000);
+      const r2 = await client.chat.completions.create({ model: 'claude-sonnet-4-5', tools: FUNCTIONS, messages: [
+        { role: 'user', content: first }, msg,
+        { role: 'tool', tool_call_id: msg.tool_calls[0].id, content: 'value-of-alpha' }] });
+      assert.equal(r2.choices[0].message.content, 'The value is value-of-alpha.');
+      const log = await proxy.waitFakeLogFor('p-chat', (l) => l.state === 'exited', 20000);
+      assert.equal(log.pid, parked.pid, 'the same process');
+
+      const rfirst = `${PARKED} Look up alpha. p-resp`;
+      const q1 = await client.responses.create({ model: 'claude-sonnet-4-5', tools: RESP_TOOLS, input: rfirst });
+      const call = q1.output.find((i) => i.type === 'function_call');
+      const rparked = await proxy.waitFakeLogFor('p-resp', (l) => l.state === 'parked', 20000);
+      const q2 = await client.responses.create({ model: 'claude-sonnet-4-5', tools: RESP_TOOLS, input: [
+        { role: 'user', content: rfirst },
+        ...q1.output.map(({ id, status, ...item }) => item),
+        { type: 'function_call_output', call_id: call.call_id, output: 'value-of-alpha' }] });
+      assert.equal(q2.output_text, 'The value is value-of-alpha.');
+      assert.equal((await proxy.waitFakeLogFor('p-resp', (l) => l.state === 'exited', 20000)).pid, rparked.pid);
+    });
+  });
+
   test('the deadline passing ends the parked run; a partial match ends it and runs cold', async () => {
     await withProxy({ env: { WARM_POOL: '0', TOOL_PARK_MS: '1000' } }, async (proxy) => {
       const { client } = await sdkClient(proxy);
