@@ -107,6 +107,7 @@ struct Session {
         bool parked_adopt;              /* choice 0's run is a parked one this request answers (park.c) */
         /* Parking (TOOL_PARK_MS), from the parse: the whole conversation's digest (to park under),
          * and for a follow-up the digest without its last two turns, its call ids and results. */
+        bool park_enabled;              /* TOOL_PARK_MS > 0 when the request came (the parse may be off the loop) */
         uint64_t digest_all, digest_prefix;
         json_t *followup_ids, *followup_results;
         char unit[200];                 /* the scope or cgroup name, for the access log */
@@ -1085,7 +1086,7 @@ static int session_parse_park(Session *s) {
         size_t n = json_array_size(s->api.cli.messages);
         int r;
 
-        if (json_array_size(s->api.cli.tools) == 0)
+        if (!s->park_enabled || json_array_size(s->api.cli.tools) == 0)
                 return 0;
         r = client_tools_digest(&s->api.cli, n, &s->digest_all);
         if (r < 0)
@@ -1227,6 +1228,7 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
         snprintf(s->request_id, sizeof(s->request_id), "%s", request_id);
         random_id(s->message_id, sizeof(s->message_id), ops->id_prefix, RANDOM_ID_BASE62, 24);
         s->state = SESSION_NEW;
+        s->park_enabled = c->tool_park_ms > 0;
         scheduler_join(&server->scheduler, &s->ticket, on_slot_granted, s);
 
         if (len > c->max_body_bytes) {
