@@ -22,6 +22,11 @@
  * Keep-alive pings are re-armed at every write, so no silence on the wire exceeds
  * PING_INTERVAL_MS (plus the loop's latency).
  *
+ * Client tools (api/client-tools.c): the CLI's mcp_message asks for the server "cp" are answered
+ * here, except tools/call; the model's message that calls client tools ends the reply at its
+ * message_stop, then the run is interrupted (bounded), or handed to the park (TOOL_PARK_MS, park.c),
+ * which a follow-up carrying the results can adopt instead of starting a CLI.
+ *
  * What this does not do: translate (api/), decide what an outcome means (api/outcome.c), frame
  * SSE (http/sse.c), run the child (run.c), or count slots (scheduler.c).
  */
