@@ -95,6 +95,8 @@ static const KeyInfo keys[] = {
         { "MAX_QUEUE", KEY_UNSIGNED, FIELD(max_queue), 0, UINT32_MAX, "64", NULL },
         /* Idle CLIs started in advance for DEFAULT_MODEL; each holds ~150-300 MB. 0: none. */
         { "WARM_POOL", KEY_UNSIGNED, FIELD(warm_pool), 0, 64, "1", NULL },
+        /* A run whose model called client tools waits this long for the results; 0: interrupted at once. */
+        { "TOOL_PARK_MS", KEY_U64, FIELD(tool_park_ms), 0, DURATION_MAX, "0", NULL },
         { "CHILD_ENV", KEY_NAMES, FIELD(child_env), 0, 0, NULL, NULL },
         { "SYSTEM_PROMPT_MODE", KEY_PROMPT_MODE, FIELD(system_prompt_mode), 0, 0, "user",
           "user, append or replace" },

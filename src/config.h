@@ -47,6 +47,7 @@ typedef struct Config {
         unsigned max_concurrent;        /* MAX_CONCURRENT */
         unsigned max_queue;             /* MAX_QUEUE */
         unsigned warm_pool;             /* WARM_POOL: idle CLIs kept started for DEFAULT_MODEL */
+        uint64_t tool_park_ms;          /* TOOL_PARK_MS: parked client-tool runs wait this long; 0: off */
         char **child_env;               /* CHILD_ENV: extra variable names for the CLI, strv */
         SystemPromptMode system_prompt_mode; /* SYSTEM_PROMPT_MODE */
         unsigned cli_max_retries;       /* CLI_MAX_RETRIES -> CLAUDE_CODE_MAX_RETRIES */

@@ -22,6 +22,11 @@
  * Keep-alive pings are re-armed at every write, so no silence on the wire exceeds
  * PING_INTERVAL_MS (plus the loop's latency).
  *
+ * Client tools (api/client-tools.c): the CLI's mcp_message asks for the server "cp" are answered
+ * here, except tools/call; the model's message that calls client tools ends the reply at its
+ * message_stop, then the run is interrupted (bounded), or handed to the park (TOOL_PARK_MS, park.c),
+ * which a follow-up carrying the results can adopt instead of starting a CLI.
+ *
  * What this does not do: translate (api/), decide what an outcome means (api/outcome.c), frame
  * SSE (http/sse.c), run the child (run.c), or count slots (scheduler.c).
  */
@@ -34,6 +39,7 @@
 #include <malloc.h>
 #include <stdio.h>
 
+#include "api/client-tools.h"
 #include "api/outcome.h"
 #include "api/structured-output.h"
 #include "cli/control.h"
@@ -44,6 +50,7 @@
 #include "http/sse.h"
 #include "mcp-filter.h"
 #include "mcp-registry.h"
+#include "park.h"
 #include "pool.h"
 #include "run.h"
 #include "session.h"
@@ -71,6 +78,10 @@ typedef struct Choice {
         Run *run;                       /* NULL before the start or if it failed */
         bool exited, concluded;
         McpFilter *mcp_filter;          /* registry servers: their tool calls kept from the client */
+        unsigned client_tool_uses;      /* tool_use blocks for the client's tools in this message */
+        bool tool_stopped;              /* answered at a client tool call; interrupted, to be reaped */
+        json_t *tool_usage;             /* this message's usage, for the answer that ends at its tool_use */
+        json_t *pending_calls;          /* toolUseId -> {request_id, id}: tools/call left unanswered */
         CliOutcome outcome;
         CliExit exit;
 } Choice;
@@ -105,6 +116,12 @@ struct Session {
         CliControl *control;            /* host requests of its runs (late or spawn config), NULL: none */
         bool warm;                      /* choice 0's run came from the warm pool (n == 1 only) */
         bool warm_answered;             /* ... and printed something: pool_kick() done */
+        bool parked_adopt;              /* choice 0's run is a parked one this request answers (park.c) */
+        /* Parking (TOOL_PARK_MS), from the parse: the whole conversation's digest (to park under),
+         * and for a follow-up the digest without its last two turns, its call ids and results. */
+        bool park_enabled;              /* TOOL_PARK_MS > 0 when the request came (the parse may be off the loop) */
+        uint64_t digest_all, digest_prefix;
+        json_t *followup_ids, *followup_results;
         char unit[200];                 /* the scope or cgroup name, for the access log */
         struct event *ev_deadline, *ev_ping, *ev_backpressure;
 
@@ -173,6 +190,8 @@ static void add_common_headers(Session *s) {
         struct evkeyvalq *h = evhttp_request_get_output_headers(s->req);
 
         evhttp_add_header(h, "request-id", s->request_id);
+        if (s->api.approximated)
+                evhttp_add_header(h, "x-proxy-approximated", s->api.approximated);
         if (s->api.unsupported)
                 evhttp_add_header(h, "x-proxy-unsupported", s->api.unsupported);
 }
@@ -337,6 +356,19 @@ static void session_finish_error(Session *s, int r, ApiError *err) {
 
 static void session_kill(Session *s, CliKillReason reason);
 
+#define TOOL_STOP_MS 10000
+/* The reply is done: interrupted runs still going get TOOL_STOP_MS, then the deadline kills them. */
+static void session_bound_tool_stops(Session *s) {
+        if (!s->replied || !s->ev_deadline)
+                return;
+        for (unsigned i = 0; i < s->n_choices; i++)
+                if (s->choices[i].tool_stopped && s->choices[i].run && !s->choices[i].exited) {
+                        (void) event_del(s->ev_deadline);
+                        (void) event_add_ms(s->ev_deadline, TOOL_STOP_MS);
+                        return;
+                }
+}
+
 /* Choice c's run is over (result or exit): what it came to decides the choice, and a failed
  * choice fails the whole request, its siblings killed. */
 static void choice_conclude(Choice *c) {
@@ -352,8 +384,9 @@ static void choice_conclude(Choice *c) {
                 return;
         exit.kill_reason = run_kill_reason(c->run);
         r = cli_outcome_classify(&c->outcome, &exit, run_stderr_tail(c->run), &err);
-        /* A structured run that ended without its value answered in prose: not what was asked. */
-        if (r >= 0 && s->api.cli.json_schema) {
+        /* A structured run that ended without its value answered in prose: not what was asked.
+         * One that stopped at a client tool call has its value still to come, in a later turn. */
+        if (r >= 0 && s->api.cli.json_schema && !c->tool_stopped) {
                 _cleanup_free_ char *value = NULL;
 
                 r = structured_output_text(c->outcome.result, &value, &err);
@@ -375,6 +408,7 @@ static void choice_conclude(Choice *c) {
                 session_kill(s, CLI_KILL_PROTOCOL);
         }
         api_error_done(&err);
+        session_bound_tool_stops(s);
 }
 
 /* ---- the run's events ---------------------------------------------------------------------- */
@@ -385,10 +419,112 @@ static void session_kill(Session *s, CliKillReason reason) {
                         run_kill(s->choices[i].run, reason);
 }
 
+/* The client's tools: model-side names back to the client's, and note this message's usage. */
+static void choice_note_tools(Choice *c, const CliEvent *ev) {
+        json_t *payload = (json_t *) ev->payload;
+        const char *type = json_string_value(json_object_get(payload, "type"));
+        int k;
+
+        if (json_array_size(c->session->api.cli.tools) == 0 ||
+            (ev->type != CLI_EVENT_STREAM && ev->type != CLI_EVENT_ASSISTANT))
+                return;
+        k = client_tools_rename_payload(payload, ev->type == CLI_EVENT_STREAM);
+        if (k < 0) {
+                log_oom();
+                return;
+        }
+        if (ev->type != CLI_EVENT_STREAM)
+                return;
+        c->client_tool_uses += (unsigned) k;
+        if (streq_ptr(type, "message_start")) {
+                c->client_tool_uses = 0;
+                json_decref(c->tool_usage);
+                c->tool_usage = json_deep_copy(json_object_get(json_object_get(payload, "message"), "usage"));
+        } else if (streq_ptr(type, "message_delta") && json_is_object(c->tool_usage) &&
+                   json_is_object(json_object_get(payload, "usage")))
+                (void) json_object_update(c->tool_usage, json_object_get(payload, "usage"));
+}
+
+/*
+ * The model's message that calls client tools has ended (message_stop): that is the client's
+ * answer (stop_reason tool_use). The CLI waits on its unanswered tools/call; `interrupt` ends the
+ * run (its result says aborted_tools, cli/README §16.2), and only then is stdin closed: EOF while
+ * a call is pending makes the CLI call the model again. Bounded: a CLI that does not finish in
+ * TOOL_STOP_MS once the reply is done is killed (session_bound_tool_stops()).
+ */
+/*
+ * Answered: hand the run, its control table and its slot to the park, where it waits on its
+ * tools/call for a follow-up with the results. Only a single choice whose every client tool_use
+ * has its tools/call pending (the CLI writes each at the block's end, §16.1), and whose client
+ * got the whole answer. Return: true if parked (the session may be freed by then).
+ */
+static bool choice_park(Choice *c) {
+        Session *s = c->session;
+        Server *server = s->server;
+        uint64_t park_ms = server->config->tool_park_ms;
+        json_t *tools;
+
+        if (park_ms == 0 || !server->park || server->stopping || s->n_choices != 1 || !s->replied ||
+            s->client_gone || s->http_status != 200 || json_object_size(c->pending_calls) != c->client_tool_uses)
+                return false;
+        tools = json_incref(s->api.cli.tools);
+        if (park_put(server->park, c->run, s->control, tools, c->pending_calls, s->digest_all, park_ms,
+                     s->request_id) < 0) {
+                json_decref(tools);
+                return false;
+        }
+        /* The run, its control table and its slot are the park's now. */
+        c->run = NULL;
+        c->pending_calls = NULL;
+        c->exited = true;
+        s->control = NULL;
+        s->slots_held--;
+        session_maybe_free(s);
+        return true;
+}
+
+static void choice_tool_stop(Choice *c) {
+        Session *s = c->session;
+        json_auto_t *interrupt = NULL, *line = NULL;
+        json_t *result;
+        int r;
+
+        result = json_pack("{s:s,s:s,s:b,s:s,s:s}", "type", "result", "subtype", "success", "is_error", 0,
+                           "stop_reason", "tool_use", "result", "");
+        if (!result || (json_is_object(c->tool_usage) && json_object_set(result, "usage", c->tool_usage) < 0)) {
+                json_decref(result);
+                log_oom();
+                run_kill(c->run, CLI_KILL_PROTOCOL);
+                return;
+        }
+        json_decref(c->outcome.result);
+        c->outcome.result = result;
+        c->exit = (CliExit) { .exited = true, .code = 0 };
+        c->tool_stopped = true;
+        choice_conclude(c);
+        /* TOOL_PARK_MS: the run waits for the results instead (park.c); the session may be gone. */
+        if (choice_park(c))
+                return;
+        r = cli_control_build_interrupt(&interrupt);
+        if (r >= 0)
+                r = cli_control_send(s->control, TAKE_PTR(interrupt), NULL, &line);
+        if (r >= 0)
+                r = run_send_line(c->run, line);
+        if (r < 0) {
+                log_warning_errno(r, "%s: cannot interrupt the CLI after its tool call: %m", s->request_id);
+                run_kill(c->run, CLI_KILL_PROTOCOL);
+        }
+        session_bound_tool_stops(s);
+}
+
 /* A line of the live turn (the history's acknowledgements stay in run.c). */
 static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
         Choice *c = userdata;
         Session *s = c->session;
+
+        if (c->concluded && ev->type != CLI_EVENT_RESULT)
+                return;         /* after a tool stop: the interrupted rest is nobody's */
+        choice_note_tools(c, ev);
 
         /* The adopted process has its answer coming: the pool may refill now without slowing
          * down its start (system lines come before the upstream call, so they do not count). */
@@ -417,6 +553,11 @@ static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
                 }
         }
 
+        if (ev->type == CLI_EVENT_STREAM && c->client_tool_uses > 0 && !c->concluded &&
+            streq_ptr(json_string_value(json_object_get(ev->payload, "type")), "message_stop")) {
+                choice_tool_stop(c);
+                return;
+        }
         if (ev->type == CLI_EVENT_RESULT) {
                 /* The final turn is over: EOF lets the CLI exit; the reap collects it. */
                 run_finish(c->run);
@@ -426,17 +567,60 @@ static void on_run_event(Run *run, const CliEvent *ev, void *userdata) {
 }
 
 /*
- * An adopted pooled run's control lines: the answers to its readiness probe and to the request's
- * late configuration. A setting the CLI refused must not be silently dropped (the request would
- * run with the CLI's default instead of what it asked for): the request fails. The CLI's own
- * asks take the path they take for a cold run.
+ * The CLI asks the host: the client tools' server "cp" gets its JSON-RPC answers (never for
+ * tools/call: the client runs the tool); anything else gets the SDK's refusal, so nothing waits.
+ */
+static void session_answer_ask(Choice *c, Run *run, const CliControlIn *in) {
+        Session *s = c->session;
+        json_auto_t *line = NULL;
+        json_t *reply = NULL;
+        int r;
+
+        if (in->ask == CLI_ASK_MCP_MESSAGE && streq_ptr(in->server_name, CLIENT_TOOLS_SERVER)) {
+                r = client_tools_mcp_answer(s->api.cli.tools, in->mcp_message, &reply);
+                if (r == 0) {
+                        /* tools/call: kept to be answered if the run is parked and adopted. */
+                        const char *use = json_string_value(json_object_get(
+                                json_object_get(json_object_get(in->mcp_message, "params"), "_meta"),
+                                "claudecode/toolUseId"));
+
+                        if (use && !c->pending_calls)
+                                c->pending_calls = json_object();
+                        if (use && c->pending_calls)
+                                (void) json_object_set_new(c->pending_calls, use,
+                                                           json_pack("{s:s,s:O}", "request_id", in->request_id, "id",
+                                                                     json_object_get(in->mcp_message, "id")));
+                        return;
+                }
+                if (r > 0)
+                        r = cli_control_build_mcp_response(in->request_id, reply, &line);
+        } else
+                r = cli_control_build_refusal(in, &line);
+        if (r >= 0)
+                r = run_send_line(run, line);
+        if (r < 0 && r != -EPIPE)
+                log_warning_errno(r, "%s: cannot answer the CLI's %s: %m", s->request_id, in->ask_subtype ?: "request");
+}
+
+/*
+ * A run's control lines: the CLI's asks (session_answer_ask()), and the answers to an adopted
+ * pooled run's readiness probe and to the request's late configuration. A setting the CLI refused
+ * must not be silently dropped (the request would run with the CLI's default instead of what it
+ * asked for): the request fails.
  */
 static void on_run_control(Run *run, const CliEvent *ev, void *userdata) {
         Session *s = ((Choice *) userdata)->session;
         CliControlIn in = {};
 
-        if (!s->control || cli_control_receive(s->control, ev, &in) < 0 ||
-            !(in.type == CLI_CONTROL_IN_RESPONSE || in.type == CLI_CONTROL_IN_STRAY_RESPONSE)) {
+        if (!s->control || cli_control_receive(s->control, ev, &in) < 0) {
+                on_run_event(run, ev, userdata);
+                return;
+        }
+        if (in.type == CLI_CONTROL_IN_ASK) {
+                session_answer_ask(userdata, run, &in);
+                return;
+        }
+        if (!(in.type == CLI_CONTROL_IN_RESPONSE || in.type == CLI_CONTROL_IN_STRAY_RESPONSE)) {
                 on_run_event(run, ev, userdata);
                 return;
         }
@@ -498,6 +682,7 @@ static void on_run_exit(Run *run, const CliExit *exit, void *userdata) {
 
 static const RunCallbacks session_run_callbacks = {
         .on_event = on_run_event,
+        .on_control = on_run_control,
         .on_failed = on_run_failed,
         .on_idle = on_run_idle,
         .on_exit = on_run_exit,
@@ -702,9 +887,13 @@ static Session *session_free(Session *s) {
                 s->choices[i].run = run_free(s->choices[i].run);
                 s->choices[i].mcp_filter = mcp_filter_free(s->choices[i].mcp_filter);
                 cli_outcome_done(&s->choices[i].outcome);
+                json_decref(s->choices[i].tool_usage);
+                json_decref(s->choices[i].pending_calls);
         }
         free(s->choices);
         s->control = cli_control_free(s->control);
+        json_decref(s->followup_ids);
+        json_decref(s->followup_results);
         release_slots(s, s->slots_held);
         if (s->translator)
                 s->ops->stream_free(s->translator);
@@ -779,6 +968,22 @@ static int session_send_late_config(Session *s, Run *run) {
         return session_send_config(s, run, requests);
 }
 
+/* A cold run has everything but the client tools' server and the structured-output schema in
+ * argv: those are declared the way a pooled run declares them, in the one initialize, before
+ * the conversation. */
+static int session_send_cold_initialize(Session *s, Run *run) {
+        json_auto_t *init = NULL, *line = NULL;
+        int r;
+
+        r = cli_control_build_cold_initialize(&s->api.cli, &init);
+        if (r < 0 || !init)
+                return r;
+        r = cli_control_send(s->control, TAKE_PTR(init), NULL, &line);
+        if (r < 0)
+                return r;
+        return run_send_line(run, line);
+}
+
 /* Start the runs, one per choice (choice 0's may be adopted from the pool, already running);
  * timers first, so nothing can fail once a child exists. */
 static int session_spawn(Session *s, RunStage *stage) {
@@ -802,31 +1007,20 @@ static int session_spawn(Session *s, RunStage *stage) {
                 .log_id = s->request_id,
                 .api = api_kind_to_string(s->ops->kind),
         };
-        /* What a cold process needs beyond its argv (structured output's schema) goes over the
-         * control channel too, answers checked like a pooled run's. */
-        json_auto_t *spawn_config = NULL;
-        r = cli_control_build_spawn_config(&s->api.cli, &spawn_config);
-        if (r < 0)
-                return r;
-        if (json_array_size(spawn_config) > 0 && !s->control) {
+        if (s->ev_ping)
+                (void) event_add_ms(s->ev_ping, c->ping_interval_ms);
+        /* The CLI's asks (the client tools' server, §16.1) are answered for cold runs too. */
+        if (!s->control) {
                 r = cli_control_new(&s->control);
                 if (r < 0)
                         return r;
         }
-        if (s->ev_ping)
-                (void) event_add_ms(s->ev_ping, c->ping_interval_ms);
         for (unsigned i = 0; i < s->n_choices; i++) {
                 Choice *ch = &s->choices[i];
                 CliInput turns;
 
-                if (!(i == 0 && s->warm)) {
-                        r = run_start(&ch->run, &server->run_ctx, &sp,
-                                      json_array_size(spawn_config) > 0 ? &session_warm_run_callbacks
-                                                                        : &session_run_callbacks,
-                                      ch, stage);
-                        if (r < 0)
-                                return r;
-                        r = session_send_config(s, ch->run, spawn_config);
+                if (!(i == 0 && (s->warm || s->parked_adopt))) {
+                        r = run_start(&ch->run, &server->run_ctx, &sp, &session_run_callbacks, ch, stage);
                         if (r < 0)
                                 return r;
                 }
@@ -839,6 +1033,15 @@ static int session_spawn(Session *s, RunStage *stage) {
                         r = session_send_late_config(s, ch->run);
                         if (r < 0)
                                 return r;
+                } else if (!(i == 0 && s->parked_adopt)) {
+                        r = session_send_cold_initialize(s, ch->run);
+                        if (r < 0)
+                                return r;
+                }
+                /* An adopted parked run has the conversation; its calls were just answered. */
+                if (i == 0 && s->parked_adopt) {
+                        cli_input_done(&s->input);
+                        continue;
                 }
                 /* The last choice takes the session's lines; the others get copies. */
                 if (i + 1 < s->n_choices) {
@@ -924,6 +1127,22 @@ void session_abort(Session *s, CliKillReason reason) {
         session_kill(s, reason);
 }
 
+/* What parking needs of the conversation, before its tree goes (a follow-up's calls and results). */
+static int session_parse_park(Session *s) {
+        size_t n = json_array_size(s->api.cli.messages);
+        int r;
+
+        if (!s->park_enabled || json_array_size(s->api.cli.tools) == 0)
+                return 0;
+        r = client_tools_digest(&s->api.cli, n, &s->digest_all);
+        if (r < 0)
+                return r;
+        r = client_tools_followup(s->api.cli.messages, &s->followup_ids, &s->followup_results);
+        if (r <= 0)
+                return r;
+        return client_tools_digest(&s->api.cli, n - 2, &s->digest_prefix);
+}
+
 /*
  * Body -> s->api and the serialized stdin lines; a client error fills @err (400). The body's
  * tree and the request's conversation tree are dropped before this returns: a queued request
@@ -955,6 +1174,9 @@ static int session_parse(Session *s, const char *buf, size_t len, ApiError *err)
         }
         /* The body's tree goes now; the request holds references to the blocks it needs. */
         json_decref(TAKE_PTR(root));
+        r = session_parse_park(s);
+        if (r < 0)
+                return api_error_set(err, r, 500, "api_error", "Out of memory"), r;
         r = cli_request_serialize_input(&s->api.cli, &s->input);
         if (r < 0)
                 return api_error_set(err, r, 500, "api_error", "Out of memory"), r;
@@ -1059,6 +1281,7 @@ void session_handle(Server *server, struct evhttp_request *req, const ApiOps *op
         snprintf(s->request_id, sizeof(s->request_id), "%s", request_id);
         random_id(s->message_id, sizeof(s->message_id), ops->id_prefix, RANDOM_ID_BASE62, 24);
         s->state = SESSION_NEW;
+        s->park_enabled = c->tool_park_ms > 0;
         scheduler_join(&server->scheduler, &s->ticket, on_slot_granted, s);
 
         if (len > c->max_body_bytes) {
@@ -1208,6 +1431,15 @@ static void session_parsed(Session *s, int r, ApiError *err) {
          * for n > 1 choices runs them all cold: n slots are taken at once (FIFO), and one adopted
          * slot plus n - 1 queued ones would hold a slot while waiting. A request with registry
          * MCP servers gets them late (mcp_set_servers, see session_send_late_config()). */
+        if (s->n_choices == 1 && s->followup_ids) {
+                r = park_adopt(server->park, s->digest_prefix, s->followup_ids, s->followup_results,
+                               &session_warm_run_callbacks, &s->choices[0], &s->choices[0].run, &s->control);
+                if (r > 0) {
+                        s->parked_adopt = true;
+                        session_start(s);
+                        return;
+                }
+        }
         if (s->n_choices == 1) {
                 r = pool_adopt(server->pool, s->api.cli.model, s->request_id, &session_warm_run_callbacks,
                                &s->choices[0], &s->choices[0].run, &s->control);
@@ -1219,7 +1451,7 @@ static void session_parsed(Session *s, int r, ApiError *err) {
         }
         /* Too few slots free: idle pooled processes are the first thing given up (each reap frees one). */
         for (unsigned k = scheduler_shortfall(&server->scheduler, s->n_choices); k > 0; k--)
-                if (!pool_sacrifice(server->pool))
+                if (!park_sacrifice(server->park) && !pool_sacrifice(server->pool))
                         break;
         r = scheduler_acquire(&server->scheduler, &s->ticket, s->n_choices);
         if (r > 0) {

@@ -10,8 +10,9 @@
  * merged, since the CLI's history recipe needs strict alternation.
  *
  * Not done here: the slash-command escape and the system-prompt placement (cli/request.c, which
- * knows how the CLI reads its input), client tools (later), the MCP registry lookup (the names of
- * metadata.mcp_servers are taken here, checked against the registry by the session), the SSE side
+ * knows how the CLI reads its input), the client tools' rules (client-tools.c), the MCP registry
+ * lookup (the names of metadata.mcp_servers are taken here, checked against the registry by the
+ * session), the SSE side
  * (anthropic-stream.c).
  */
 
@@ -23,6 +24,7 @@
 #include <strings.h>
 
 #include "api/anthropic.h"
+#include "api/client-tools.h"
 #include "api/models.h"
 #include "api/structured-output.h"
 #include "mcp-registry.h"
@@ -504,22 +506,29 @@ static int parse_messages(const json_t *messages, json_t **ret, ApiError *reterr
 }
 
 /*
- * `tools` and `tool_choice`: the CLI runs with no tools of the client's (--tools ""), so they have
- * no effect, but a malformed one is still the client's mistake and gets the 400 the API gives.
+ * `tools` and `tool_choice`. Custom tools (no "type", or "custom") are the client's own: they are
+ * offered to the model through the "cp" server (api/client-tools.c). Server tools (web search,
+ * ...) have no runner here: validated, not offered.
  */
-static int check_tools(const json_t *body, ApiError *reterr) {
+static int parse_tools(const json_t *body, ApiRequest *req, ApiError *reterr) {
         static const char *const choices[] = { "auto", "any", "tool", "none" };
         const json_t *tools = json_object_get(body, "tools");
         const json_t *choice = json_object_get(body, "tool_choice");
+        json_auto_t *list = json_array();
         const json_t *tool;
+        ToolChoice mode = TOOL_CHOICE_AUTO;
         const char *type;
-        char param[128];
+        char param[128], at_schema[128];
         size_t i;
+        int k;
 
+        if (!list)
+                return -ENOMEM;
         if (!is_absent(tools) && !json_is_array(tools))
                 return api_error_request(reterr, "tools", "tools: must be an array of tool definitions");
         json_array_foreach(tools, i, tool) {
                 const json_t *v;
+                bool custom;
 
                 (void) snprintf(param, sizeof(param), "tools.%zu", i);
                 if (!json_is_object(tool))
@@ -539,30 +548,45 @@ static int check_tools(const json_t *body, ApiError *reterr) {
                 /* Custom tools (no "type", or "custom") need a schema; server tools have none. */
                 (void) snprintf(param, sizeof(param), "tools.%zu.input_schema", i);
                 v = json_object_get(tool, "input_schema");
-                if ((is_absent(json_object_get(tool, "type")) || streq_ptr(member_clean_string(tool, "type"), "custom"))
-                    && !json_is_object(v))
+                custom = is_absent(json_object_get(tool, "type")) ||
+                         streq_ptr(member_clean_string(tool, "type"), "custom");
+                if (custom && !json_is_object(v))
                         return api_error_request(reterr, param, "%s: required, an object (a JSON schema)", param);
                 if (!is_absent(v) && !json_is_object(v))
                         return api_error_request(reterr, param, "%s: must be an object (a JSON schema)", param);
+                if (!custom)
+                        continue;
+                (void) snprintf(param, sizeof(param), "tools.%zu.name", i);
+                (void) snprintf(at_schema, sizeof(at_schema), "tools.%zu.input_schema", i);
+                k = client_tools_add(list, json_object_get(tool, "name"), json_object_get(tool, "description"), v,
+                                     param, at_schema, reterr);
+                if (k < 0)
+                        return k;
         }
 
-        if (is_absent(choice))
-                return 0;
-        if (!json_is_object(choice))
-                return api_error_request(reterr, "tool_choice", "tool_choice: must be an object");
-        type = member_clean_string(choice, "type");
-        if (!type || !str_in(type, choices, ELEMENTSOF(choices)))
-                return api_error_request(reterr, "tool_choice.type",
-                                     "tool_choice.type: must be \"auto\", \"any\", \"tool\" or \"none\"");
-        if (streq(type, "tool") && (!member_clean_string(choice, "name") ||
-                                    json_string_length(json_object_get(choice, "name")) == 0))
-                return api_error_request(reterr, "tool_choice.name",
-                                     "tool_choice.name: required for tool_choice type \"tool\"");
-        if (!is_absent(json_object_get(choice, "disable_parallel_tool_use")) &&
-            !json_is_boolean(json_object_get(choice, "disable_parallel_tool_use")))
-                return api_error_request(reterr, "tool_choice.disable_parallel_tool_use",
-                                     "tool_choice.disable_parallel_tool_use: must be a boolean");
-        return 0;
+        if (!is_absent(choice)) {
+                if (!json_is_object(choice))
+                        return api_error_request(reterr, "tool_choice", "tool_choice: must be an object");
+                type = member_clean_string(choice, "type");
+                if (!type || !str_in(type, choices, ELEMENTSOF(choices)))
+                        return api_error_request(reterr, "tool_choice.type",
+                                                 "tool_choice.type: must be \"auto\", \"any\", \"tool\" or \"none\"");
+                if (streq(type, "tool") && (!member_clean_string(choice, "name") ||
+                                            json_string_length(json_object_get(choice, "name")) == 0))
+                        return api_error_request(reterr, "tool_choice.name",
+                                                 "tool_choice.name: required for tool_choice type \"tool\"");
+                if (!is_absent(json_object_get(choice, "disable_parallel_tool_use")) &&
+                    !json_is_boolean(json_object_get(choice, "disable_parallel_tool_use")))
+                        return api_error_request(reterr, "tool_choice.disable_parallel_tool_use",
+                                                 "tool_choice.disable_parallel_tool_use: must be a boolean");
+                mode = streq(type, "any") ? TOOL_CHOICE_ANY : streq(type, "tool") ? TOOL_CHOICE_TOOL :
+                       streq(type, "none") ? TOOL_CHOICE_NONE : TOOL_CHOICE_AUTO;
+                /* The CLI issues every tool_use of a message; one at a time cannot be enforced. */
+                if (json_is_true(json_object_get(choice, "disable_parallel_tool_use")) && json_array_size(list) > 0)
+                        req->approximated = "tool_choice";
+        }
+        return client_tools_attach(req, TAKE_PTR(list), mode, member_clean_string(choice, "name"), "tool_choice.name",
+                                   reterr);
 }
 
 static int parse_thinking(const json_t *v, const ApiEnv *env, CliRequest *cli, ApiError *reterr) {
@@ -754,9 +778,6 @@ int anthropic_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *r
         k = parse_unsupported(body, &req.unsupported, reterr);
         if (k < 0)
                 return k;
-        k = check_tools(body, reterr);
-        if (k < 0)
-                return k;
         k = parse_system(json_object_get(body, "system"), &req.cli.system_prompt, &req.cli.system_prompt_len,
                          reterr);
         if (k < 0)
@@ -776,6 +797,13 @@ int anthropic_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *r
         /* Only the names: which exist is the registry's say at run time (it may be reloaded). */
         k = mcp_names_from_json(json_object_get(json_object_get(body, "metadata"), "mcp_servers"),
                                 "metadata.mcp_servers", &req.mcp_servers, reterr);
+        if (k < 0)
+                return k;
+        /* After the system text, which tool_choice may add to. */
+        k = parse_tools(body, &req, reterr);
+        if (k < 0)
+                return k;
+        k = client_tools_history(req.cli.messages, reterr);
         if (k < 0)
                 return k;
 

@@ -68,6 +68,7 @@ typedef struct ApiRequest {
         bool include_usage;     /* Chat Completions stream_options.include_usage */
         json_t *echo;           /* owned, NULL: request fields the response object repeats (Responses) */
         char **mcp_servers;     /* registry servers the body asked for (metadata.mcp_servers), strv */
+        const char *approximated;/* static: what was only approximated (x-proxy-approximated), NULL: none */
         CliRequest cli;
 } ApiRequest;
 

@@ -10,8 +10,8 @@
  *
  * Parameters the CLI has no way to honour are accepted and named in x-proxy-unsupported; only
  * `logprobs: true` is refused, since a client asking for them would read absent ones as a bug.
- * Client tools (function calling) are not served yet: `tools`/`tool_choice` are accepted and
- * named, and the model answers without them.
+ * Function tools are the client's tools (api/client-tools.c): `tools`, `tool_choice` and
+ * `parallel_tool_calls` are honoured or, where the CLI cannot, approximated and said so.
  */
 
 #include <assert.h>
@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/client-tools.h"
 #include "api/models.h"
 #include "api/openai.h"
 #include "api/structured-output.h"
@@ -30,7 +31,7 @@
 static const char *const advisory_params[] = {
         "temperature", "top_p", "frequency_penalty", "presence_penalty", "seed", "user", "stop",
         "max_tokens", "max_completion_tokens", "logprobs", "top_logprobs", "logit_bias",
-        "tools", "tool_choice", "parallel_tool_calls", "functions", "function_call", "metadata", "store",
+        "functions", "function_call", "metadata", "store",
         "service_tier", "prediction", "modalities", "audio", "web_search_options", "verbosity",
         "prompt_cache_key", "safety_identifier",
 };
@@ -460,6 +461,66 @@ static int parse_advisory(const json_t *body, char **ret, ApiError *reterr) {
         return 0;
 }
 
+/* `tools` ({type:"function", function:{name, description, parameters}}), `tool_choice`
+ * ("none", "auto", "required", {type:"function", function:{name}}) and `parallel_tool_calls`. */
+static int parse_tools(const json_t *body, ApiRequest *req, ApiError *reterr) {
+        const json_t *tools = json_object_get(body, "tools"), *choice = json_object_get(body, "tool_choice");
+        const json_t *parallel = json_object_get(body, "parallel_tool_calls"), *tool;
+        json_auto_t *list = json_array();
+        ToolChoice mode = TOOL_CHOICE_AUTO;
+        const char *name = NULL;
+        char param[96], at_name[96], at_schema[96];
+        size_t i;
+        int k;
+
+        if (!list)
+                return -ENOMEM;
+        if (is_set(tools) && !json_is_array(tools))
+                return api_error_request(reterr, "tools", "tools: must be an array of tool definitions");
+        json_array_foreach(tools, i, tool) {
+                const json_t *fn = json_object_get(tool, "function");
+
+                (void) snprintf(param, sizeof(param), "tools.%zu.type", i);
+                if (!streq_ptr(json_string_value(json_object_get(tool, "type")), "function"))
+                        return api_error_request(reterr, param, "%s: must be \"function\"", param);
+                (void) snprintf(param, sizeof(param), "tools.%zu.function", i);
+                if (!json_is_object(fn))
+                        return api_error_request(reterr, param, "%s: required, an object", param);
+                (void) snprintf(at_name, sizeof(at_name), "tools.%zu.function.name", i);
+                (void) snprintf(at_schema, sizeof(at_schema), "tools.%zu.function.parameters", i);
+                k = client_tools_add(list, json_object_get(fn, "name"), json_object_get(fn, "description"),
+                                     json_object_get(fn, "parameters"), at_name, at_schema, reterr);
+                if (k < 0)
+                        return k;
+        }
+        if (is_set(parallel) && !json_is_boolean(parallel))
+                return api_error_request(reterr, "parallel_tool_calls", "parallel_tool_calls: must be a boolean");
+        if (json_is_string(choice)) {
+                const char *c = json_string_value(choice);
+
+                if (streq(c, "none"))
+                        mode = TOOL_CHOICE_NONE;
+                else if (streq(c, "required"))
+                        mode = TOOL_CHOICE_ANY;
+                else if (!streq(c, "auto"))
+                        return api_error_request(reterr, "tool_choice",
+                                                 "tool_choice: must be \"none\", \"auto\", \"required\" or a named "
+                                                 "function");
+        } else if (json_is_object(choice)) {
+                name = json_string_value(json_object_get(json_object_get(choice, "function"), "name"));
+                if (!streq_ptr(json_string_value(json_object_get(choice, "type")), "function") || !name)
+                        return api_error_request(reterr, "tool_choice",
+                                                 "tool_choice: a named choice is {\"type\":\"function\",\"function\":"
+                                                 "{\"name\":...}}");
+                mode = TOOL_CHOICE_TOOL;
+        } else if (is_set(choice))
+                return api_error_request(reterr, "tool_choice", "tool_choice: must be a string or an object");
+        /* The CLI issues every call of a message: one at a time cannot be enforced. */
+        if (json_is_false(parallel) && json_array_size(list) > 0 && mode != TOOL_CHOICE_NONE)
+                req->approximated = "tool_choice";
+        return client_tools_attach(req, TAKE_PTR(list), mode, name, "tool_choice.function.name", reterr);
+}
+
 /**
  * openai_chat_request_parse() - validate a /v1/chat/completions body and build the ApiRequest
  * @body: the parsed request body
@@ -515,6 +576,12 @@ int openai_chat_request_parse(const json_t *body, const ApiEnv *env, ApiRequest 
         if (k < 0)
                 return k;
         k = structured_output_from_chat(body, &req.cli.json_schema, reterr);
+        if (k < 0)
+                return k;
+        k = parse_tools(body, &req, reterr);
+        if (k < 0)
+                return k;
+        k = client_tools_history(req.cli.messages, reterr);
         if (k < 0)
                 return k;
 

@@ -23,6 +23,8 @@ typedef struct Choice {
         AnthropicStream *a;
         bool role_sent;
         bool finished;
+        bool in_tool_call;      /* the open block is a tool_use: its input deltas are arguments */
+        json_int_t n_tool_calls;
         json_t *usage;          /* owned: the Anthropic usage of the final message_delta */
 } Choice;
 
@@ -193,10 +195,38 @@ static int retell(OpenAIChatStream *s, unsigned index, const json_t *event, json
                                           json_pack("{s:s,s:s,s:n}", "role", "assistant", "content", "", "refusal"),
                                           out);
         }
+        if (streq_ptr(name, "content_block_start")) {
+                const json_t *block = json_object_get(data, "content_block");
+
+                c->in_tool_call = streq_ptr(json_string_value(json_object_get(block, "type")), "tool_use");
+                if (!c->in_tool_call)
+                        return 0;
+                /* The call's id and name first, its arguments as they stream (OpenAI's order). */
+                return emit_content_delta(
+                        s, index,
+                        json_pack("{s:[{s:I,s:O,s:s,s:{s:O,s:s}}]}", "tool_calls", "index", c->n_tool_calls++, "id",
+                                  json_object_get(block, "id"), "type", "function", "function", "name",
+                                  json_object_get(block, "name"), "arguments", ""),
+                        out);
+        }
+        if (streq_ptr(name, "content_block_stop")) {
+                c->in_tool_call = false;
+                return 0;
+        }
         if (streq_ptr(name, "content_block_delta")) {
                 const json_t *delta = json_object_get(data, "delta");
                 const char *type = json_string_value(json_object_get(delta, "type"));
                 const char *text;
+
+                if (streq_ptr(type, "input_json_delta") && c->in_tool_call) {
+                        text = json_string_value(json_object_get(delta, "partial_json"));
+                        return text && *text ? emit_content_delta(
+                                                       s, index,
+                                                       json_pack("{s:[{s:I,s:{s:s}}]}", "tool_calls", "index",
+                                                                 c->n_tool_calls - 1, "function", "arguments", text),
+                                                       out)
+                                             : 0;
+                }
 
                 if (streq_ptr(type, "text_delta")) {
                         text = json_string_value(json_object_get(delta, "text"));
@@ -220,7 +250,7 @@ static int retell(OpenAIChatStream *s, unsigned index, const json_t *event, json
                         c->usage = json_object();
                 return emit_delta(s, index, json_object(), openai_finish_reason(json_string_value(stop)), out);
         }
-        /* content_block_start/stop, message_stop, ping: nothing a chunk says. */
+        /* message_stop, ping: nothing a chunk says. */
         return 0;
 }
 

@@ -19,8 +19,9 @@
  * .reasoning_summary_part.done), before the message, as the real API orders them. The response
  * object repeats the request fields the real API repeats (openai_responses_echo()).
  *
- * Not yet: client tools (`tools` are accepted, echoed, named in x-proxy-unsupported and not
- * given to the model).
+ * Function tools are re-stated as chat tools too (client tools, api/client-tools.c): a tool call
+ * comes back as a function_call item with its arguments streamed. Other tool types (web search,
+ * ...) have no runner here: named in x-proxy-unsupported and not offered.
  */
 
 #include <assert.h>
@@ -35,7 +36,7 @@
 #include "util/macro.h"
 
 static const char *const advisory_params[] = {
-        "temperature", "top_p", "max_output_tokens", "tools", "tool_choice", "parallel_tool_calls",
+        "temperature", "top_p", "max_output_tokens",
         "store", "include", "metadata", "prompt_cache_key", "truncation", "user", "service_tier",
         "client_metadata", "safety_identifier", "top_logprobs", "max_tool_calls", "prompt",
 };
@@ -149,6 +150,77 @@ static int input_to_chat(const json_t *input, json_t *msgs, ApiError *reterr) {
         return 0;
 }
 
+/* `tools`, `tool_choice` and `parallel_tool_calls` in chat terms, added to @chat; a tool type
+ * other than function sets @ret_skipped. */
+static int tools_to_chat(const json_t *body, json_t *chat, bool *ret_skipped, ApiError *reterr) {
+        const json_t *tools = json_object_get(body, "tools"), *choice = json_object_get(body, "tool_choice"), *t;
+        json_auto_t *list = NULL;
+        size_t i;
+
+        *ret_skipped = false;
+        if (is_set(tools) && !json_is_array(tools))
+                return api_error_request(reterr, "tools", "tools: must be an array of tool definitions");
+        if (json_is_array(tools)) {
+                list = json_array();
+                if (!list)
+                        return -ENOMEM;
+                json_array_foreach(tools, i, t) {
+                        if (!streq_ptr(json_string_value(json_object_get(t, "type")), "function")) {
+                                *ret_skipped = true;
+                                continue;
+                        }
+                        if (json_array_append_new(list, json_pack("{s:s,s:{s:O?,s:O?,s:O?}}", "type", "function",
+                                                                  "function", "name", json_object_get(t, "name"),
+                                                                  "description", json_object_get(t, "description"),
+                                                                  "parameters", json_object_get(t, "parameters"))) < 0)
+                                return -ENOMEM;
+                }
+                if (json_object_set(chat, "tools", list) < 0)
+                        return -ENOMEM;
+        }
+        if (json_is_object(choice) && streq_ptr(json_string_value(json_object_get(choice, "type")), "function")) {
+                if (json_object_set_new(chat, "tool_choice",
+                                        json_pack("{s:s,s:{s:O?}}", "type", "function", "function", "name",
+                                                  json_object_get(choice, "name"))) < 0)
+                        return -ENOMEM;
+        } else if (is_set(choice) && json_object_set(chat, "tool_choice", (json_t *) choice) < 0)
+                return -ENOMEM;
+        if (is_set(json_object_get(body, "parallel_tool_calls")) &&
+            json_object_set(chat, "parallel_tool_calls", json_object_get(body, "parallel_tool_calls")) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* The chat parser names chat fields ("tools.0.function.name"); say which of ours it was. */
+static void error_to_responses(ApiError *e) {
+        char p[sizeof(e->param)], m[sizeof(e->message)];
+        const char *fn;
+        size_t n;
+
+        if (!e)
+                return;
+        if (strneq(e->param, "reasoning_effort", 16)) {
+                (void) snprintf(e->param, sizeof(e->param), "reasoning.effort");
+                return;
+        }
+        if (strneq(e->param, "messages", 8)) {
+                (void) snprintf(p, sizeof(p), "input%s", e->param + 8);
+                (void) snprintf(e->param, sizeof(e->param), "%s", p);
+                return;
+        }
+        fn = strstr(e->param, ".function.");
+        if (!fn || !(strneq(e->param, "tools.", 6) || strneq(e->param, "tool_choice.", 12)))
+                return;
+        /* Responses tools are flat: "tools.0.name", "tool_choice.name". The message starts with the param. */
+        n = strlen(e->param);
+        (void) snprintf(p, sizeof(p), "%.*s%s", (int) (fn - e->param), e->param, fn + strlen(".function"));
+        if (strneq(e->message, e->param, n)) {
+                (void) snprintf(m, sizeof(m), "%s%s", p, e->message + n);
+                (void) snprintf(e->message, sizeof(e->message), "%s", m);
+        }
+        (void) snprintf(e->param, sizeof(e->param), "%s", p);
+}
+
 static int add_name(char **list, const char *name) {
         size_t len = *list ? strlen(*list) : 0, n = strlen(name);
         char *p = realloc(*list, len + (len ? 1 : 0) + n + 1);
@@ -223,6 +295,7 @@ int openai_responses_request_parse(const json_t *body, const ApiEnv *env, ApiReq
         json_auto_t *chat = NULL, *msgs = json_array();
         _cleanup_free_ char *unsupported = NULL;
         const json_t *v, *reasoning;
+        bool skipped_tools;
         int r;
 
         if (!msgs)
@@ -255,18 +328,16 @@ int openai_responses_request_parse(const json_t *body, const ApiEnv *env, ApiReq
                          json_object_get(body, "stream"), "reasoning_effort", json_object_get(reasoning, "effort"));
         if (!chat)
                 return -ENOMEM;
+        r = tools_to_chat(body, chat, &skipped_tools, reterr);
+        if (r < 0)
+                return r;
         r = openai_chat_request_parse(chat, env, &req, reterr);
         if (r < 0) {
-                /* The chat parser names chat fields; say which of ours it was. */
-                if (reterr && strneq(reterr->param, "reasoning_effort", 16))
-                        (void) snprintf(reterr->param, sizeof(reterr->param), "reasoning.effort");
-                else if (reterr && strneq(reterr->param, "messages", 8)) {
-                        char p[64];
-                        (void) snprintf(p, sizeof(p), "input%s", reterr->param + 8);
-                        (void) snprintf(reterr->param, sizeof(reterr->param), "%s", p);
-                }
+                error_to_responses(reterr);
                 return r;
         }
+        if (skipped_tools && add_name(&unsupported, "tools") < 0)
+                return -ENOMEM;
         for (size_t i = 0; i < ELEMENTSOF(advisory_params); i++)
                 if (is_set(json_object_get(body, advisory_params[i])) &&
                     add_name(&unsupported, advisory_params[i]) < 0)
@@ -301,10 +372,12 @@ int openai_responses_request_parse(const json_t *body, const ApiEnv *env, ApiReq
 
 typedef struct Item {
         char *id;
-        char *text;
+        char *text;             /* a function_call's arguments */
         size_t len;
         bool open;
         bool reasoning;         /* a reasoning item (the CLI's thinking), else a message */
+        bool function_call;     /* a client tool call (tool_use), else a message */
+        json_t *call;           /* function_call: {call_id, name} */
 } Item;
 
 struct OpenAIResponsesStream {
@@ -349,6 +422,7 @@ OpenAIResponsesStream *openai_responses_stream_free(OpenAIResponsesStream *s) {
         for (size_t i = 0; i < s->n_items; i++) {
                 free(s->items[i].id);
                 free(s->items[i].text);
+                json_decref(s->items[i].call);
         }
         free(s->items);
         anthropic_stream_free(s->a);
@@ -382,6 +456,10 @@ static json_t *item_json(const Item *it, bool done) {
                 return done ? json_pack("{s:s,s:s,s:[{s:s,s:s}]}", "id", it->id, "type", "reasoning", "summary", "type",
                                         "summary_text", "text", it->text ?: "")
                             : json_pack("{s:s,s:s,s:[]}", "id", it->id, "type", "reasoning", "summary");
+        if (it->function_call)
+                return json_pack("{s:s,s:s,s:s,s:O,s:O,s:s}", "id", it->id, "type", "function_call", "status",
+                                 done ? "completed" : "in_progress", "call_id", json_object_get(it->call, "call_id"),
+                                 "name", json_object_get(it->call, "name"), "arguments", it->text ?: "");
         return json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:[]}]}", "id", it->id, "type", "message", "status",
                          done ? "completed" : "in_progress", "role", "assistant", "content", "type", "output_text",
                          "text", it->text ?: "", "annotations");
@@ -468,6 +546,29 @@ static int item_open(OpenAIResponsesStream *s, bool reasoning, json_t *out) {
                     out);
 }
 
+/* A client tool call (Anthropic tool_use) as a function_call item; its arguments stream as deltas. */
+static int item_open_call(OpenAIResponsesStream *s, const json_t *block, json_t *out) {
+        Item *items = realloc(s->items, (s->n_items + 1) * sizeof(Item));
+        Item *it;
+
+        if (!items)
+                return -ENOMEM;
+        s->items = items;
+        it = &s->items[s->n_items];
+        *it = (Item) { .open = true, .function_call = true };
+        it->call = json_pack("{s:O,s:O}", "call_id", json_object_get(block, "id") ?: json_null(), "name",
+                             json_object_get(block, "name") ?: json_null());
+        if (!it->call || asprintf(&it->id, "fc_%s_%zu", s->id + (strneq(s->id, "resp_", 5) ? 5 : 0), s->n_items) < 0) {
+                json_decref(it->call);
+                *it = (Item) {};
+                return -ENOMEM;
+        }
+        s->open_item = (int) s->n_items++;
+        return emit(s, "response.output_item.added",
+                    json_pack("{s:I,s:o}", "output_index", (json_int_t) s->open_item, "item", item_json(it, false)),
+                    out);
+}
+
 static int item_append(Item *it, const char *t) {
         size_t n = strlen(t);
         char *p = realloc(it->text, it->len + n + 1);
@@ -500,6 +601,17 @@ static int item_close(OpenAIResponsesStream *s, json_t *out) {
                                  json_pack("{s:s,s:I,s:i,s:{s:s,s:s}}", "item_id", it->id, "output_index", idx,
                                            "summary_index", 0, "part", "type", "summary_text", "text", it->text ?: ""),
                                  out);
+                it->open = false;
+                if (r >= 0)
+                        r = emit(s, "response.output_item.done",
+                                 json_pack("{s:I,s:o}", "output_index", idx, "item", item_json(it, true)), out);
+                return r;
+        }
+        if (it->function_call) {
+                r = emit(s, "response.function_call_arguments.done",
+                         json_pack("{s:s,s:I,s:O,s:s}", "item_id", it->id, "output_index", idx, "name",
+                                   json_object_get(it->call, "name"), "arguments", it->text ?: ""),
+                         out);
                 it->open = false;
                 if (r >= 0)
                         r = emit(s, "response.output_item.done",
@@ -545,7 +657,11 @@ static int retell(OpenAIResponsesStream *s, const json_t *ev, json_t *out) {
         if (streq_ptr(name, "message_start"))
                 return start(s, out);
         if (streq_ptr(name, "content_block_start")) {
-                const char *type = json_string_value(json_object_get(json_object_get(data, "content_block"), "type"));
+                const json_t *block = json_object_get(data, "content_block");
+                const char *type = json_string_value(json_object_get(block, "type"));
+
+                if (streq_ptr(type, "tool_use"))
+                        return item_open_call(s, block, out);
                 /* A thinking block reaches us only when thinking was asked for (AnthropicStream). */
                 if (streq_ptr(type, "thinking"))
                         return item_open(s, true, out);
@@ -564,6 +680,20 @@ static int retell(OpenAIResponsesStream *s, const json_t *ev, json_t *out) {
                 return emit(s, "response.reasoning_summary_text.delta",
                             json_pack("{s:s,s:i,s:i,s:s}", "item_id", s->items[s->open_item].id, "output_index",
                                       s->open_item, "summary_index", 0, "delta", t),
+                            out);
+        }
+        if (streq_ptr(name, "content_block_delta") && s->open_item >= 0 && s->items[s->open_item].function_call) {
+                const json_t *d = json_object_get(data, "delta");
+                const char *t = json_string_value(json_object_get(d, "partial_json"));
+
+                if (!streq_ptr(json_string_value(json_object_get(d, "type")), "input_json_delta") || !t || !*t)
+                        return 0;
+                r = item_append(&s->items[s->open_item], t);
+                if (r < 0)
+                        return r;
+                return emit(s, "response.function_call_arguments.delta",
+                            json_pack("{s:s,s:i,s:s}", "item_id", s->items[s->open_item].id, "output_index",
+                                      s->open_item, "delta", t),
                             out);
         }
         if (streq_ptr(name, "content_block_delta") && s->open_item >= 0) {

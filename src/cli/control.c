@@ -460,11 +460,14 @@ static int cli_control_append(json_t *requests, int k, json_t *request) {
 }
 
 /*
- * What goes into the one initialize a process takes: the structured-output schema (both kinds
- * of process) and, for a pooled one, the system prompt that a cold one has in its argv. Kept
- * apart from the other late settings because the CLI takes a single initialize per process.
+ * What goes into the one initialize a process takes: the structured-output schema and the client
+ * tools' "sdk" server (both kinds of process: cli/README §16.4, declared per request, never at
+ * spawn) and, for a pooled one, the system prompt that a cold one has in its argv. Kept apart
+ * from the other late settings because the CLI takes a single initialize per process.
  */
 static void cli_control_init_for(const CliRequest *r, bool pooled, CliControlInit *init) {
+        static char *const tool_servers[] = { (char *) "cp", NULL };
+
         *init = (CliControlInit) {};
         if (pooled && r->system_prompt && r->system_prompt_mode == SYSTEM_PROMPT_APPEND) {
                 init->append_system_prompt = r->system_prompt;
@@ -474,6 +477,8 @@ static void cli_control_init_for(const CliRequest *r, bool pooled, CliControlIni
                 init->system_prompt_len = r->system_prompt_len;
         }
         init->json_schema = r->json_schema;
+        if (json_array_size(r->tools) > 0)
+                init->sdk_mcp_servers = tool_servers;
 }
 
 static bool cli_control_init_empty(const CliControlInit *init) {
@@ -507,6 +512,27 @@ static int cli_control_build_init_requests(const CliRequest *r, bool pooled, jso
 }
 
 /**
+ * cli_control_build_cold_initialize() - the initialize a cold run sends before its conversation
+ * @r: the request
+ * @ret_request: new request object, or NULL when @r needs none
+ *
+ * A cold process has its settings in argv, except what only the control channel can declare:
+ * the client tools' "sdk" server and the structured-output schema. The CLI takes ONE initialize
+ * per process, so anything else a cold run must send in an initialize belongs in this one.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int cli_control_build_cold_initialize(const CliRequest *r, json_t **ret_request) {
+        CliControlInit init;
+
+        *ret_request = NULL;
+        cli_control_init_for(r, /* pooled= */ false, &init);
+        if (cli_control_init_empty(&init))
+                return 0;
+        return cli_control_build_initialize(&init, ret_request);
+}
+
+/**
  * cli_control_build_late_config() - the control requests equal to a request's per-request argv
  * @r: the request, as for cli_request_build_argv()
  * @ret_requests: new array of request objects (possibly empty), in the order to send them
@@ -517,7 +543,7 @@ static int cli_control_build_init_requests(const CliRequest *r, bool pooled, jso
  * a pooled process must already have it (a late change leaves the /model record upstream).
  * Recorded as warm_keyed_model_pipelined: sent back to back with the user line, the upstream
  * request equals the one of the full argv. The same initialize also carries what no argv has
- * (cli_control_build_spawn_config()): a process takes one initialize.
+ * (cli_control_build_cold_initialize()): a process takes one initialize.
  *
  * Return: 0; -EINVAL for an effort the CLI does not take; -ENOMEM.
  */
@@ -547,24 +573,6 @@ int cli_control_build_late_config(const CliRequest *r, json_t **ret_requests) {
 
         *ret_requests = TAKE_PTR(requests);
         return 0;
-}
-
-/**
- * cli_control_build_spawn_config() - the control requests a cold-spawned process needs
- * @r: the request whose full argv (cli_request_build_argv()) the process was spawned with
- * @ret_requests: new array of request objects (possibly empty), to send before the first user line
- *
- * What has no flag the proxy uses: the structured-output schema goes as initialize{jsonSchema}
- * (recorded as s4b_warm_late_initialize_json_schema: the CLI adds its StructuredOutput tool as
- * with --json-schema), so cold and pooled processes get it the same way.
- *
- * Return: 0; -ENOMEM.
- */
-int cli_control_build_spawn_config(const CliRequest *r, json_t **ret_requests) {
-        assert(r);
-        assert(ret_requests);
-
-        return cli_control_build_init_requests(r, /* pooled= */ false, ret_requests);
 }
 
 /* A CLI request: known subtypes with the fields they need, everything else CLI_ASK_UNKNOWN. */

@@ -151,11 +151,10 @@ int cli_control_send(CliControl *c, json_t *request, void *cookie, json_t **ret_
  * it: a new JSON array of request objects, in order, to send before the first user line.
  */
 int cli_control_build_late_config(const CliRequest *r, json_t **ret_requests);
-/*
- * The requests a process spawned with the full argv of @r still needs (the structured-output
- * schema in an initialize): a new array, possibly empty, to send before the first user line.
- */
-int cli_control_build_spawn_config(const CliRequest *r, json_t **ret_requests);
+/* The one initialize a process spawned with the full argv of @r still needs (the client tools'
+ * "sdk" server "cp", the structured-output schema), to send before the first user line; *ret
+ * NULL if none is needed. */
+int cli_control_build_cold_initialize(const CliRequest *r, json_t **ret_request);
 
 /* Incoming: a CLI_EVENT_CONTROL_* event from cli_event_parse() -> what it is. */
 int cli_control_receive(CliControl *c, const CliEvent *ev, CliControlIn *ret);

@@ -78,6 +78,7 @@ void cli_request_done(CliRequest *r) {
         json_decref(r->json_schema);
         free(r->mcp_config);
         strv_free(r->mcp_servers);
+        json_decref(r->tools);
         *r = (CliRequest) {};
 }
 
@@ -102,6 +103,9 @@ int cli_request_build_argv(const CliRequest *r, const char *claude_path, const c
                 "--setting-sources", "",        /* no CLAUDE.md, no user settings or hooks */
                 "--strict-mcp-config",
                 "--no-session-persistence",
+                /* The client's tools, served per request by the "sdk" server "cp" (api/client-tools.c);
+                 * harmless without it, and a pooled process must have it before it knows the request. */
+                "--allowedTools", "mcp__cp",
         };
         _cleanup_strv_free_ char **argv = NULL;
         int k;

@@ -36,6 +36,8 @@ typedef struct CliRequest {
         json_t *json_schema;    /* owned: structured output's schema (initialize{jsonSchema}), NULL: none */
         char *mcp_config;       /* registry servers for --mcp-config: {"mcpServers":{...}}, NULL: none */
         char **mcp_servers;     /* their names, each allowed with --allowedTools mcp__<name>, strv */
+        json_t *tools;          /* the client's tools (api/client-tools.c), served by the "sdk" MCP
+                                 * server "cp"; NULL or empty: none offered */
 } CliRequest;
 
 void cli_request_done(CliRequest *r);

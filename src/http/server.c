@@ -45,6 +45,7 @@
 #include "http/nul-guard.h"
 #include "http/reply.h"
 #include "http/server.h"
+#include "park.h"
 #include "pool.h"
 #include "session.h"
 #include "systemd/container.h"
@@ -192,6 +193,15 @@ static int child_env_for(const Config *config, char ***ret) {
         r = cli_env_build(environ, config->child_env, config->cli_max_retries, &env);
         if (r < 0)
                 return r;
+        if (config->tool_park_ms > 0) {
+                /* A parked run's own bound, behind the park's (TOOL_PARK_MS, then 10 s to end). */
+                char ms[32];
+
+                (void) snprintf(ms, sizeof(ms), "%" PRIu64, config->tool_park_ms + 10000);
+                r = cli_env_set(&env, "MCP_TOOL_TIMEOUT", ms);
+                if (r < 0)
+                        return r;
+        }
         if (creds && *creds) {
                 _cleanup_free_ char *p = NULL;
                 char token[8192];
@@ -644,6 +654,8 @@ void server_stop(Server *s) {
                 pool_stop(s->pool);
         cli_models_stop(s->cli_models, track_held_reply, s);
         count_tokens_stop(s->count_tokens, track_held_reply, s);
+        /* Parked runs wait for a follow-up that can no longer come. */
+        park_stop(s->park);
         scheduler_stop(&s->scheduler);
         for (unsigned i = 0; i < s->n_sockets; i++)
                 evhttp_del_accept_socket(s->http, s->sockets[i]);
@@ -789,6 +801,8 @@ int server_new(Server **ret, struct event_base *base, const Config *config) {
                 return r;
         }
         r = pool_new(&s->pool, &s->scheduler, &s->run_ctx);
+        if (r >= 0)
+                r = park_new(&s->park, &s->scheduler, &s->run_ctx);
         if (r < 0) {
                 server_free(s);
                 return r;
@@ -971,6 +985,7 @@ Server *server_free(Server *s) {
         s->pool = pool_free(s->pool);
         s->cli_models = cli_models_free(s->cli_models, &s->scheduler);
         s->count_tokens = count_tokens_free(s->count_tokens, &s->scheduler);
+        s->park = park_free(s->park);
         s->auth_check = auth_check_free(s->auth_check);
         if (s->ev_auth_timer)
                 event_free(s->ev_auth_timer);

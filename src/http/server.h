@@ -25,6 +25,7 @@ typedef struct Container Container;
 typedef struct Notify Notify;
 typedef struct AcceptGuard AcceptGuard;
 typedef struct Pool Pool;
+typedef struct Park Park;
 typedef struct AuthCheck AuthCheck;
 typedef struct LbAgent LbAgent;
 
@@ -52,6 +53,7 @@ typedef struct Server {
         Pool *pool;                     /* WARM_POOL: idle CLIs started in advance (pool.c) */
         CliModels *cli_models;          /* GET /v1/models from the CLI's own list (cli-models.c) */
         CountTokens *count_tokens;      /* POST /v1/messages/count_tokens (count-tokens.c) */
+        Park *park;                     /* TOOL_PARK_MS: runs waiting for their client tool results (park.c) */
         uint64_t requests_total;
         uint64_t started_usec;          /* CLOCK_MONOTONIC */
         bool stopping;

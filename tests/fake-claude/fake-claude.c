@@ -34,6 +34,7 @@
 #include <jansson.h>
 
 #include "fake-control.h"
+#include "fake-claude.h"
 #include "util/macro.h"
 
 #ifndef FAKE_CLAUDE_DEFAULT_DIR
@@ -76,12 +77,13 @@ typedef struct Options {
         char *release;          /* with hang_after: wait for this file to exist, then go on */
         int64_t resets_in;      /* rate_limit_info.resetsAt becomes now + this (s); INT64_MIN: as recorded */
         char *others_hang;      /* claim key: the first process to claim it keeps its faults, the rest hang */
+        bool ignore_interrupt;  /* client tools: a parked run never ends on interrupt (fake-tools.c) */
 } Options;
 
 static const char *const option_keys[] = {
         "delay", "crash_after", "crash_mode", "hang_after", "garbage", "huge_line",
         "exit_code", "stderr", "ignore_sigterm", "grandchild", "no_eof_wait", "release", "resets_in",
-        "repeat_deltas", "others_hang",
+        "repeat_deltas", "others_hang", "ignore_interrupt",
 };
 
 typedef struct Transcript {
@@ -180,6 +182,8 @@ static int options_set(Options *o, const char *key, const char *value) {
         } else if (streq(key, "grandchild")) {
                 o->grandchild = streq(value, "setsid") ? GRANDCHILD_SETSID :
                                 parse_bool(value) ? GRANDCHILD_GROUP : GRANDCHILD_NONE;
+        } else if (streq(key, "ignore_interrupt")) {
+                o->ignore_interrupt = parse_bool(value);
         } else if (streq(key, "no_eof_wait")) {
                 o->no_eof_wait = parse_bool(value);
         } else if (streq(key, "repeat_deltas")) {
@@ -452,7 +456,7 @@ static int write_all(int fd, const char *p, size_t n) {
         return 0;
 }
 
-static int print_line(const char *s, size_t n) {
+int print_line(const char *s, size_t n) {
         int r = write_all(STDOUT_FILENO, s, n);
 
         return r < 0 ? r : write_all(STDOUT_FILENO, "\n", 1);
@@ -499,7 +503,7 @@ static void log_flush(void) {
                 fprintf(stderr, "fake-claude: cannot write log '%s': %m\n", log_path);
 }
 
-static void log_set(const char *key, json_t *value) {
+void log_set(const char *key, json_t *value) {
         if (value)
                 (void) json_object_set_new(log_root, key, value);
         log_flush();
@@ -625,7 +629,7 @@ static int log_init(int argc, char **argv) {
         return 0;
 }
 
-static void log_stdin_line(const char *line, size_t n, const json_t *parsed) {
+void log_stdin_line(const char *line, size_t n, const json_t *parsed) {
         json_t *arr = json_object_get(log_root, "stdin");
 
         if (!log_path)
@@ -658,7 +662,7 @@ static char *user_text(const json_t *line) {
         return buf;
 }
 
-static void sleep_forever(void) {
+void sleep_forever(void) {
         time_t until = time(NULL) + FAKE_FOREVER_SEC;
 
         while (time(NULL) < until)
@@ -910,12 +914,26 @@ static int history_ack(Transcript *history) {
  * tests/data/transcripts/warm_* and s5a_*); a warm-pool proxy waits for the mcp_status one. The
  * bodies come from fake-control.c.
  */
-static int answer_control_request(const json_t *req) {
+bool fake_sdk_cp;
+static unsigned n_initialize;
+
+int answer_control_request(const json_t *req) {
         const char *id = json_string_value(json_object_get(req, "request_id"));
         const char *subtype = json_string_value(json_object_get(json_object_get(req, "request"), "subtype"));
         json_auto_t *line = NULL;
         _cleanup_free_ char *text = NULL;
         int r;
+
+        if (streq_ptr(subtype, "initialize")) {
+                const json_t *servers = json_object_get(json_object_get(req, "request"), "sdkMcpServers"), *n;
+                size_t i;
+
+                /* The CLI takes one initialize per process: a second one is a proxy bug to see. */
+                log_set("initialize_count", json_integer(++n_initialize));
+                json_array_foreach(servers, i, n)
+                        if (streq_ptr(json_string_value(n), "cp"))
+                                fake_sdk_cp = true;
+        }
 
         if (!id)
                 return 0;
@@ -1080,7 +1098,10 @@ static int run(int argc, char **argv) {
 
                 size_t first, last;
                 transcript_last_turn(&t, &first, &last);
-                r = replay(&t, first, last, &o);
+                if (fake_tools_transcript(t.parsed))
+                        r = fake_tools_replay(t.lines, t.parsed, first, last, o.ignore_interrupt);
+                else
+                        r = replay(&t, first, last, &o);
                 if (r < 0)
                         return 1;
                 replayed = true;

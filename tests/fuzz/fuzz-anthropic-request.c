@@ -9,14 +9,16 @@
  *
  * Invariants (fuzz-check.h): the value count session.c makes before parsing equals the tree's; a
  * refused body is an HTTP error with a type and message; an accepted one gives an argv that runs
- * the configured CLI, stdin lines that serialise and end with the one line that queries, and a
- * stream translator.
+ * the configured CLI, stdin lines that serialise and end with the one line that queries, a stream
+ * translator, an initialize exactly when it has client tools or a structured-output schema (an
+ * object), and for a follow-up a result for every call (parking, client-tools.c).
  */
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/anthropic.h"
+#include "api/client-tools.h"
 #include "cli/control.h"
 #include "fuzz-check.h"
 #include "fuzz.h"
@@ -66,13 +68,27 @@ static void run(const json_t *body, SystemPromptMode mode, bool thinking) {
                                            "the last stdin line is not the user turn that queries");
                 }
                 FUZZ_CHECK(anthropic_stream_new(&s, &req, &env) >= 0 && s, "no stream translator");
-                /* Structured output: an object schema, in the one initialize either kind of process gets. */
-                json_auto_t *spawn = NULL, *late = NULL;
-                FUZZ_CHECK(cli_control_build_spawn_config(&req.cli, &spawn) >= 0 &&
+
+                /* Client tools and structured output: the one initialize, and what parking reads
+                 * of a follow-up. */
+                json_auto_t *init = NULL, *late = NULL, *ids = NULL, *results = NULL;
+                uint64_t d1, d2;
+                int k;
+
+                FUZZ_CHECK(cli_control_build_cold_initialize(&req.cli, &init) >= 0 &&
                            cli_control_build_late_config(&req.cli, &late) >= 0, "no control config");
-                FUZZ_CHECK(!req.cli.json_schema || (json_is_object(req.cli.json_schema) &&
-                                                    json_array_size(spawn) == 1),
-                           "a schema that is not an object, or not in the spawn config");
+                FUZZ_CHECK(!init == (json_array_size(req.cli.tools) == 0 && !req.cli.json_schema),
+                           "an initialize without tools or schema, or none with them");
+                FUZZ_CHECK(!req.cli.json_schema || json_is_object(req.cli.json_schema), "a schema that is not an object");
+                FUZZ_CHECK(client_tools_digest(&req.cli, json_array_size(req.cli.messages), &d1) >= 0, "no digest");
+                k = client_tools_followup(req.cli.messages, &ids, &results);
+                FUZZ_CHECK(k >= 0, "follow-up check failed");
+                if (k > 0) {
+                        FUZZ_CHECK(json_array_size(ids) > 0 && json_object_size(results) == json_array_size(ids),
+                                   "a follow-up without a result per call");
+                        FUZZ_CHECK(client_tools_digest(&req.cli, json_array_size(req.cli.messages) - 2, &d2) >= 0,
+                                   "no prefix digest");
+                }
         } else
                 fuzz_check_api_error(API_ANTHROPIC, &err);
         api_request_done(&req);

@@ -7,12 +7,16 @@
  * holding a few pending host requests (host_1 .. host_4, so fuzzed answers can match them).
  * Each ask is answered with the refusal, and with an mcp_response echoing its message; each
  * answer line must itself parse back as a control_response for the same id. A matched answer
- * must hand back one of the cookies that were registered, once.
+ * must hand back one of the cookies that were registered, once. An mcp_message also gets the
+ * client tools' server's answer (api/client-tools.c): never for tools/call, else a JSON-RPC 2.0
+ * reply with the request's id (0 for a notification); and stream/assistant lines have their
+ * client tool names stripped, as the session does before translating them.
  */
 
 #include <assert.h>
 #include <string.h>
 
+#include "api/client-tools.h"
 #include "cli/control.h"
 #include "cli/stream.h"
 #include "fuzz.h"
@@ -38,6 +42,30 @@ static void check_answer(json_t *line, const char *request_id) {
         cli_event_done(&ev);
 }
 
+/* The sdk server's answer to a fuzzed JSON-RPC message, checked and wrapped like the session does. */
+static void check_mcp_answer(const json_t *tools, const CliControlIn *in) {
+        const char *method = json_string_value(json_object_get(in->mcp_message, "method"));
+        const json_t *id = json_object_get(in->mcp_message, "id");
+        json_t *reply = NULL, *line = NULL;
+        int r;
+
+        r = client_tools_mcp_answer(tools, in->mcp_message, &reply);
+        if (r < 0)
+                return;
+        /* tools/call, and only it, stays unanswered: the client runs the tool. */
+        assert((r == 0) == (streq_ptr(method, "tools/call") && id && !json_is_null(id)));
+        if (r == 0)
+                return;
+        assert(streq_ptr(json_string_value(json_object_get(reply, "jsonrpc")), "2.0"));
+        if (method && id && !json_is_null(id))
+                assert(json_equal(json_object_get(reply, "id"), (json_t *) id));
+        else
+                assert(json_integer_value(json_object_get(reply, "id")) == 0);
+        assert(!!json_object_get(reply, "result") != !!json_object_get(reply, "error"));
+        if (cli_control_build_mcp_response(in->request_id, reply, &line) >= 0)
+                check_answer(line, in->request_id);
+}
+
 /**
  * LLVMFuzzerTestOneInput() - one fuzz input
  * @data: the input bytes (not NUL-terminated)
@@ -52,10 +80,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *p = (const char *) data, *end = p + size;
         bool answered[N_HOST_REQUESTS] = {};
         int cookies[N_HOST_REQUESTS];
+        json_auto_t *tools = json_array();
+        json_auto_t *name = json_string("lookup"), *schema = json_pack("{s:s}", "type", "object");
 
         if (size > FUZZ_INPUT_MAX)
                 return 0;
-        if (cli_control_new(&c) < 0)
+        if (cli_control_new(&c) < 0 || !tools || !name || !schema ||
+            client_tools_add(tools, name, NULL, schema, "tools.0.name", "tools.0.input_schema", NULL) < 0)
                 return 0;
         for (size_t i = 0; i < N_HOST_REQUESTS; i++) {
                 json_t *req = NULL, *line = NULL;
@@ -85,7 +116,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 CliEvent ev = {};
                 CliControlIn in;
 
-                if (cli_event_parse(p, len, &ev) >= 0 && cli_control_receive(c, &ev, &in) >= 0) {
+                if (cli_event_parse(p, len, &ev) >= 0 && (ev.type == CLI_EVENT_STREAM || ev.type == CLI_EVENT_ASSISTANT)) {
+                        int k = client_tools_rename_payload((json_t *) ev.payload, ev.type == CLI_EVENT_STREAM);
+                        assert(k >= -ENOMEM);
+                } else if (ev.root && cli_control_receive(c, &ev, &in) >= 0) {
                         switch (in.type) {
                         case CLI_CONTROL_IN_ASK: {
                                 json_t *line = NULL;
@@ -97,6 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                     cli_control_build_mcp_response(in.request_id, json_deep_copy(in.mcp_message),
                                                                    &line) >= 0)
                                         check_answer(line, in.request_id);
+                                if (in.ask == CLI_ASK_MCP_MESSAGE)
+                                        check_mcp_answer(tools, &in);
                                 break;
                         }
                         case CLI_CONTROL_IN_RESPONSE: {

@@ -75,7 +75,7 @@ describe('MCP registry with a file', () => {
     assert.equal(r.status, 200, r.text);
     const m = mcpOf(await proxy.waitFakeLogFor('none-activated'));
     assert.equal(m.path, null);
-    assert.deepEqual(m.allowed, []);
+    assert.deepEqual(m.allowed, ['mcp__cp']);    // the client tools' server only
     assert.equal(m.config, null);
     assert.ok(m.strict, '--strict-mcp-config');
   });
@@ -87,7 +87,7 @@ describe('MCP registry with a file', () => {
     const log = await proxy.waitFakeLogFor('meta-activated');
     const m = mcpOf(log);
     assert.equal(m.path, '/dev/fd/3');
-    assert.deepEqual(m.allowed, ['mcp__reg']);
+    assert.deepEqual(m.allowed, ['mcp__cp', 'mcp__reg']);
     assert.deepEqual(m.config, { mcpServers: { reg: SERVERS.reg } });
     assert.ok(m.strict);
     assertNoSecret(log, proxy);
@@ -102,7 +102,7 @@ describe('MCP registry with a file', () => {
     assert.equal(m.path, '/dev/fd/4');
     assert.deepEqual(m.config, { mcpServers: { other: SERVERS.other } });
     assert.equal(log.system_prompt_files[0].text, 'SYS-with-prompt');
-    assert.deepEqual(m.allowed, ['mcp__other']);
+    assert.deepEqual(m.allowed, ['mcp__cp', 'mcp__other']);
     assertNoSecret(log, proxy);
   });
 
@@ -112,20 +112,20 @@ describe('MCP registry with a file', () => {
       { 'x-mcp-servers': ' other , reg,reg ' });
     assert.equal(chat.status, 200, chat.text);
     let m = mcpOf(await proxy.waitFakeLogFor('chat-activated'));
-    assert.deepEqual(m.allowed, ['mcp__other', 'mcp__reg']);
+    assert.deepEqual(m.allowed, ['mcp__cp', 'mcp__other', 'mcp__reg']);
     assert.deepEqual(Object.keys(m.config.mcpServers), ['other', 'reg']);
 
     const resp = await postJson(`${proxy.url}/v1/responses`,
       { model: 'claude-sonnet-4-5', input: 'responses-activated' }, { 'x-mcp-servers': 'reg' });
     assert.equal(resp.status, 200, resp.text);
     m = mcpOf(await proxy.waitFakeLogFor('responses-activated'));
-    assert.deepEqual(m.allowed, ['mcp__reg']);
+    assert.deepEqual(m.allowed, ['mcp__cp', 'mcp__reg']);
 
     const both = await postJson(`${proxy.url}/v1/messages`,
       messageBody('both-activated', { metadata: { mcp_servers: ['reg'] } }), { 'x-mcp-servers': 'other,reg' });
     assert.equal(both.status, 200, both.text);
     m = mcpOf(await proxy.waitFakeLogFor('both-activated'));
-    assert.deepEqual(m.allowed, ['mcp__reg', 'mcp__other']);
+    assert.deepEqual(m.allowed, ['mcp__cp', 'mcp__reg', 'mcp__other']);
   });
 
   test('an unknown name is a 400 in each surface\'s envelope, naming the field', async () => {
@@ -296,7 +296,7 @@ describe('reload', () => {
         await waitFor(() => count('configuration reloaded') === 1, 5000, 'the reload');
         const r = await ask('fresh', 'r3');
         assert.equal(r.status, 200, r.text);
-        assert.deepEqual(mcpOf(await proxy.waitFakeLogFor('r3')).allowed, ['mcp__fresh']);
+        assert.deepEqual(mcpOf(await proxy.waitFakeLogFor('r3')).allowed, ['mcp__cp', 'mcp__fresh']);
         const gone = await ask('reg', 'r4');
         assert.equal(gone.status, 400);
         assert.match(gone.json.error.message, /Unknown MCP server: "reg"\. Available: fresh$/);

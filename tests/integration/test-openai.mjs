@@ -281,7 +281,8 @@ describe('chat completions', () => {
     const all = JSON.stringify(log.stdin);
     assert.ok(all.includes('SYS-SENTINEL') && all.includes('DEV-SENTINEL'), 'system and developer text');
     const toolUse = log.stdin.flatMap((l) => l.message?.content ?? []).find((b) => b.type === 'tool_use');
-    assert.deepEqual(toolUse, { type: 'tool_use', id: 'call_abc', name: 'get_weather', input: { city: 'Paris' } });
+    // The model sees the client's tools as mcp__cp__<name> (api/client-tools.c), history included.
+    assert.deepEqual(toolUse, { type: 'tool_use', id: 'call_abc', name: 'mcp__cp__get_weather', input: { city: 'Paris' } });
     const toolResult = log.stdin.flatMap((l) => Array.isArray(l.message?.content) ? l.message.content : [])
       .find((b) => b.type === 'tool_result');
     assert.equal(toolResult.tool_use_id, 'call_abc');
@@ -532,7 +533,7 @@ describe('responses', () => {
     const blocks = log.stdin.flatMap((l) => Array.isArray(l.message?.content) ? l.message.content : []);
     assert.ok(JSON.stringify(log.stdin).includes('DEV-RESP-MARK'));
     assert.deepEqual(blocks.find((b) => b.type === 'tool_use'),
-      { type: 'tool_use', id: 'call_r1', name: 'exec_command', input: { cmd: 'ls' } });
+      { type: 'tool_use', id: 'call_r1', name: 'mcp__cp__exec_command', input: { cmd: 'ls' } });
     assert.equal(blocks.find((b) => b.type === 'tool_result').content, 'a.txt');
     assert.equal(blocks.find((b) => b.type === 'image').source.data, PNG);
   });

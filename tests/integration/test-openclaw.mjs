@@ -30,7 +30,8 @@ function assertOpenClawConversation(log, systemPrompt) {
   // The system prompt arrives whole: every section is OpenClaw's contract with the model.
   assert.ok(text.includes(systemPrompt), 'the system prompt is not whole in the first user turn');
   const use = blocks.find((b) => b.type === 'tool_use');
-  assert.deepEqual([use?.id, use?.name, use?.input], ['call_oc_1', 'exec', { command: 'ls' }]);
+  // History names are the ones the model saw: the client's tools are served as mcp__cp__<name>.
+  assert.deepEqual([use?.id, use?.name, use?.input], ['call_oc_1', 'mcp__cp__exec', { command: 'ls' }]);
   const result = blocks.find((b) => b.type === 'tool_result');
   assert.equal(result?.tool_use_id, 'call_oc_1');
   assert.match(JSON.stringify(result.content), /AGENTS\.md/);

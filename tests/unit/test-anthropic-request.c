@@ -540,7 +540,8 @@ static void test_mid_conversation_system(void **state) {
         api_request_done(&req);
 }
 
-/* input_text (the Responses spelling) is read as text everywhere, and handed on as "text". */
+/* input_text (the Responses spelling) is read as text everywhere, and handed on as "text" (the
+ * history's tool name as the model saw it, client-tools.c). */
 static void test_input_text(void **state) {
         json_t *body = json_literal(
                 "{" BASE "\"system\":[{\"type\":\"input_text\",\"text\":\"SYS-A\"},{\"type\":\"text\",\"text\":\"SYS-B\"}],"
@@ -555,7 +556,7 @@ static void test_input_text(void **state) {
         json_t *want = json_literal(
                 "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hello\","
                 "\"cache_control\":{\"type\":\"ephemeral\"}}]},"
-                "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"exec\",\"input\":{}}]},"
+                "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"mcp__cp__exec\",\"input\":{}}]},"
                 "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"content\":["
                 "{\"type\":\"text\",\"text\":\"out\"},{\"type\":\"text\",\"text\":\"more\"}]},"
                 "{\"type\":\"text\",\"text\":\"next\"}]}]");

@@ -13,7 +13,7 @@
 #define BASE_ARGV                                                                                       \
         "\"-p\",\"--output-format\",\"stream-json\",\"--verbose\",\"--include-partial-messages\","     \
         "\"--input-format\",\"stream-json\",\"--tools\",\"\",\"--setting-sources\",\"\","              \
-        "\"--strict-mcp-config\",\"--no-session-persistence\""
+        "\"--strict-mcp-config\",\"--no-session-persistence\",\"--allowedTools\",\"mcp__cp\""
 
 static json_t *strv_to_json(char **l) {
         json_t *a = json_array();

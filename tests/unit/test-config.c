@@ -38,6 +38,7 @@ static const char default_format[] =
         "MAX_CONCURRENT=16\n"
         "MAX_QUEUE=64\n"
         "WARM_POOL=1\n"
+        "TOOL_PARK_MS=0\n"
         "CHILD_ENV=\n"
         "SYSTEM_PROMPT_MODE=user\n"
         "CLI_MAX_RETRIES=2\n"
@@ -143,7 +144,7 @@ static void test_known_keys(void **state) {
                 "HOST", "PORT", "PROXY_API_KEYS", "REQUIRE_AUTH", "CLAUDE_PATH", "DEFAULT_MODEL",
                 "DEFAULT_EFFORT", "REQUEST_TIMEOUT_MS", "IDLE_TIMEOUT_MS", "KILL_GRACE_MS",
                 "PING_INTERVAL_MS", "LOG_LEVEL", "ENABLE_THINKING", "PROXY_MCP_CONFIG", "MAX_BODY_BYTES", "MAX_BODY_VALUES",
-                "MAX_CONCURRENT", "MAX_QUEUE", "WARM_POOL", "CHILD_ENV", "SYSTEM_PROMPT_MODE", "CLI_MAX_RETRIES",
+                "MAX_CONCURRENT", "MAX_QUEUE", "WARM_POOL", "TOOL_PARK_MS", "CHILD_ENV", "SYSTEM_PROMPT_MODE", "CLI_MAX_RETRIES",
                 "WORK_DIR",
         };
         Config *c = *state;
@@ -724,6 +725,7 @@ static void test_format(void **state) {
                             "MAX_CONCURRENT=4\n"
                             "MAX_QUEUE=0\n"
                             "WARM_POOL=2\n"
+                            "TOOL_PARK_MS=0\n"
                             "CHILD_ENV=HTTPS_PROXY,NO_PROXY,LANG\n"
                             "SYSTEM_PROMPT_MODE=append\n"
                             "CLI_MAX_RETRIES=0\n"

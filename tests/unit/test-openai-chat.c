@@ -94,7 +94,7 @@ static void test_request_conversation(void **state) {
         /* unknown model names take DEFAULT_MODEL, the client's name is echoed */
         assert_string_equal(req.cli.model, "sonnet");
         assert_string_equal(req.client_model, "gpt-4o");
-        assert_string_equal(req.unsupported, "temperature,logprobs,tools");
+        assert_string_equal(req.unsupported, "temperature,logprobs");
         assert_string_equal(req.cli.system_prompt, "Be brief.\n\nUse French.");
         assert_true(req.cli.thinking);
         assert_string_equal(req.cli.effort, "low");
@@ -103,7 +103,7 @@ static void test_request_conversation(void **state) {
                 "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBO\"}},"
                 "{\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":\"https://example.com/a.png\"}},"
                 "{\"type\":\"document\",\"source\":{\"type\":\"base64\",\"media_type\":\"application/pdf\",\"data\":\"JVBE\"}}]},"
-                "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"call_1\",\"name\":\"get_weather\","
+                "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"call_1\",\"name\":\"mcp__cp__get_weather\","
                 "\"input\":{\"city\":\"Paris\"}}]},"
                 "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"call_1\",\"content\":\"sunny\"},"
                 "{\"type\":\"text\",\"text\":\"Thanks\"}]}]");

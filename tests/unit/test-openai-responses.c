@@ -50,7 +50,7 @@ static void test_request_items(void **state) {
         assert_string_equal(req.cli.effort, "medium");
         assert_true(req.cli.thinking);
         /* reasoning.summary is served now: the thinking comes back as a reasoning item. */
-        assert_string_equal(req.unsupported, "tools,store");
+        assert_string_equal(req.unsupported, "store");
         /* The response object will repeat these. */
         assert_string_equal(json_string_value(json_object_get(req.echo, "instructions")), "Be brief.");
         assert_true(json_is_false(json_object_get(req.echo, "store")));
@@ -59,7 +59,7 @@ static void test_request_items(void **state) {
         json_auto_t *want = json_literal(
                 "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"ls?\"},"
                 "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"iVBO\"}}]},"
-                "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"call_1\",\"name\":\"exec\","
+                "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":\"call_1\",\"name\":\"mcp__cp__exec\","
                 "\"input\":{\"cmd\":\"ls\"}}]},"
                 "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"call_1\",\"content\":\"a.txt\"}]}]");
         assert_json_equal(req.cli.messages, want);

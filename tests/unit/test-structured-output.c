@@ -204,20 +204,21 @@ static void test_initialize(void **state) {
         assert_json_equal(json_object_get(recorded, "jsonSchema"), schema);
 
         /* Cold: one initialize with nothing but the schema (the argv has the rest). */
-        assert_int_equal(cli_control_build_spawn_config(&r, &cold), 0);
-        assert_int_equal(json_array_size(cold), 1);
-        assert_string_equal(json_string_value(json_object_get(json_array_get(cold, 0), "subtype")), "initialize");
-        assert_json_equal(json_object_get(json_array_get(cold, 0), "jsonSchema"), schema);
-        assert_int_equal(json_object_size(json_array_get(cold, 0)), 2);
+        assert_int_equal(cli_control_build_cold_initialize(&r, &cold), 0);
+        assert_non_null(cold);
+        assert_string_equal(json_string_value(json_object_get(cold, "subtype")), "initialize");
+        assert_json_equal(json_object_get(cold, "jsonSchema"), schema);
+        assert_int_equal(json_object_size(cold), 2);
 
         /* Pooled: the same initialize, in its late config. */
         assert_int_equal(cli_control_build_late_config(&r, &pooled), 0);
-        assert_json_equal(pooled, cold);
+        assert_int_equal(json_array_size(pooled), 1);
+        assert_json_equal(json_array_get(pooled, 0), cold);
 
         /* Nothing to send without a schema (a cold run writes no control line then). */
         r.json_schema = NULL;
-        assert_int_equal(cli_control_build_spawn_config(&r, &plain), 0);
-        assert_int_equal(json_array_size(plain), 0);
+        assert_int_equal(cli_control_build_cold_initialize(&r, &plain), 0);
+        assert_null(plain);
 
         /* A process takes one initialize: system prompt and schema share it, as recorded in s4b. */
         r = (CliRequest) { .model = (char *) "sonnet", .thinking = false, .json_schema = schema,
