@@ -42,6 +42,7 @@
 #define LINGER_EXTRA_MS 5000
 /* Read at most this much stdout per loop turn: a CLI flooding its stdout cannot hold the loop. */
 #define STDOUT_READ_BUDGET (1u << 20)
+#define STDOUT_READ_CHUNK 65536u
 
 const RunContainerOps run_container_default = {
         .needs_gate = container_needs_gate,
@@ -312,13 +313,29 @@ static void process_lines(Run *r, bool at_eof) {
         }
 }
 
-/* Read what is there, up to @budget bytes (the event fires again for the rest). Return true at EOF. */
-static bool stdout_read(Run *r, size_t budget) {
+/*
+ * Read what is there, up to @budget bytes (the event fires again for the rest). Return true at EOF.
+ *
+ * read() straight into space reserved at the buffer's end: evbuffer_read() asks FIONREAD first,
+ * one more system call per wakeup. A short read means the pipe is empty for now, so @until_empty
+ * false stops there instead of paying for an EAGAIN (level-triggered: the event fires again
+ * when more comes); the drain after the reap passes true and reads to EOF.
+ */
+static bool stdout_read(Run *r, size_t budget, bool until_empty) {
         for (size_t got = 0; got < budget;) {
-                int n = evbuffer_read(r->stdout_buf, r->child.stdout_fd, 65536);
+                struct evbuffer_iovec v;
+                ssize_t n;
+
+                if (evbuffer_reserve_space(r->stdout_buf, STDOUT_READ_CHUNK, &v, 1) < 1)
+                        return true;    /* out of memory: as good as EOF, the reap decides */
+                n = read(r->child.stdout_fd, v.iov_base, MIN(v.iov_len, STDOUT_READ_CHUNK));
+                v.iov_len = n > 0 ? (size_t) n : 0;
+                (void) evbuffer_commit_space(r->stdout_buf, &v, 1);
                 if (n > 0) {
                         got += (size_t) n;
-                        if (evbuffer_get_length(r->stdout_buf) > (size_t) CLI_LINE_MAX + 65536)
+                        if (evbuffer_get_length(r->stdout_buf) > (size_t) CLI_LINE_MAX + STDOUT_READ_CHUNK)
+                                break;
+                        if ((size_t) n < STDOUT_READ_CHUNK && !until_empty)
                                 break;
                         continue;
                 }
@@ -331,7 +348,7 @@ static bool stdout_read(Run *r, size_t budget) {
 
 static void on_stdout(evutil_socket_t fd, short what, void *userdata) {
         Run *r = userdata;
-        bool eof = stdout_read(r, STDOUT_READ_BUDGET);
+        bool eof = stdout_read(r, STDOUT_READ_BUDGET, false);
 
         if (r->ev_idle && config_ms(r, true) > 0)
                 (void) event_add_ms(r->ev_idle, config_ms(r, true));
@@ -443,7 +460,7 @@ static void on_child_exit(evutil_socket_t fd, short what, void *userdata) {
         /* Whatever the CLI printed before it died is in the pipes: take it before deciding. */
         if (r->ev_stdout) {
                 /* All of it: no event follows the reap. */
-                (void) stdout_read(r, SIZE_MAX);
+                (void) stdout_read(r, SIZE_MAX, true);
                 process_lines(r, true);
                 event_freep_(&r->ev_stdout);
         }
