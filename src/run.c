@@ -324,8 +324,10 @@ static void process_lines(Run *r, bool at_eof) {
  * after the reap passes true and reads to EOF.
  */
 static bool stdout_read(Run *r, size_t budget, bool until_empty) {
-        /* One buffer for every run of a loop: a read is consumed before the next one. */
-        static _Thread_local char chunk[STDOUT_READ_CHUNK];
+        /* One buffer for every run: runs live on the one event loop thread (offload threads
+         * never touch them), and a read is copied out before the next one. Not _Thread_local,
+         * which would give every offload thread 64 KiB it never uses. */
+        static char chunk[STDOUT_READ_CHUNK];
 
         for (size_t got = 0; got < budget;) {
                 ssize_t n = read(r->child.stdout_fd, chunk, sizeof(chunk));
