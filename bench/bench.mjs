@@ -36,7 +36,7 @@ const SOURCE_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname)
 const TRANSCRIPTS = path.join(SOURCE_ROOT, 'tests', 'data', 'transcripts');
 
 function parseArgs(argv) {
-  const o = { quick: false };
+  const o = { quick: false, seqOnly: false, syscalls: false, pool: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
@@ -44,8 +44,13 @@ function parseArgs(argv) {
     else if (a === '--fake') o.fake = argv[++i];
     else if (a === '--floor') o.floor = argv[++i];
     else if (a === '--build') o.build = argv[++i];
+    else if (a === '--seq-only') o.seqOnly = true;
+    else if (a === '--syscalls') o.syscalls = true;
+    else if (a === '--pool') o.pool = Number(argv[++i]);
+    else if (a === '--n') o.n = Number(argv[++i]);
     else if (a === '--help' || a === '-h') {
-      console.log('usage: bench.mjs (--build DIR | --proxy BIN --fake BIN --floor BIN) [--quick]');
+      console.log('usage: bench.mjs (--build DIR | --proxy BIN --fake BIN --floor BIN) [--quick] [--seq-only]\n' +
+                  '                 [--syscalls] [--pool N] [--n N]');
       process.exit(0);
     } else {
       console.error(`unknown argument ${a}`);
@@ -64,11 +69,15 @@ function parseArgs(argv) {
     }
     o[k] = path.resolve(o[k]);
   }
+  if (!(Number.isInteger(o.pool) && o.pool >= 0) || (o.n !== undefined && !(Number.isInteger(o.n) && o.n > 0))) {
+    console.error('--pool and --n take a count');
+    process.exit(2);
+  }
   return o;
 }
 
 const opts = parseArgs(process.argv.slice(2));
-const N1 = opts.quick ? 50 : 200;       // requests at concurrency 1
+const N1 = opts.n ?? (opts.quick ? 50 : 200);   // requests at concurrency 1
 const N100 = opts.quick ? 300 : 1000;   // requests at concurrency 100
 const HOLD = opts.quick ? [50, 200] : [200, 1000];
 const BURST = opts.quick ? 50 : 200;    // concurrent streams per burst
@@ -101,6 +110,8 @@ async function startProxy(extraEnv) {
     IDLE_TIMEOUT_MS: '0',
     WORK_DIR: workDir,
     LOG_LEVEL: 'info',          /* the "listening on" line is info */
+    /* Off by default: every request then spawns, as the floor does. --pool N measures the pool. */
+    WARM_POOL: String(opts.pool),
     ...extraEnv,
   };
   const child = spawn(opts.proxy, [], { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -302,7 +313,9 @@ const mb = (kb) => (kb / 1024).toFixed(1);
 // Capture argv, environment and stdin the proxy hands the CLI, from the fake's own log.
 async function calibrate() {
   const logDir = tmpdir('cp-bench-log-');
-  const p = await startProxy({ CHILD_ENV: 'FAKE_CLAUDE_DIR FAKE_CLAUDE_LOG_DIR', FAKE_CLAUDE_LOG_DIR: logDir });
+  /* WARM_POOL=0: the floor replays a cold spawn's argv, not a pooled process's base argv. */
+  const p = await startProxy({ CHILD_ENV: 'FAKE_CLAUDE_DIR FAKE_CLAUDE_LOG_DIR', FAKE_CLAUDE_LOG_DIR: logDir,
+                               WARM_POOL: '0' });
   try {
     const agent = new http.Agent({ keepAlive: false });
     const specs = {};
@@ -365,9 +378,87 @@ async function latency(p, specs) {
   return rows;
 }
 
+// strace -c attached to every thread of the proxy (not to its children: their system calls are
+// the CLI's). Returns stop(), which resolves with {calls, top: [[name, calls]...]}.
+async function straceCount(pid) {
+  const out = path.join(tmpdir('cp-bench-strace-'), 'count');
+  const args = ['-c', '-o', out];
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) args.push('-p', t);
+  const st = spawn('strace', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  st.stderr.setEncoding('utf8');
+  st.stderr.on('data', (d) => { err += d; });
+  const exitP = new Promise((r) => st.on('exit', r));
+  cleanups.push(() => st.kill('SIGKILL'));
+  const deadline = Date.now() + 10000;
+  while (!/attached/.test(err)) {
+    if (st.exitCode !== null || Date.now() > deadline) throw new Error(`strace did not attach: ${err}`);
+    await sleep(10);
+  }
+  await sleep(200);
+  return async () => {
+    st.kill('SIGINT');
+    await exitP;
+    const calls = {};
+    let total = 0;
+    for (const line of fs.readFileSync(out, 'utf8').split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 5 || !/^\d/.test(f[0])) continue;
+      const name = f[f.length - 1];
+      const n = Number(f[3]);
+      if (name === 'total') total = n;
+      else calls[name] = n;
+    }
+    return { calls: total, top: Object.entries(calls).sort((a, b) => b[1] - a[1]) };
+  };
+}
+
+// The sequential phase: the proxy's CPU per request (non-stream and stream) over N1 requests on
+// one keep-alive connection, and the floor's p50 and CPU with the same argv/env/stdin.
+async function sequential(p, specs) {
+  const plainDir = floorSpecDir(specs.plain);
+  const check = (r) => {
+    if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.text.slice(0, 300)}`);
+    return r;
+  };
+  const out = {};
+  const cpuOver = async (stream) => {
+    const c0 = procCpu(p.pid);
+    const res = await pool(N1, 1, async () => check(await request(p.port, agent1, body(stream, 'hello'))));
+    const c1 = procCpu(p.pid);
+    return { res, cpu: { ms: (c1.ms - c0.ms) / N1, userMs: (c1.userMs - c0.userMs) / N1, sysMs: (c1.sysMs - c0.sysMs) / N1 } };
+  };
+
+  phase(`goals: ${N1} sequential non-streaming requests, proxy and floor`);
+  const agent1 = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  await request(p.port, agent1, body(false, 'hello'));      /* the connection, warm */
+  const plain = await cpuOver(false);
+  out.cpuPlain = plain.cpu;
+  const floorSeq = floor('seq', N1, plainDir);
+  out.plainP50 = pct(plain.res.results.map((r) => r.total), 50);
+  out.floorPlainP50 = pct(floorSeq.runs.map((r) => r.result), 50);
+  out.floorCpu = floorSeq.cpu;
+
+  phase(`goals: ${N1} sequential streaming requests (proxy CPU)`);
+  out.cpuStream = (await cpuOver(true)).cpu;
+
+  if (opts.syscalls) {
+    /* A pass of its own: strace slows every call down, the CPU figures above are without it. */
+    for (const stream of [false, true]) {
+      phase(`system calls: ${N1} sequential ${stream ? 'streaming' : 'non-streaming'} requests under strace -c`);
+      const stop = await straceCount(p.pid);
+      await pool(N1, 1, async () => check(await request(p.port, agent1, body(stream, 'hello'))));
+      const sc = await stop();
+      out[stream ? 'sysStream' : 'sysPlain'] = { perRequest: sc.calls / N1,
+        top: sc.top.slice(0, 12).map(([k, v]) => `${k} ${(v / N1).toFixed(1)}`).join(', ') };
+    }
+  }
+  agent1.destroy();
+  return out;
+}
+
 // The issue's goals: ratios to the floor, measured here, now, with the same fake and the same specs.
 async function goals(p, specs) {
-  const plainDir = floorSpecDir(specs.plain);
   const streamDir = floorSpecDir(specs.stream);
   const check = (r) => {
     if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.text.slice(0, 300)}`);
@@ -375,24 +466,7 @@ async function goals(p, specs) {
   };
   const out = {};
 
-  phase(`goals: ${N1} sequential non-streaming requests, proxy and floor`);
-  const agent1 = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  await request(p.port, agent1, body(false, 'hello'));      /* the connection, warm */
-  let c0 = procCpu(p.pid);
-  const seqPlain = await pool(N1, 1, async () => check(await request(p.port, agent1, body(false, 'hello'))));
-  let c1 = procCpu(p.pid);
-  out.cpuPlain = { ms: (c1.ms - c0.ms) / N1, userMs: (c1.userMs - c0.userMs) / N1, sysMs: (c1.sysMs - c0.sysMs) / N1 };
-  const floorSeq = floor('seq', N1, plainDir);
-  out.plainP50 = pct(seqPlain.results.map((r) => r.total), 50);
-  out.floorPlainP50 = pct(floorSeq.runs.map((r) => r.result), 50);
-  out.floorCpu = floorSeq.cpu;
-
-  phase(`goals: ${N1} sequential streaming requests (proxy CPU)`);
-  c0 = procCpu(p.pid);
-  await pool(N1, 1, async () => check(await request(p.port, agent1, body(true, 'hello'))));
-  c1 = procCpu(p.pid);
-  out.cpuStream = { ms: (c1.ms - c0.ms) / N1, userMs: (c1.userMs - c0.userMs) / N1, sysMs: (c1.sysMs - c0.sysMs) / N1 };
-  agent1.destroy();
+  Object.assign(out, await sequential(p, specs));
 
   phase(`goals: ${BURSTS} bursts of ${BURST} concurrent streams, proxy and floor, alternating`);
   const agentB = new http.Agent({ keepAlive: true, maxSockets: BURST });
@@ -495,13 +569,34 @@ function table(headers, rows) {
 
 async function main() {
   console.log(`claude-proxy bench: ${opts.proxy}\nfake CLI: ${opts.fake}\n` +
-              `${os.cpus().length} CPUs, node ${process.version}${opts.quick ? ', --quick' : ''}\n`);
+              `${os.cpus().length} CPUs, node ${process.version}${opts.quick ? ', --quick' : ''}` +
+              `${opts.seqOnly ? ', --seq-only' : ''}, WARM_POOL=${opts.pool}, ` +
+              `load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
   phase('calibration');
   const specs = await calibrate();
   const p = await startProxy({});
   let ok = false;
   try {
     await sleep(200);
+    if (opts.seqOnly) {
+      const q = await sequential(p, specs);
+      const split = (c) => `${fmt(c.userMs)} / ${fmt(c.sysMs)}`;
+      console.log(`Sequential, ${N1} requests each (CPU in ms per request; user / system in 10 ms ticks)`);
+      table(['measure', 'proxy', 'floor'], [
+        ['non-stream p50 (ms)', fmt(q.plainP50), fmt(q.floorPlainP50)],
+        ['CPU per non-stream request', fmt(q.cpuPlain.ms), fmt(q.floorCpu)],
+        ['  user / system', split(q.cpuPlain), ''],
+        ['CPU per stream request', fmt(q.cpuStream.ms), ''],
+        ['  user / system', split(q.cpuStream), ''],
+        ...(q.sysPlain ? [['system calls per non-stream request', fmt(q.sysPlain.perRequest), ''],
+                          ['system calls per stream request', fmt(q.sysStream.perRequest), '']] : []),
+      ]);
+      if (q.sysPlain)
+        console.log(`\nnon-stream: ${q.sysPlain.top}\nstream: ${q.sysStream.top}`);
+      console.log(`\nload average after ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+      ok = true;
+      return;
+    }
     const idle = { what: 'idle', ...procStatus(p.pid) };
     const lat = await latency(p, specs);
     const afterLat = { what: 'after latency runs', ...procStatus(p.pid) };

@@ -42,6 +42,7 @@
 #define LINGER_EXTRA_MS 5000
 /* Read at most this much stdout per loop turn: a CLI flooding its stdout cannot hold the loop. */
 #define STDOUT_READ_BUDGET (1u << 20)
+#define STDOUT_READ_CHUNK 65536u
 
 const RunContainerOps run_container_default = {
         .needs_gate = container_needs_gate,
@@ -313,13 +314,32 @@ static void process_lines(Run *r, bool at_eof) {
         }
 }
 
-/* Read what is there, up to @budget bytes (the event fires again for the rest). Return true at EOF. */
-static bool stdout_read(Run *r, size_t budget) {
+/*
+ * Read what is there, up to @budget bytes (the event fires again for the rest). Return true at EOF.
+ *
+ * read() into one static chunk, then copied onto the buffer: evbuffer_read() asks FIONREAD
+ * first, one more system call per wakeup, and reserving 64 KiB at the buffer's end cost a large
+ * malloc (and a malloc_consolidate) per wakeup, more than copying the few KiB a read brings.
+ * A short read means the pipe is empty for now, so @until_empty false stops there instead of
+ * paying for an EAGAIN (level-triggered: the event fires again when more comes); the drain
+ * after the reap passes true and reads to EOF.
+ */
+static bool stdout_read(Run *r, size_t budget, bool until_empty) {
+        /* One buffer for every run: runs live on the one event loop thread (offload threads
+         * never touch them), and a read is copied out before the next one. Not _Thread_local,
+         * which would give every offload thread 64 KiB it never uses. */
+        static char chunk[STDOUT_READ_CHUNK];
+
         for (size_t got = 0; got < budget;) {
-                int n = evbuffer_read(r->stdout_buf, r->child.stdout_fd, 65536);
+                ssize_t n = read(r->child.stdout_fd, chunk, sizeof(chunk));
+
                 if (n > 0) {
+                        if (evbuffer_add(r->stdout_buf, chunk, (size_t) n) < 0)
+                                return true;    /* out of memory: as good as EOF, the reap decides */
                         got += (size_t) n;
-                        if (evbuffer_get_length(r->stdout_buf) > (size_t) CLI_LINE_MAX + 65536)
+                        if (evbuffer_get_length(r->stdout_buf) > (size_t) CLI_LINE_MAX + STDOUT_READ_CHUNK)
+                                break;
+                        if ((size_t) n < sizeof(chunk) && !until_empty)
                                 break;
                         continue;
                 }
@@ -332,7 +352,7 @@ static bool stdout_read(Run *r, size_t budget) {
 
 static void on_stdout(evutil_socket_t fd, short what, void *userdata) {
         Run *r = userdata;
-        bool eof = stdout_read(r, STDOUT_READ_BUDGET);
+        bool eof = stdout_read(r, STDOUT_READ_BUDGET, false);
 
         if (r->ev_idle && config_ms(r, true) > 0)
                 (void) event_add_ms(r->ev_idle, config_ms(r, true));
@@ -444,7 +464,7 @@ static void on_child_exit(evutil_socket_t fd, short what, void *userdata) {
         /* Whatever the CLI printed before it died is in the pipes: take it before deciding. */
         if (r->ev_stdout) {
                 /* All of it: no event follows the reap. */
-                (void) stdout_read(r, SIZE_MAX);
+                (void) stdout_read(r, SIZE_MAX, true);
                 process_lines(r, true);
                 event_freep_(&r->ev_stdout);
         }

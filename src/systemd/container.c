@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,6 +72,7 @@ struct Container {
         char *own_unit;
         char *cgroup;                   /* our cgroup directory */
         struct event *ev_sigchld;
+        int sigchld_fd;                 /* pgroup: signalfd for SIGCHLD (blocked in the loop's thread) */
         int children_fd;                /* pgroup: /proc/self/task/<pid>/children, re-read with pread */
         ContainerSlot *slots;
 };
@@ -289,8 +291,11 @@ static bool is_slot_pid(Container *c, pid_t pid) {
  */
 static void on_sigchld(evutil_socket_t fd, short what, void *userdata) {
         Container *c = userdata;
+        struct signalfd_siginfo si_buf[16];
         char buf[8192];
 
+        /* Whatever is queued; SIGCHLD coalesces anyway, and a rest would make the fd readable again. */
+        (void) read(c->sigchld_fd, si_buf, sizeof(si_buf));
         /* Every CLI's exit lands here too: one pread() of the kept-open file (a seq_file reads
          * afresh from offset 0) rather than an open/fstat/read/close per request. */
         ssize_t n = pread(c->children_fd, buf, sizeof(buf) - 1, 0);
@@ -353,7 +358,22 @@ static int setup_pgroup(Container *c) {
         c->children_fd = open(path, O_RDONLY | O_CLOEXEC);
         if (c->children_fd < 0)
                 return negative_errno();
-        c->ev_sigchld = evsignal_new(c->base, SIGCHLD, on_sigchld, c);
+        /*
+         * A signalfd rather than evsignal_new(): libevent's handler writes a byte to its self-pipe
+         * and the loop reads it back (twice, the second time for EAGAIN), four system calls and a
+         * signal frame for every CLI's exit; here it is one read in the wakeup that the pidfd
+         * causes anyway. SIGCHLD stays blocked in this thread from here on (offload threads block
+         * every signal; a CLI child gets an empty mask before exec, cli/spawn.c).
+         */
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return negative_errno();
+        c->sigchld_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (c->sigchld_fd < 0)
+                return negative_errno();
+        c->ev_sigchld = event_new(c->base, c->sigchld_fd, EV_READ | EV_PERSIST, on_sigchld, c);
         if (!c->ev_sigchld)
                 return -ENOMEM;
         (void) event_add(c->ev_sigchld, NULL);
@@ -380,6 +400,7 @@ int container_new(Container **ret, struct event_base *base, const Config *config
         c->base = base;
         c->config = config;
         c->children_fd = -EBADF;
+        c->sigchld_fd = -EBADF;
         (void) scope_own_unit(&c->own_unit);
 
         if (want == SCOPE_MODE_SCOPE || want == SCOPE_MODE_AUTO) {
@@ -444,6 +465,7 @@ Container *container_free(Container *c) {
         if (c->ev_sigchld)
                 event_free(c->ev_sigchld);
         safe_close(c->children_fd);
+        safe_close(c->sigchld_fd);
         free(c->own_unit);
         free(c->cgroup);
         free(c);
