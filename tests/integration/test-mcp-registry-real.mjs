@@ -16,7 +16,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  NODE_DIR, REAL_CLI, SOURCE_ROOT, assertSseGrammar, getJson, messageBody, missing, parseSse, postJson, requireOrSkip,
+  NODE_DIR, REAL_CLI, SOURCE_ROOT, assertSseGrammar, realCliEnv, getJson, messageBody, missing, parseSse, postJson, requireOrSkip,
   sdkClient, startMock, startProxy, tmpdir, waitFor,
 } from './lib/harness.mjs';
 
@@ -66,16 +66,10 @@ for (const mode of ['cold', 'warm']) describe(`registry MCP servers under the re
     mock = await startMock();
     proxy = await startProxy({
       claudePath: REAL_CLI,
-      env: {
-        ANTHROPIC_BASE_URL: mock.url,
-        ANTHROPIC_API_KEY: 'sk-test-real-cli',
-        CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY',
-        CLI_MAX_RETRIES: '0',
-        REQUEST_TIMEOUT_MS: '60000',
-        KILL_GRACE_MS: '500',
+      env: realCliEnv(mock.url, {
         PROXY_MCP_CONFIG: path.join(dir, 'mcp.json'),
         WARM_POOL: mode === 'warm' ? '1' : '0',
-      },
+      }),
     });
   });
   after(async () => {

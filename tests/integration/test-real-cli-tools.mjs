@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  NODE_DIR, REAL_CLI, childrenOf, loadMock, missing, requireOrSkip, sdkClient, sleep, startMock, startProxy, waitFor,
+  NODE_DIR, REAL_CLI, childrenOf, loadMock, missing, realCliEnv, requireOrSkip, sdkClient, sleep, startMock, startProxy, waitFor,
 } from './lib/harness.mjs';
 
 const mockMod = await loadMock();
@@ -46,15 +46,7 @@ for (const pool of ['1', '0']) {
       mock = await startMock();
       proxy = await startProxy({
         claudePath: REAL_CLI,
-        env: {
-          ANTHROPIC_BASE_URL: mock.url,
-          ANTHROPIC_API_KEY: 'sk-test-real-cli',
-          CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY',
-          CLI_MAX_RETRIES: '0',
-          REQUEST_TIMEOUT_MS: '60000',
-          KILL_GRACE_MS: '500',
-          WARM_POOL: pool,
-        },
+        env: realCliEnv(mock.url, { WARM_POOL: pool }),
       });
     });
     after(async () => {
@@ -217,11 +209,7 @@ describe('parking with the real CLI (TOOL_PARK_MS)', { concurrency: false }, () 
     mock = await startMock();
     proxy = await startProxy({
       claudePath: REAL_CLI,
-      env: {
-        ANTHROPIC_BASE_URL: mock.url, ANTHROPIC_API_KEY: 'sk-test-real-cli',
-        CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY', CLI_MAX_RETRIES: '0', REQUEST_TIMEOUT_MS: '60000',
-        KILL_GRACE_MS: '500', WARM_POOL: '0', TOOL_PARK_MS: '60000',
-      },
+      env: realCliEnv(mock.url, { WARM_POOL: '0', TOOL_PARK_MS: '60000' }),
     });
   });
   after(async () => {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  NODE_DIR, REAL_CLI, assertErrorEnvelope, assertSseGrammar, childrenOf, getJson, groupEmpty, loadMock, messageBody,
+  NODE_DIR, REAL_CLI, assertErrorEnvelope, realCliEnv, assertSseGrammar, childrenOf, getJson, groupEmpty, loadMock, messageBody,
   missing, parseSse, postJson, reap, requireOrSkip, sdkClient, sseText, startMock, startProxy, waitFor,
 } from './lib/harness.mjs';
 
@@ -30,14 +30,7 @@ describe('real CLI against the mock API', { concurrency: false }, () => {
     mock = await startMock();
     proxy = await startProxy({
       claudePath: REAL_CLI,
-      env: {
-        ANTHROPIC_BASE_URL: mock.url,
-        ANTHROPIC_API_KEY: 'sk-test-real-cli',
-        CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY',
-        CLI_MAX_RETRIES: '0',
-        REQUEST_TIMEOUT_MS: '20000',
-        KILL_GRACE_MS: '500',
-      },
+      env: realCliEnv(mock.url, { REQUEST_TIMEOUT_MS: '20000' }),
     });
   });
   after(async () => {

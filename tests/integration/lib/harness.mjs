@@ -27,6 +27,21 @@ export const PROXY_BIN = process.env.CLAUDE_PROXY_BIN;
 export const FAKE_CLAUDE = process.env.FAKE_CLAUDE;
 export const NODE_DIR = path.join(SOURCE_ROOT, 'tests', 'node');
 export const REAL_CLI = path.join(NODE_DIR, 'node_modules', '.bin', 'claude');
+
+// The proxy's environment for running the real CLI (REAL_CLI) against the scripted mock at
+// `mockUrl`: the CLI gets the mock's address and a test key, fails fast (no retries), and a
+// stuck run is ended; `extra` adds or overrides keys.
+export function realCliEnv(mockUrl, extra = {}) {
+  return {
+    ANTHROPIC_BASE_URL: mockUrl,
+    ANTHROPIC_API_KEY: 'sk-test-real-cli',
+    CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY',
+    CLI_MAX_RETRIES: '0',
+    REQUEST_TIMEOUT_MS: '60000',
+    KILL_GRACE_MS: '500',
+    ...extra,
+  };
+}
 export const TRANSCRIPTS = path.join(SOURCE_ROOT, 'tests', 'data', 'transcripts');
 // What messageBody() asks for, and the proxy's DEFAULT_MODEL (the warm pool's key) in tests.
 export const TEST_MODEL = 'claude-sonnet-4-5';
