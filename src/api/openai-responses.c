@@ -649,6 +649,14 @@ static int start(OpenAIResponsesStream *s, json_t *out) {
                     out);
 }
 
+/* What a content_block_delta of @type carries in @field; NULL for another type or no text. */
+static const char *delta_text(const json_t *data, const char *type, const char *field) {
+        const json_t *d = json_object_get(data, "delta");
+        const char *t = json_string_value(json_object_get(d, field));
+
+        return streq_ptr(json_string_value(json_object_get(d, "type")), type) && t && *t ? t : NULL;
+}
+
 static int retell(OpenAIResponsesStream *s, const json_t *ev, json_t *out) {
         const char *name = json_string_value(json_object_get(ev, "event"));
         const json_t *data = json_object_get(ev, "data");
@@ -668,14 +676,11 @@ static int retell(OpenAIResponsesStream *s, const json_t *ev, json_t *out) {
                 return streq_ptr(type, "text") ? item_open(s, false, out) : 0;
         }
         if (streq_ptr(name, "content_block_delta") && s->open_item >= 0 && s->items[s->open_item].reasoning) {
-                const json_t *d = json_object_get(data, "delta");
-                const char *t = json_string_value(json_object_get(d, "thinking"));
-
                 /* signature_delta: nothing of it is shown on this surface. */
-                if (!streq_ptr(json_string_value(json_object_get(d, "type")), "thinking_delta") || !t || !*t)
-                        return 0;
-                r = item_append(&s->items[s->open_item], t);
-                if (r < 0)
+                const char *t = delta_text(data, "thinking_delta", "thinking");
+
+                r = t ? item_append(&s->items[s->open_item], t) : 0;
+                if (!t || r < 0)
                         return r;
                 return emit(s, "response.reasoning_summary_text.delta",
                             json_pack("{s:s,s:i,s:i,s:s}", "item_id", s->items[s->open_item].id, "output_index",
@@ -683,13 +688,10 @@ static int retell(OpenAIResponsesStream *s, const json_t *ev, json_t *out) {
                             out);
         }
         if (streq_ptr(name, "content_block_delta") && s->open_item >= 0 && s->items[s->open_item].function_call) {
-                const json_t *d = json_object_get(data, "delta");
-                const char *t = json_string_value(json_object_get(d, "partial_json"));
+                const char *t = delta_text(data, "input_json_delta", "partial_json");
 
-                if (!streq_ptr(json_string_value(json_object_get(d, "type")), "input_json_delta") || !t || !*t)
-                        return 0;
-                r = item_append(&s->items[s->open_item], t);
-                if (r < 0)
+                r = t ? item_append(&s->items[s->open_item], t) : 0;
+                if (!t || r < 0)
                         return r;
                 return emit(s, "response.function_call_arguments.delta",
                             json_pack("{s:s,s:i,s:s}", "item_id", s->items[s->open_item].id, "output_index",
@@ -697,13 +699,10 @@ static int retell(OpenAIResponsesStream *s, const json_t *ev, json_t *out) {
                             out);
         }
         if (streq_ptr(name, "content_block_delta") && s->open_item >= 0) {
-                const json_t *d = json_object_get(data, "delta");
-                const char *t = json_string_value(json_object_get(d, "text"));
+                const char *t = delta_text(data, "text_delta", "text");
 
-                if (!streq_ptr(json_string_value(json_object_get(d, "type")), "text_delta") || !t || !*t)
-                        return 0;
-                r = item_append(&s->items[s->open_item], t);
-                if (r < 0)
+                r = t ? item_append(&s->items[s->open_item], t) : 0;
+                if (!t || r < 0)
                         return r;
                 return emit(s, "response.output_text.delta",
                             json_pack("{s:s,s:i,s:i,s:s,s:[]}", "item_id", s->items[s->open_item].id, "output_index",
