@@ -680,17 +680,9 @@ static void on_run_exit(Run *run, const CliExit *exit, void *userdata) {
         session_maybe_free(s);
 }
 
+/* Every run of a session, cold, adopted from the pool or from a park: the CLI's asks answered and
+ * the answers to the host's control requests checked (on_run_control). */
 static const RunCallbacks session_run_callbacks = {
-        .on_event = on_run_event,
-        .on_control = on_run_control,
-        .on_failed = on_run_failed,
-        .on_idle = on_run_idle,
-        .on_exit = on_run_exit,
-};
-
-/* A run with host control requests (adopted from the warm pool, or a cold one with a spawn
- * config): their answers checked (on_run_control). */
-static const RunCallbacks session_warm_run_callbacks = {
         .on_event = on_run_event,
         .on_control = on_run_control,
         .on_failed = on_run_failed,
@@ -1433,7 +1425,7 @@ static void session_parsed(Session *s, int r, ApiError *err) {
          * MCP servers gets them late (mcp_set_servers, see session_send_late_config()). */
         if (s->n_choices == 1 && s->followup_ids) {
                 r = park_adopt(server->park, s->digest_prefix, s->followup_ids, s->followup_results,
-                               &session_warm_run_callbacks, &s->choices[0], &s->choices[0].run, &s->control);
+                               &session_run_callbacks, &s->choices[0], &s->choices[0].run, &s->control);
                 if (r > 0) {
                         s->parked_adopt = true;
                         session_start(s);
@@ -1441,7 +1433,7 @@ static void session_parsed(Session *s, int r, ApiError *err) {
                 }
         }
         if (s->n_choices == 1) {
-                r = pool_adopt(server->pool, s->api.cli.model, s->request_id, &session_warm_run_callbacks,
+                r = pool_adopt(server->pool, s->api.cli.model, s->request_id, &session_run_callbacks,
                                &s->choices[0], &s->choices[0].run, &s->control);
                 if (r > 0) {
                         s->warm = true;
