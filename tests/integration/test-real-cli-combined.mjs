@@ -18,7 +18,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  REAL_CLI, SOURCE_ROOT, childrenOf, getJson, missing, requireOrSkip, sdkClient, sleep, startMock, startProxy,
+  REAL_CLI, SOURCE_ROOT, childrenOf, getJson, missing, postJson, requireOrSkip, sdkClient, sleep, startMock, startProxy,
   tmpdir, waitFor,
 } from './lib/harness.mjs';
 
@@ -189,3 +189,110 @@ for (const { pool, park } of MODES) describe(`combined, real CLI, WARM_POOL=${po
       });
     }
   });
+
+// Side queries (count_tokens, /v1/models) beside tool requests that run and then park, with two
+// slots: a count while a request with tools runs answers (on a pooled process); with both slots
+// held by parked runs it is a 529 at once (no wait, no parked run given up); the parked runs
+// then continue, and no CLI nor registry server is left.
+describe('side queries beside running and parked tool runs, real CLI, MAX_CONCURRENT=2', { concurrency: false }, () => {
+  let mock, proxy, dir, logFile;
+  const posts = () => mock.requests.filter((r) => r.method === 'POST' && r.path === '/v1/messages');
+  // This file's registry servers still running (their --log path is unique to this run).
+  const servers = () => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(logFile);
+    } catch {
+      return false;
+    }
+  });
+
+  before(async () => {
+    dir = tmpdir('cp-combined-side-');
+    logFile = path.join(dir, 'server.log');
+    fs.writeFileSync(path.join(dir, 'mcp.json'), JSON.stringify({ mcpServers: {
+      reg: { command: process.execPath, args: [SERVER, '--log', logFile], env: { REG_SECRET: SECRET } } } }));
+    mock = await startMock();
+    proxy = await startProxy({
+      claudePath: REAL_CLI,
+      env: {
+        ANTHROPIC_BASE_URL: mock.url, ANTHROPIC_API_KEY: 'sk-test-real-cli',
+        CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY', CLI_MAX_RETRIES: '0', REQUEST_TIMEOUT_MS: '90000',
+        KILL_GRACE_MS: '500', PROXY_MCP_CONFIG: path.join(dir, 'mcp.json'), WARM_POOL: '1', TOOL_PARK_MS: '60000',
+        MAX_CONCURRENT: '2',
+      },
+    });
+  });
+  after(async () => {
+    await proxy?.stop();
+    await mock?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('counts and listings answer or 529; parked runs continue; nothing is left', async () => {
+    const health = async () => (await getJson(`${proxy.url}/health`)).json;
+    const poolReady = () => waitFor(async () => (await health()).pool.ready >= 1, 60000, 'a pooled CLI ready');
+    const count = (t) => postJson(`${proxy.url}/v1/messages/count_tokens`,
+      { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: t }] });
+    const { client } = await sdkClient(proxy, { timeout: 90000 });
+    const base = { model: 'claude-sonnet-4-5', max_tokens: 256, tools: TOOLS, metadata: { mcp_servers: ['reg'] } };
+    mock.setScript({
+      queue: [
+        { delay_ms: 4000, content: [{ type: 'tool_use', id: 'toolu_side_A', name: 'mcp__cp__weather', input: { city: 'Rome' } }] },
+        { content: [{ type: 'tool_use', id: 'toolu_side_B', name: 'mcp__cp__weather', input: { city: 'Lima' } }] },
+      ],
+      default: { echo_tool_result: 'Results: ' },
+    });
+    await poolReady();
+
+    // A runs (its model call held 4 s by the mock); a count beside it.
+    const firstA = [{ role: 'user', content: 'Weather in Rome?' }];
+    const pendingA = client.messages.create({ ...base, messages: firstA });
+    await waitFor(() => posts().length >= 1, 60000, 'A to reach upstream');
+    await poolReady();
+    const c1 = await count('Count me while A runs.');
+    assert.equal(c1.status, 200, c1.text);
+    assert.ok(c1.json.input_tokens > 0, c1.text);
+    const a = await pendingA;
+    assert.equal(a.stop_reason, 'tool_use');
+    await waitFor(async () => (await health()).parked === 1, 20000, 'A parked');
+
+    // One run parked, a pooled process beside it: the first listing asks the CLI.
+    await poolReady();
+    const models = await getJson(`${proxy.url}/v1/models`);
+    assert.equal(models.status, 200, models.text);
+
+    // B parks too: both slots parked; the count is refused at once, the listing still answers.
+    await poolReady();
+    const firstB = [{ role: 'user', content: 'Weather in Lima?' }];
+    const b = await client.messages.create({ ...base, messages: firstB });
+    assert.equal(b.stop_reason, 'tool_use');
+    await waitFor(async () => (await health()).parked === 2, 20000, 'B parked');
+    const t0 = Date.now();
+    const c2 = await count('Count me with every slot parked.');
+    assert.equal(c2.status, 529, c2.text);
+    assert.ok(Date.now() - t0 < 5000, `the 529 took ${Date.now() - t0} ms`);
+    const again = await getJson(`${proxy.url}/v1/models`);
+    assert.equal(again.status, 200, again.text);
+    assert.equal((await health()).parked, 2, 'a side query gave up a parked run');
+
+    // Both continue their own processes: each follow-up is one upstream call.
+    const n0 = posts().length;
+    for (const [first, m, id, want] of [[firstA, a, 'toolu_side_A', 'sunny'], [firstB, b, 'toolu_side_B', 'rainy']]) {
+      const f = await client.messages.create({ ...base, messages: [...first, { role: 'assistant', content: m.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content: want }] }] });
+      assert.equal(f.stop_reason, 'end_turn');
+      assert.match(textOf(f.content), new RegExp(want));
+    }
+    assert.equal(posts().length - n0, 2, 'nothing replayed');
+    // A slot comes back when its CLI is reaped, a moment after the answer; a count never
+    // queues, so it is asked once they are gone.
+    await waitFor(() => childrenOf(proxy.pid).length <= 1, 30000, 'only the pooled CLI left');
+    const c3 = await count('Count me after.');
+    assert.equal(c3.status, 200, c3.text);
+    await waitFor(() => servers().length === 0, 30000, 'the registry servers to go with their CLIs');
+    const h = await health();
+    assert.equal(h.parked, 0);
+    assert.equal(h.queued, 0);
+    await waitFor(async () => (await health()).requests_in_flight === 0, 20000, 'no slot still counted busy');
+  });
+});
