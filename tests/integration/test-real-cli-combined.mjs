@@ -155,6 +155,30 @@ for (const { pool, park } of MODES) describe(`combined, real CLI, WARM_POOL=${po
         await waitFor(() => childrenOf(proxy.pid).length <= Number(pool), 30000, 'no run left behind');
       });
 
+      test(`all three, ${stream ? 'streaming' : 'non-streaming'}: registry tool, client tool, then the value`, async () => {
+        await warm();
+        const { client } = await sdkClient(proxy, { timeout: 90000 });
+        mock.setScript({ queue: [REG_THEN_CLIENT.queue[0], REG_THEN_CLIENT.queue[1], CLIENT_THEN_SO.queue[1]],
+          default: { content: [{ type: 'text', text: 'unexpected extra call' }] } });
+        const n0 = posts().length;
+        const first = [{ role: 'user', content: 'Weather where alpha is, as JSON.' }];
+        const base = { model: 'claude-sonnet-4-5', max_tokens: 256, tools: TOOLS, metadata: { mcp_servers: ['reg'] },
+          ...SO_FORMAT };
+        const m = await finish(client, stream, { ...base, messages: first });
+        assert.equal(m.stop_reason, 'tool_use', JSON.stringify(m));
+        assert.deepEqual(m.content.filter((b) => b.type === 'tool_use').map((b) => b.id), ['toolu_cmb_cli']);
+        const names = posts()[n0].body.tools.map((t) => t.name);
+        for (const n of ['mcp__reg__lookup', 'mcp__cp__weather', 'StructuredOutput'])
+          assert.ok(names.includes(n), `${n} offered: ${names.join(' ')}`);
+        const f = await finish(client, stream, { ...base, messages: [...first, { role: 'assistant', content: m.content },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_cmb_cli', content: 'sunny, 21' }] }] });
+        assert.equal(f.stop_reason, 'end_turn', JSON.stringify(f));
+        assert.deepEqual(f.content, [{ type: 'text', text: '{"city":"Oslo","temp":3}' }]);
+        if (parking)
+          assert.equal(posts().length - n0, 3, 'nothing replayed');
+        await waitFor(() => childrenOf(proxy.pid).length <= Number(pool), 30000, 'no run left behind');
+      });
+
       test(`client tool then structured output, ${stream ? 'streaming' : 'non-streaming'}`, async () => {
         await warm();
         const { client } = await sdkClient(proxy, { timeout: 90000 });
