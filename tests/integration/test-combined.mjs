@@ -114,14 +114,31 @@ describe('parked runs in /health and /metrics', { concurrency: false }, () => {
       assert.equal(f.content[0].text, 'The value is value-of-alpha.');
       assert.equal(await parked(proxy), 0);
     });
-    await withProxy({ env: { WARM_POOL: '0', TOOL_PARK_MS: '1500' } }, async (proxy) => {
+    await withProxy({ env: { WARM_POOL: '0', TOOL_PARK_MS: '5000' } }, async (proxy) => {
       const { client } = await sdkClient(proxy);
       await client.messages.create(body(`${PARKED} Look up alpha. pk-late`));
       await proxy.waitFakeLogFor('pk-late', (l) => l.state === 'parked', 20000);
       assert.equal(await parked(proxy), 1);
-      await waitFor(async () => await parked(proxy) === 0, 20000, 'the deadline to end the parked run');
+      // /health alone: the deadline may pass between two scrapes.
+      await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.parked === 0, 20000,
+        'the deadline to end the parked run');
+      assert.equal(await parked(proxy), 0);
       await waitFor(() => childrenOf(proxy.pid).length === 0, 20000, 'its CLI to go');
     });
+  });
+});
+
+test('count_tokens with tools and a schema: counted without them, and the header says so', async () => {
+  await withProxy({ env: { WARM_POOL: '0' } }, async (proxy) => {
+    const count = (extra) => postJson(`${proxy.url}/v1/messages/count_tokens`,
+      { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'count me ct-uncounted' }], ...extra });
+    const plain = await count({});
+    assert.equal(plain.status, 200, plain.text);
+    assert.equal(plain.headers.get('x-proxy-unsupported'), null);
+    const r = await count({ tools: TOOLS, output_config: { format: { type: 'json_schema', schema: SCHEMA } } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-proxy-token-count'), 'derived');
+    assert.equal(r.headers.get('x-proxy-unsupported'), 'tools,output_config');
   });
 });
 
@@ -167,10 +184,11 @@ describe('side queries beside parked runs (MAX_CONCURRENT=2)', { concurrency: fa
         assert.equal((await proxy.waitFakeLogFor(`sq-a-${pool}`, (l) => l.state === 'exited', 20000)).pid, parkedA.pid);
         assert.equal((await proxy.waitFakeLogFor(`sq-b-${pool}`, (l) => l.state === 'exited', 20000)).pid, parkedB.pid);
 
-        // Slots back: a count answers again; only the pool is left, nothing counted as busy.
+        // Slots back once the CLIs are reaped (a count never queues): a count answers again; only
+        // the pool is left, nothing counted as busy.
+        await waitFor(() => childrenOf(proxy.pid).length <= Number(pool), 20000, 'only the pool left');
         const c3 = await count(`count after sq-c3-${pool}`);
         assert.equal(c3.status, 200, c3.text);
-        await waitFor(() => childrenOf(proxy.pid).length <= Number(pool), 20000, 'only the pool left');
         await waitFor(async () => {
           const z = await health();
           return z.requests_in_flight === 0 && z.queued === 0 && z.parked === 0;
