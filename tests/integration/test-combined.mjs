@@ -128,6 +128,36 @@ describe('parked runs in /health and /metrics', { concurrency: false }, () => {
   });
 });
 
+// A parked process keeps the schema and registry servers it started with: a follow-up asking for
+// other ones must not continue it (it ends, the follow-up runs cold with its own).
+test('parking: a follow-up with another schema or other registry servers runs cold', async () => {
+  const dir = tmpdir('cp-combined-park-');
+  const file = path.join(dir, 'mcp.json');
+  fs.writeFileSync(file, JSON.stringify({ mcpServers: { reg: { command: '/bin/true', args: [] } } }));
+  try {
+    await withProxy({ env: { WARM_POOL: '0', TOOL_PARK_MS: '60000', PROXY_MCP_CONFIG: file } }, async (proxy) => {
+      const { client } = await sdkClient(proxy);
+      const so = { output_config: { format: { type: 'json_schema', schema: SCHEMA } } };
+      const reg = { metadata: { mcp_servers: ['reg'] } };
+      for (const [tag, firstExtra, followExtra] of [['so', so, {}], ['reg', {}, reg]]) {
+        const first = `${PARKED} Look up alpha. pk-diff-${tag}`;
+        const m = await client.messages.create(body(first, firstExtra));
+        assert.equal(m.stop_reason, 'tool_use');
+        const held = await proxy.waitFakeLogFor(`pk-diff-${tag}`, (l) => l.state === 'parked', 20000);
+        const r = await postJson(`${proxy.url}/v1/messages`, body('', { messages: followUp(first, m.content),
+          ...followExtra }));
+        assert.equal(r.status, 200, r.text);
+        await waitFor(() => proxy.fakeLogs().filter((l) => JSON.stringify(l.stdin).includes(`pk-diff-${tag}`)).length === 2,
+          20000, 'a second, cold process for the follow-up');
+        await proxy.waitFakeLogFor(`pk-diff-${tag}`, (l) => l.pid === held.pid && l.interrupted === true, 20000);
+        await waitFor(() => !childrenOf(proxy.pid).includes(held.pid), 30000, 'the unmatched parked run to go');
+      }
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('count_tokens with tools and a schema: counted without them, and the header says so', async () => {
   await withProxy({ env: { WARM_POOL: '0' } }, async (proxy) => {
     const count = (extra) => postJson(`${proxy.url}/v1/messages/count_tokens`,
