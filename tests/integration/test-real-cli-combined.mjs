@@ -14,11 +14,12 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  REAL_CLI, SOURCE_ROOT, childrenOf, getJson, missing, postJson, requireOrSkip, sdkClient, sleep, startMock, startProxy,
+  NODE_DIR, REAL_CLI, SOURCE_ROOT, childrenOf, getJson, missing, postJson, requireOrSkip, sdkClient, sleep, startMock, startProxy,
   tmpdir, waitFor,
 } from './lib/harness.mjs';
 
@@ -152,6 +153,46 @@ for (const { pool, park } of MODES) describe(`combined, real CLI, WARM_POOL=${po
           assert.ok(blocksOf(last).some((b) => b.tool_use_id === 'toolu_cmb_reg'), 'the parked run continued');
           await parkedCounts(0);
         }
+        await waitFor(() => childrenOf(proxy.pid).length <= Number(pool), 30000, 'no run left behind');
+      });
+
+      test(`OpenAI surfaces, client tool then structured output (${stream ? 'Chat' : 'Responses'})`, async () => {
+        await warm();
+        const mod = await import(createRequire(path.join(NODE_DIR, 'package.json')).resolve('openai'));
+        const OpenAI = mod.default ?? mod.OpenAI;
+        const client = new OpenAI({ baseURL: `${proxy.url}/v1`, apiKey: 'x', maxRetries: 0, timeout: 90000 });
+        const t = TOOLS[0];
+        mock.setScript(CLIENT_THEN_SO);
+        const n0 = posts().length;
+        let value;
+        if (stream) {
+          const tools = [{ type: 'function', function: { name: t.name, description: t.description, parameters: t.input_schema } }];
+          const rf = { type: 'json_schema', json_schema: { name: 'w', schema: SO_SCHEMA } };
+          const messages = [{ role: 'user', content: 'Weather in Oslo as JSON.' }];
+          const r1 = await client.chat.completions.create({ model: 'claude-sonnet-4-5', tools, response_format: rf, messages });
+          assert.equal(r1.choices[0].finish_reason, 'tool_calls', JSON.stringify(r1));
+          const msg = r1.choices[0].message;
+          assert.equal(msg.tool_calls[0].function.name, 'weather');
+          const s2 = await client.chat.completions.create({ model: 'claude-sonnet-4-5', tools, response_format: rf, stream: true,
+            messages: [...messages, msg, { role: 'tool', tool_call_id: msg.tool_calls[0].id, content: '3 degrees' }] });
+          value = '';
+          for await (const c of s2) value += c.choices[0]?.delta?.content ?? '';
+        } else {
+          const tools = [{ type: 'function', name: t.name, description: t.description, parameters: t.input_schema }];
+          const text = { format: { type: 'json_schema', name: 'w', schema: SO_SCHEMA } };
+          const input = 'Weather in Oslo as JSON.';
+          const q1 = await client.responses.create({ model: 'claude-sonnet-4-5', tools, text, input });
+          const call = q1.output.find((i) => i.type === 'function_call');
+          assert.ok(call, JSON.stringify(q1.output));
+          assert.equal(call.name, 'weather');
+          const q2 = await client.responses.create({ model: 'claude-sonnet-4-5', tools, text, input: [
+            { role: 'user', content: input }, ...q1.output.map(({ id, status, ...item }) => item),
+            { type: 'function_call_output', call_id: call.call_id, output: '3 degrees' }] });
+          value = q2.output_text;
+        }
+        assert.deepEqual(JSON.parse(value), { city: 'Oslo', temp: 3 });
+        if (parking)
+          assert.equal(posts().length - n0, 2, 'nothing replayed');
         await waitFor(() => childrenOf(proxy.pid).length <= Number(pool), 30000, 'no run left behind');
       });
 
