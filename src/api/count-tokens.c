@@ -66,6 +66,10 @@ int count_tokens_request_parse(const json_t *body, const ApiEnv *env, ApiRequest
                 return k;
         if (ret->cli.json_schema && (k = unsupported_add(&ret->unsupported, "output_config")) < 0)
                 return k;
+        /* Registry servers are not started for a count: their tools are not in it either. */
+        if (ret->mcp_servers && ret->mcp_servers[0] &&
+            (k = unsupported_add(&ret->unsupported, "metadata.mcp_servers")) < 0)
+                return k;
         return 0;
 }
 

@@ -164,6 +164,8 @@ static void test_parse_uncounted(void **state) {
                 { ",\"top_k\":5,\"tools\":[{\"name\":\"a\",\"input_schema\":{\"type\":\"object\"}}],"
                   "\"output_config\":{\"format\":{\"type\":\"json_schema\",\"schema\":{\"type\":\"object\"}}}",
                   "top_k,tools,output_config" },
+                { ",\"metadata\":{\"mcp_servers\":[\"reg\"]}", "metadata.mcp_servers" },
+                { ",\"metadata\":{\"mcp_servers\":[]}", NULL },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(t); i++) {
