@@ -334,3 +334,12 @@ void park_stop(Park *p) {
 unsigned park_size(const Park *p) {
         return p ? p->n : 0;
 }
+
+unsigned park_waiting(const Park *p) {
+        unsigned n = 0;
+
+        /* An ending entry is on its way out (interrupt sent): no follow-up can adopt it. */
+        for (const ParkEntry *e = p ? p->head : NULL; e; e = e->next)
+                n += !e->ending;
+        return n;
+}

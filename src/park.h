@@ -46,3 +46,5 @@ bool park_sacrifice(Park *p);
 /* The proxy is stopping: end every parked run. */
 void park_stop(Park *p);
 unsigned park_size(const Park *p);
+/* Parked runs still waiting for their follow-up (those ending not counted): /health, /metrics. */
+unsigned park_waiting(const Park *p);

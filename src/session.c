@@ -1372,6 +1372,9 @@ static void session_parsed(Session *s, int r, ApiError *err) {
                 err->error_class = err->status < 500 ? "invalid_request" : NULL;
                 goto fail;
         }
+        /* Parking: the servers a parked process was given are part of what a follow-up must match. */
+        client_tools_digest_servers(&s->digest_all, s->api.cli.mcp_servers);
+        client_tools_digest_servers(&s->digest_prefix, s->api.cli.mcp_servers);
 
         if (!server->claude_path) {
                 api_error_set(err, -ENOENT, 503, "api_error", "%s", server->claude_problem ?: "The Claude CLI is not available");

@@ -377,7 +377,8 @@ static int fnv_add_json(uint64_t *h, const json_t *v) {
  * @n_messages: how many of its leading messages count
  * @ret: the digest
  *
- * Model, effort, thinking, system text and mode, the tools, and the first @n_messages turns: a
+ * Model, effort, thinking, system text and mode, the tools, the structured-output schema, and
+ * the first @n_messages turns: a
  * run parked with a request's whole conversation matches a follow-up whose conversation minus
  * its last two turns (the answer and the results) is the same.
  *
@@ -398,11 +399,26 @@ int client_tools_digest(const CliRequest *r, size_t n_messages, uint64_t *ret) {
                 fnv_add(&h, "", 0);
         if (fnv_add_json(&h, r->tools) < 0)
                 return -ENOMEM;
+        /* The parked process keeps the schema it was started with (and its registry servers,
+         * client_tools_digest_servers()): a follow-up asking for another must not continue it. */
+        if (fnv_add_json(&h, r->json_schema) < 0)
+                return -ENOMEM;
         for (size_t i = 0; i < n_messages && i < json_array_size(r->messages); i++)
                 if (fnv_add_json(&h, json_array_get(r->messages, i)) < 0)
                         return -ENOMEM;
         *ret = h;
         return 0;
+}
+
+/*
+ * The registry servers are selected on the loop, after the digests were made from the parse (a
+ * reload may change the registry meanwhile): they are folded in then, the same way on both
+ * sides, so that a follow-up naming other servers does not continue a parked process.
+ */
+void client_tools_digest_servers(uint64_t *h, char *const *servers) {
+        for (char *const *n = servers; n && *n; n++)
+                fnv_add(h, *n, strlen(*n) + 1);        /* the NUL separates the names */
+        fnv_add(h, "/", 1);
 }
 
 /* A tool_result block -> the MCP tools/call result the CLI makes it back into (§16.1). */

@@ -69,6 +69,8 @@ const char *client_tools_client_name(const char *model_name);
 
 /* Parking (TOOL_PARK_MS): model, settings, tools and the first @n_messages turns, as one number. */
 int client_tools_digest(const CliRequest *r, size_t n_messages, uint64_t *ret);
+/* Fold the registry servers @servers (strv, NULL: none), selected later, into the digest @h. */
+void client_tools_digest_servers(uint64_t *h, char *const *servers);
 /*
  * A follow-up a parked run can take: its last user turn is only the tool_results of the assistant
  * turn before it. Return: 1 with the tool_use ids and id -> MCP tools/call result; 0; -ENOMEM.

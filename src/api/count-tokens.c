@@ -12,11 +12,24 @@
  */
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/anthropic.h"
 #include "api/count-tokens.h"
 #include "util/macro.h"
+
+/* Append @name to the comma-separated list *@list (x-proxy-unsupported). */
+static int unsupported_add(char **list, const char *name) {
+        char *n;
+
+        if (asprintf(&n, "%s%s%s", *list ?: "", *list ? "," : "", name) < 0)
+                return -ENOMEM;
+        free(*list);
+        *list = n;
+        return 0;
+}
 
 /**
  * count_tokens_request_parse() - validate a count_tokens body
@@ -34,6 +47,7 @@
 int count_tokens_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *ret, ApiError *reterr) {
         json_auto_t *copy = NULL;
         ApiEnv e = *env;
+        int k;
 
         if (!json_is_object(body))
                 return api_error_request(reterr, "", "The request body must be a JSON object");
@@ -42,7 +56,21 @@ int count_tokens_request_parse(const json_t *body, const ApiEnv *env, ApiRequest
             json_object_set_new(copy, "stream", json_false()) < 0)
                 return -ENOMEM;
         e.system_prompt_mode = SYSTEM_PROMPT_USER;
-        return anthropic_request_parse(copy, &e, ret, reterr);
+        k = anthropic_request_parse(copy, &e, ret, reterr);
+        if (k < 0)
+                return k;
+        /* The count's CLI runs without the request's tools server and schema, and the CLI counts
+         * MCP tools as 0 anyway until loaded (s5a: mcpTools tokens 0, isLoaded false): their
+         * definitions are not in the figure, which x-proxy-unsupported says. */
+        if (json_array_size(ret->cli.tools) > 0 && (k = unsupported_add(&ret->unsupported, "tools")) < 0)
+                return k;
+        if (ret->cli.json_schema && (k = unsupported_add(&ret->unsupported, "output_config")) < 0)
+                return k;
+        /* Registry servers are not started for a count: their tools are not in it either. */
+        if (ret->mcp_servers && ret->mcp_servers[0] &&
+            (k = unsupported_add(&ret->unsupported, "metadata.mcp_servers")) < 0)
+                return k;
+        return 0;
 }
 
 /**

@@ -192,6 +192,8 @@ char *metrics_format(const Metrics *m, const MetricsGauges *g) {
         gauge(f, "claude_proxy_requests_in_flight", "API requests being answered.", g->in_flight);
         gauge(f, "claude_proxy_requests_queued", "API requests waiting for a CLI slot.", g->queued);
         gauge(f, "claude_proxy_cli_children", "CLI children running, idle pooled ones included.", g->children);
+        gauge(f, "claude_proxy_parked_runs", "Runs parked on client tools, waiting for the results (TOOL_PARK_MS).",
+              g->parked);
         if (g->pool) {
                 const MetricsPool *p = g->pool;
 

@@ -63,6 +63,7 @@ typedef struct MetricsPool {
 /* Point-in-time values the server supplies at scrape time. */
 typedef struct MetricsGauges {
         unsigned in_flight, queued, children;
+        unsigned parked;                /* runs parked on client tools (TOOL_PARK_MS) */
         const MetricsPool *pool;        /* NULL: no pool figures */
         uint64_t uptime_sec;
         const char *version;

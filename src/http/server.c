@@ -368,7 +368,8 @@ static void handle_health(Server *s, struct evhttp_request *req, const char *req
         evhttp_add_header(evhttp_request_get_output_headers(req), "request-id", request_id);
         if (!j || json_object_set_new(j, "rate_limit", rate_limit_to_json(&s->rate_limit, &lb.rate_limit,
                                                                           (int64_t) time(NULL))) < 0 ||
-            json_object_set_new(j, "weight", json_integer(lb.weight)) < 0) {
+            json_object_set_new(j, "weight", json_integer(lb.weight)) < 0 ||
+            json_object_set_new(j, "parked", json_integer(park_waiting(s->park))) < 0) {
                 evhttp_send_error(req, 500, NULL);
                 return;
         }
@@ -415,6 +416,7 @@ static void handle_metrics(Server *s, struct evhttp_request *req, const char *re
                 .in_flight = scheduler_in_flight(&s->scheduler),
                 .queued = scheduler_queued(&s->scheduler),
                 .children = scheduler_children(&s->scheduler),
+                .parked = park_waiting(s->park),
                 .uptime_sec = (now_usec() - s->started_usec) / 1000000ULL,
                 .pool = &pool,
                 .version = PACKAGE_VERSION,

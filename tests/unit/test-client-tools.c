@@ -398,6 +398,24 @@ static void test_followup_and_digest(void **state) {
         b.model = (char *) "opus";
         assert_int_equal(client_tools_digest(&b, 1, &dc), 0);
         assert_true(da != dc);
+
+        /* A run parked with a schema or registry servers is not another request's follow-up. */
+        char *reg[] = { (char *) "reg", NULL }, *reg2[] = { (char *) "re", (char *) "g", NULL };
+        b.model = a.model;
+        b.json_schema = json_pack("{s:s}", "type", "object");
+        assert_int_equal(client_tools_digest(&b, 1, &dc), 0);
+        assert_true(da != dc);
+        json_decref(b.json_schema);
+        b.json_schema = NULL;
+        /* The registry servers, folded in later: none, one, the same one, split differently. */
+        uint64_t none = da, one = da, same = da, split = da;
+        client_tools_digest_servers(&none, NULL);
+        client_tools_digest_servers(&one, reg);
+        client_tools_digest_servers(&same, reg);
+        client_tools_digest_servers(&split, reg2);
+        assert_true(none != one);
+        assert_true(one == same);
+        assert_true(one != split);
         json_decref(a.messages);
 }
 

@@ -3,6 +3,7 @@
 /* POST /v1/messages/count_tokens, the pure half: parse, history lines, the usage answer, the subtraction. */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,6 +148,45 @@ static void test_parse_refusals(void **state) {
         }
 }
 
+/* Tools and a schema are accepted but not counted: the header names them; without, nothing. */
+static void test_parse_uncounted(void **state) {
+        static const struct {
+                const char *extra;
+                const char *unsupported;
+        } t[] = {
+                { "", NULL },
+                { ",\"tools\":[{\"name\":\"lookup\",\"input_schema\":{\"type\":\"object\"}}]", "tools" },
+                /* tool_choice none: the run would offer no tools either. */
+                { ",\"tools\":[{\"name\":\"lookup\",\"input_schema\":{\"type\":\"object\"}}],"
+                  "\"tool_choice\":{\"type\":\"none\"}", NULL },
+                { ",\"output_config\":{\"format\":{\"type\":\"json_schema\",\"schema\":{\"type\":\"object\"}}}",
+                  "output_config" },
+                { ",\"top_k\":5,\"tools\":[{\"name\":\"a\",\"input_schema\":{\"type\":\"object\"}}],"
+                  "\"output_config\":{\"format\":{\"type\":\"json_schema\",\"schema\":{\"type\":\"object\"}}}",
+                  "top_k,tools,output_config" },
+                { ",\"metadata\":{\"mcp_servers\":[\"reg\"]}", "metadata.mcp_servers" },
+                { ",\"metadata\":{\"mcp_servers\":[]}", NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                _cleanup_free_ char *text = NULL;
+                json_t *body;
+                ApiRequest r = {};
+                ApiError err = {};
+
+                assert_true(asprintf(&text, "{\"model\":\"sonnet\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]%s}",
+                                     t[i].extra) > 0);
+                body = json_literal(text);
+                assert_int_equal(count_tokens_request_parse(body, &env, &r, &err), 0);
+                if (t[i].unsupported)
+                        assert_string_equal(r.unsupported, t[i].unsupported);
+                else
+                        assert_null(r.unsupported);
+                api_request_done(&r);
+                json_decref(body);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_recorded_figures),
@@ -154,6 +194,7 @@ int main(void) {
                 cmocka_unit_test(test_derive),
                 cmocka_unit_test(test_parse_and_history),
                 cmocka_unit_test(test_parse_refusals),
+                cmocka_unit_test(test_parse_uncounted),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,7 @@
 #include "http/metrics.h"
 #include "util/macro.h"
 
-static const MetricsGauges gauges = { .in_flight = 2, .queued = 1, .children = 2, .uptime_sec = 9,
+static const MetricsGauges gauges = { .in_flight = 2, .queued = 1, .children = 2, .parked = 3, .uptime_sec = 9,
                                       .version = "0.1.0", .scope_mode = "cgroup" };
 
 static void assert_has(const char *text, const char *line) {
@@ -30,6 +30,7 @@ static void test_empty(void **state) {
         assert_has(t, "\nclaude_proxy_requests_in_flight 2\n");
         assert_has(t, "\nclaude_proxy_requests_queued 1\n");
         assert_has(t, "\nclaude_proxy_cli_children 2\n");
+        assert_has(t, "\nclaude_proxy_parked_runs 3\n");
         assert_has(t, "\nclaude_proxy_uptime_seconds 9\n");
         assert_has(t, "\nclaude_proxy_tokens_total{direction=\"output\"} 0\n");
         assert_null(strstr(t, "claude_proxy_rate_limit_status{"));
