@@ -6,8 +6,7 @@
 // scripted mock (tests/mock). Between the client and the proxy sits a tap that forwards every
 // request and keeps a copy, so a case can say what Claude Code sent and that it was accepted.
 //
-// One test() per case; add cases (the Bash tool round trip, once client tools exist) the same
-// way: script the mock, run the client, look at its result and at the tap.
+// One test() per case: script the mock, run the client, look at its result and at the tap.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -145,8 +144,52 @@ describe('Claude Code as a client of the proxy', { concurrency: false }, () => {
       `the system text upstream: ${needle}`);
   });
 
-  // Client tools are not offered to the model yet (the proxy's CLI runs with --tools ""): the
-  // tools helper adds the Bash round trip (the model's tool_use back to Claude Code, which runs
-  // it and sends the tool_result) as another case here.
-  test.todo('its Bash tool round-trips (client tools)');
+  // The Bash round trip: the mock (the model) calls mcp__cp__Bash, the proxy hands Claude Code a
+  // tool_use named Bash, Claude Code runs the command itself and sends the tool_result, whose
+  // text the mock's next answer repeats. The marker is random, so only a command that really
+  // ran can have produced it; each of the client's requests is one upstream call (the tool turn
+  // ends with interrupt, not with the CLI calling the model again).
+  test('its Bash tool round-trips: the client runs the command, the result goes upstream', async () => {
+    const mark = `CP_MARK_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+    mock.setScript({
+      queue: [{ content: [
+        { type: 'text', text: 'Running it.' },
+        { type: 'tool_use', id: 'toolu_cc_bash_1', name: 'mcp__cp__Bash',
+          input: { command: `echo ${mark}`, description: 'Print the marker' } }] }],
+      default: { echo_tool_result: 'The command printed: ' },
+    });
+    const n0 = tap.messages().length;
+    const m0 = mock.requests.length;
+    // --allowedTools Bash: a -p run asks nobody, so a command outside its read-only list would
+    // be refused without it (echo is on that list; the grant keeps the case about the proxy).
+    const r = await runClient(tap.url, ['Run the marker command', '--output-format', 'json',
+      '--allowedTools', 'Bash']);
+    const sent = tap.messages().slice(n0);
+    const upstream = mock.requests.slice(m0).filter((q) => q.method === 'POST' && /^\/v1\/messages$/.test(q.path));
+    const trail = `stdout: ${r.stdout}\nstderr: ${r.stderr}\nproxy answered: ${
+      JSON.stringify(sent.map((e) => e.status))}\n${proxy.stderrText.slice(-3000)}`;
+    assert.equal(r.code, 0, `claude -p failed: ${trail}`);
+    assert.equal(r.json?.is_error, false, trail);
+
+    // The model's call reached the client as its own Bash tool, and the client answered it.
+    const followUp = sent.find((e) => JSON.stringify(e.body?.messages ?? []).includes('toolu_cc_bash_1'));
+    assert.ok(followUp, `a follow-up carrying the tool_result: ${trail}`);
+    const blocks = followUp.body.messages.flatMap((x) => Array.isArray(x.content) ? x.content : []);
+    assert.ok(blocks.some((b) => b.type === 'tool_use' && b.id === 'toolu_cc_bash_1' && b.name === 'Bash'),
+      JSON.stringify(followUp.body.messages.slice(-2)));
+    const result = blocks.find((b) => b.type === 'tool_result' && b.tool_use_id === 'toolu_cc_bash_1');
+    assert.ok(result && !result.is_error, JSON.stringify(result));
+
+    // The command's output reached upstream in a real tool_result block, and the final answer
+    // (the mock repeating it) is what Claude Code printed.
+    const upBlocks = upstream.at(-1).body.messages.flatMap((x) => Array.isArray(x.content) ? x.content : []);
+    const upResult = upBlocks.find((b) => b.type === 'tool_result' && b.tool_use_id === 'toolu_cc_bash_1');
+    assert.ok(upResult && JSON.stringify(upResult.content).includes(mark), JSON.stringify(upBlocks));
+    assert.match(r.json.result, new RegExp(`^The command printed: .*${mark}`));
+
+    // One upstream call per proxy request.
+    assert.ok(sent.length >= 2 && sent.every((e) => e.status === 200), JSON.stringify(sent.map((e) => e.status)));
+    assert.equal(upstream.length, sent.length,
+      `upstream calls ${upstream.length} for ${sent.length} client requests`);
+  });
 });
