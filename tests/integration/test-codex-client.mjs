@@ -5,32 +5,41 @@
 // shape (developer instructions, function and hosted tools, include, store:false,
 // prompt_cache_key, ...) and must print the fake CLI's answer. HOME and CODEX_HOME are a fresh
 // directory, so nothing of the machine's own Codex setup is read or written.
+//
+// The exec_command round trip runs a second proxy whose CLI is the real one, against the
+// scripted mock (tests/mock): the mock (the model) calls mcp__cp__exec_command, Codex gets a
+// function_call named exec_command, runs the command itself and sends its output back as a
+// function_call_output, which reaches upstream as a tool_result the mock's final answer repeats.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 
-import { cliSettings, conversationLines, missing, NODE_DIR, requireOrSkip, startProxy, tmpdir, waitFor } from './lib/harness.mjs';
+import {
+  cliSettings, conversationLines, loadMock, missing, NODE_DIR, REAL_CLI, requireOrSkip, startMock, startProxy, tmpdir,
+  waitFor,
+} from './lib/harness.mjs';
 
 const CODEX = path.join(NODE_DIR, 'node_modules', '.bin', 'codex');
 const TEXT = 'Hello! I am a scripted mock reply, streamed in several small chunks.';
 const RUN_TIMEOUT_MS = 120000;
 
-requireOrSkip(missing() || (!fs.existsSync(CODEX) && '@openai/codex missing: run npm ci --prefix tests/node'));
+requireOrSkip(missing({ realCli: true }) || (!fs.existsSync(CODEX) && '@openai/codex missing: run npm ci --prefix tests/node')
+  || (!(await loadMock()) && 'tests/mock/anthropic-mock.mjs missing'));
 
 let proxy, home;
 
 // Codex's configuration: the proxy as a model provider speaking the Responses API.
-function writeConfig(extra = []) {
+function writeConfig(extra = [], target = proxy) {
   fs.writeFileSync(path.join(home, '.codex', 'config.toml'), [
     'model = "claude-sonnet-4-5"',
     ...extra,
     'model_provider = "proxy"',
     '[model_providers.proxy]',
     'name = "claude-proxy"',
-    `base_url = "${proxy.url}/v1"`,
+    `base_url = "${target.url}/v1"`,
     'wire_api = "responses"',
     'env_key = "PROXY_API_KEY"',
     '',
@@ -50,9 +59,9 @@ after(async () => {
 });
 
 // `codex exec PROMPT`; resolves with its exit code and output, killing it after a bound.
-function codexExec(prompt) {
+function codexExec(prompt, args = []) {
   return new Promise((resolve) => {
-    const child = spawn(CODEX, ['exec', '--skip-git-repo-check', '--color', 'never', prompt], {
+    const child = spawn(CODEX, ['exec', '--skip-git-repo-check', '--color', 'never', ...args, prompt], {
       cwd: home,
       env: { PATH: process.env.PATH, HOME: home, CODEX_HOME: path.join(home, '.codex'), PROXY_API_KEY: 'sk-proxy-test' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -107,4 +116,66 @@ test('codex exec with reasoning: the thinking comes back as a reasoning summary 
   } finally {
     writeConfig();
   }
+});
+
+describe('Codex with the real CLI against the mock', { concurrency: false }, () => {
+  let mock, real;
+  const posts = () => mock.requests.filter((q) => q.method === 'POST' && q.path === '/v1/messages');
+
+  before(async () => {
+    mock = await startMock();
+    real = await startProxy({
+      claudePath: REAL_CLI,
+      env: {
+        ANTHROPIC_BASE_URL: mock.url,
+        ANTHROPIC_API_KEY: 'sk-test-real-cli',
+        CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY',
+        CLI_MAX_RETRIES: '0',
+        REQUEST_TIMEOUT_MS: '60000',
+        KILL_GRACE_MS: '500',
+      },
+    });
+    writeConfig([], real);
+  });
+  after(async () => {
+    writeConfig();
+    await real?.stop();
+    await mock?.close();
+  });
+
+  test('exec_command round trip: the model calls it, Codex runs it, the output goes back', async () => {
+    const mark = `CODEX_MARK_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+    mock.setScript({
+      queue: [{ content: [{ type: 'tool_use', id: 'toolu_codex_exec_1', name: 'mcp__cp__exec_command',
+        input: { cmd: `echo ${mark}` } }] }],
+      default: { echo_tool_result: 'The command printed: ' },
+    });
+    const n0 = posts().length;
+    const r = await codexExec('Run the marker command');
+    const up = posts().slice(n0);
+    const ctx = `codex exit ${r.code}/${r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-4000)}\n` +
+      `proxy:\n${real.stderrText.slice(-3000)}`;
+    assert.equal(r.code, 0, ctx);
+
+    // Upstream, the first call offered Codex's function tools under mcp__cp__ and its
+    // namespace's functions flattened; the hosted web_search was left out.
+    assert.ok(up.length >= 2, `upstream calls: ${up.length}\n${ctx}`);
+    const names = up[0].body.tools.map((t) => t.name);
+    assert.ok(names.includes('mcp__cp__exec_command'), names.join(' '));
+    assert.ok(!names.some((n) => /web_search/.test(n)), names.join(' '));
+
+    // The command ran on Codex's side: its output came back as a function_call_output, which
+    // reached upstream as a tool_result for the mock's call id.
+    const last = up.at(-1).body.messages.flatMap((m) => Array.isArray(m.content) ? m.content : []);
+    const use = last.find((b) => b.type === 'tool_use' && b.id === 'toolu_codex_exec_1');
+    assert.equal(use?.name, 'mcp__cp__exec_command', JSON.stringify(last).slice(0, 2000));
+    const res = last.find((b) => b.type === 'tool_result' && b.tool_use_id === 'toolu_codex_exec_1');
+    assert.ok(res && JSON.stringify(res.content).includes(mark), JSON.stringify(res));
+
+    // The final answer (the mock repeating the output) is what codex exec printed.
+    assert.match(r.stdout, new RegExp(`The command printed: [^]*${mark}`), ctx);
+    // One upstream call per Responses request.
+    const calls = (real.stderrText.match(/api=responses .*http_status=200/g) ?? []).length;
+    assert.equal(up.length, calls, `upstream ${up.length} for ${calls} requests`);
+  });
 });
