@@ -162,6 +162,7 @@ describe('Codex with the real CLI against the mock', { concurrency: false }, () 
     assert.ok(up.length >= 2, `upstream calls: ${up.length}\n${ctx}`);
     const names = up[0].body.tools.map((t) => t.name);
     assert.ok(names.includes('mcp__cp__exec_command'), names.join(' '));
+    assert.ok(names.includes('mcp__cp__multi_agent_v1__spawn_agent'), names.join(' '));
     assert.ok(!names.some((n) => /web_search/.test(n)), names.join(' '));
 
     // The command ran on Codex's side: its output came back as a function_call_output, which
@@ -177,5 +178,49 @@ describe('Codex with the real CLI against the mock', { concurrency: false }, () 
     // One upstream call per Responses request.
     const calls = (real.stderrText.match(/api=responses .*http_status=200/g) ?? []).length;
     assert.equal(up.length, calls, `upstream ${up.length} for ${calls} requests`);
+  });
+  // Codex's sub-agent tools come as a namespace; the model calls a member by its flat name and
+  // the call goes back as Codex reads it (name and namespace), and back upstream as the flat
+  // name in the history. Codex's own request shape, trimmed, sent directly: no sub-agent runs.
+  test('a namespace member\'s call goes back with its namespace; the hosted tool is named unsupported', async () => {
+    const tools = [
+      { type: 'function', name: 'exec_command', strict: false,
+        parameters: { type: 'object', properties: { cmd: { type: 'string' } }, required: ['cmd'] } },
+      { type: 'namespace', name: 'multi_agent_v1', description: 'Tools for spawning and managing sub-agents.',
+        tools: [{ type: 'function', name: 'close_agent', description: 'Close an agent.', strict: false,
+          parameters: { type: 'object', properties: { target: { type: 'string' } }, required: ['target'] } }] },
+      { type: 'web_search', external_web_access: false },
+    ];
+    const post = (input) => fetch(`${real.url}/v1/responses`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer x' },
+      body: JSON.stringify({ model: 'claude-sonnet-4-5', stream: false, store: false, tools, tool_choice: 'auto',
+        parallel_tool_calls: true, input }),
+    });
+    mock.setScript({
+      queue: [{ content: [{ type: 'tool_use', id: 'toolu_codex_ns_1', name: 'mcp__cp__multi_agent_v1__close_agent',
+        input: { target: 'agent-7' } }] }],
+      default: { echo_tool_result: 'Closed: ' },
+    });
+    const user = { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Close agent-7.' }] };
+    const r1 = await post([user]);
+    const j1 = await r1.json();
+    assert.equal(r1.status, 200, JSON.stringify(j1));
+    assert.deepEqual((r1.headers.get('x-proxy-unsupported') ?? '').split(',').filter((n) => n.startsWith('tools')),
+      ['tools.web_search']);
+    const call = j1.output.find((o) => o.type === 'function_call');
+    assert.deepEqual({ name: call?.name, namespace: call?.namespace, call_id: call?.call_id, args: JSON.parse(call?.arguments ?? 'null') },
+      { name: 'close_agent', namespace: 'multi_agent_v1', call_id: 'toolu_codex_ns_1', args: { target: 'agent-7' } },
+      JSON.stringify(j1.output));
+
+    // Codex sends the call back as it got it, with its output.
+    const r2 = await post([user, { type: 'function_call', call_id: call.call_id, namespace: call.namespace,
+      name: call.name, arguments: call.arguments }, { type: 'function_call_output', call_id: call.call_id,
+      output: 'agent-7 closed' }]);
+    const j2 = await r2.json();
+    assert.equal(r2.status, 200, JSON.stringify(j2));
+    assert.equal(j2.output.find((o) => o.type === 'message')?.content[0].text, 'Closed: agent-7 closed');
+    const blocks = posts().at(-1).body.messages.flatMap((m) => Array.isArray(m.content) ? m.content : []);
+    assert.ok(blocks.some((b) => b.type === 'tool_use' && b.id === 'toolu_codex_ns_1'
+      && b.name === 'mcp__cp__multi_agent_v1__close_agent'), JSON.stringify(blocks).slice(-1500));
   });
 });
