@@ -151,7 +151,14 @@ static int input_to_chat(const json_t *input, json_t *msgs, ApiError *reterr) {
                                         return -ENOMEM;
                                 }
                         }
-                } else if (streq(type, "reasoning"))
+                } else if (streq(type, "item_reference"))
+                        /* What a client sends with store:true in place of the items the server kept
+                         * (the Vercel AI SDK's default): nothing here to look up. */
+                        return api_error_request(reterr, at,
+                                             "%s: item_reference refers to an item the server stored, and this "
+                                             "proxy stores nothing (store is always false): send the item itself "
+                                             "(with the Vercel AI SDK: providerOptions.openai.store = false)", at);
+                else if (streq(type, "reasoning"))
                         /* Earlier reasoning the client echoes back: the CLI cannot take it. */
                         continue;
                 else

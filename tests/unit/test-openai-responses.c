@@ -82,6 +82,8 @@ static void test_request_errors(void **state) {
                 { "{\"model\":\"m\"}", "input", "required" },
                 { "{\"input\":\"x\"}", "model", "required" },
                 { "{\"model\":\"m\",\"input\":[{\"type\":\"web_search_call\"}]}", "input.0", "unsupported item" },
+                { "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"x\"},{\"type\":\"item_reference\","
+                  "\"id\":\"fc_1\"}]}", "input.1", "send the item itself" },
                 { "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_image\","
                   "\"file_id\":\"f\"}]}]}", "input.0.content.0", "Files API" },
                 { "{\"model\":\"m\",\"input\":\"x\",\"reasoning\":{\"effort\":\"lots\"}}", "reasoning.effort",
