@@ -192,4 +192,40 @@ describe('Claude Code as a client of the proxy', { concurrency: false }, () => {
     assert.equal(upstream.length, sent.length,
       `upstream calls ${upstream.length} for ${sent.length} client requests`);
   });
+  // With parking on (TOOL_PARK_MS), the run that made the Bash call waits for its result instead
+  // of ending, and Claude Code's follow-up continues it: one CLI for both turns. Claude Code
+  // re-sends its history with cache_control moved and reminders added; the follow-up still has
+  // to be recognised as the same conversation.
+  test('with parking on, its Bash follow-up continues the parked run', async () => {
+    const parked = await startProxy({
+      claudePath: REAL_CLI,
+      env: {
+        ANTHROPIC_BASE_URL: mock.url,
+        ANTHROPIC_API_KEY: 'sk-test-real-cli',
+        CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY',
+        CLI_MAX_RETRIES: '0',
+        REQUEST_TIMEOUT_MS: '60000',
+        KILL_GRACE_MS: '500',
+        TOOL_PARK_MS: '30000',
+        LOG_LEVEL: 'debug',
+      },
+    });
+    try {
+      const mark = `CP_PARK_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+      mock.setScript({
+        queue: [{ content: [{ type: 'tool_use', id: 'toolu_cc_park_1', name: 'mcp__cp__Bash',
+          input: { command: `echo ${mark}`, description: 'Print the marker' } }] }],
+        default: { echo_tool_result: 'Parked and resumed: ' },
+      });
+      const r = await runClient(parked.url, ['Run the marker command', '--output-format', 'json',
+        '--allowedTools', 'Bash']);
+      const trail = `stdout: ${r.stdout}\nstderr: ${r.stderr}\n${parked.stderrText.slice(-4000)}`;
+      assert.equal(r.code, 0, trail);
+      assert.match(r.json?.result ?? '', new RegExp(`^Parked and resumed: .*${mark}`), trail);
+      assert.match(parked.stderrText, /CLI parked on 1 tool call/, trail);
+      assert.match(parked.stderrText, /parked CLI adopted, its tool calls answered/, trail);
+    } finally {
+      await parked.stop();
+    }
+  });
 });
