@@ -223,4 +223,40 @@ describe('Codex with the real CLI against the mock', { concurrency: false }, () 
     assert.ok(blocks.some((b) => b.type === 'tool_use' && b.id === 'toolu_codex_ns_1'
       && b.name === 'mcp__cp__multi_agent_v1__close_agent'), JSON.stringify(blocks).slice(-1500));
   });
+  // With parking on (TOOL_PARK_MS) the run that made the call waits for its output, and Codex's
+  // follow-up continues it: one CLI for both turns.
+  test('with parking on, the exec_command follow-up continues the parked run', async () => {
+    const parked = await startProxy({
+      claudePath: REAL_CLI,
+      env: {
+        ANTHROPIC_BASE_URL: mock.url,
+        ANTHROPIC_API_KEY: 'sk-test-real-cli',
+        CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY',
+        CLI_MAX_RETRIES: '0',
+        REQUEST_TIMEOUT_MS: '60000',
+        KILL_GRACE_MS: '500',
+        TOOL_PARK_MS: '30000',
+        LOG_LEVEL: 'debug',
+      },
+    });
+    writeConfig([], parked);
+    try {
+      const mark = `CODEX_PARK_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+      mock.setScript({
+        queue: [{ content: [{ type: 'tool_use', id: 'toolu_codex_park_1', name: 'mcp__cp__exec_command',
+          input: { cmd: `echo ${mark}` } }] }],
+        default: { echo_tool_result: 'Parked and resumed: ' },
+      });
+      const r = await codexExec('Run the marker command');
+      const ctx = `codex exit ${r.code}/${r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-3000)}\n` +
+        `proxy:\n${parked.stderrText.slice(-4000)}`;
+      assert.equal(r.code, 0, ctx);
+      assert.match(r.stdout, new RegExp(`Parked and resumed: [^]*${mark}`), ctx);
+      assert.match(parked.stderrText, /CLI parked on 1 tool call/, ctx);
+      assert.match(parked.stderrText, /parked CLI adopted, its tool calls answered/, ctx);
+    } finally {
+      writeConfig([], real);
+      await parked.stop();
+    }
+  });
 });
