@@ -170,3 +170,44 @@ describe('reasoning', () => {
       assert.ok(r.text.length > 0);
     });
 });
+
+// Parking (TOOL_PARK_MS): the fake follows s2a_park_tools_call_15s, the recorded run whose
+// tools/call was answered (with "value-of-alpha") after a wait; the SDK's second step must
+// continue that same process rather than replay the conversation in a new one.
+describe('tool round trip with parking on', { concurrency: false }, () => {
+  let parked, providers;
+
+  before(async () => {
+    parked = await startProxy({ env: { TOOL_PARK_MS: '60000' } });
+    providers = {
+      anthropic: createAnthropic({ baseURL: `${parked.url}/v1`, apiKey: 'sk-ant-proxy-test' }),
+      openai: createOpenAI({ baseURL: `${parked.url}/v1`, apiKey: 'sk-proxy-test' }),
+    };
+  });
+  after(async () => { await parked?.stop(); });
+
+  const parkedModels = {
+    anthropic: () => providers.anthropic(MODEL),
+    'openai.chat': () => providers.openai.chat(MODEL),
+    'openai.responses': () => providers.openai.responses(MODEL),
+  };
+  for (const [name, model] of Object.entries(parkedModels))
+    test(`${name}: the second step continues the parked process`, async () => {
+      const mark = `vercel-park-${name}`;
+      const calls = [];
+      const r = await ai.generateText({
+        model: model(), prompt: `Look up alpha. [[fake:s2a_park_tools_call_15s]] ${mark}`, maxRetries: 0,
+        stopWhen: ai.stepCountIs(2),
+        ...(name === 'openai.responses' ? { providerOptions: { openai: { store: false } } } : {}),
+        tools: { lookup: ai.tool({ description: 'Look up a value by key.', inputSchema: z.object({ key: z.string() }),
+          execute: async (input) => { calls.push(input); return 'value-of-alpha'; } }) },
+      });
+      assert.deepEqual(calls, [{ key: 'alpha' }]);
+      assert.equal(r.text, 'The value is value-of-alpha.');
+      const log = await parked.waitFakeLogFor(mark, (l) => l.state === 'exited', 20000);
+      assert.deepEqual(log.tool_answer?.result, { content: [{ type: 'text', text: 'value-of-alpha' }], isError: false },
+        JSON.stringify(log.tool_answer));
+      assert.equal(parked.fakeLogs().filter((l) => JSON.stringify(l.stdin).includes(mark)).length, 1,
+        'no second process for the second step');
+    });
+});
