@@ -223,6 +223,25 @@ describe('Codex with the real CLI against the mock', { concurrency: false }, () 
     assert.ok(blocks.some((b) => b.type === 'tool_use' && b.id === 'toolu_codex_ns_1'
       && b.name === 'mcp__cp__multi_agent_v1__close_agent'), JSON.stringify(blocks).slice(-1500));
   });
+  // The same through Codex itself: its close_agent handler must get the call (it answers that
+  // the id is no agent's), which it does only when the call names its namespace.
+  test('codex exec: a namespace member\'s call reaches Codex\'s own handler', async () => {
+    mock.setScript({
+      queue: [{ content: [{ type: 'tool_use', id: 'toolu_codex_ns_2', name: 'mcp__cp__multi_agent_v1__close_agent',
+        input: { target: 'not-an-agent' } }] }],
+      default: { echo_tool_result: 'Codex answered: ' },
+    });
+    const n0 = posts().length;
+    const r = await codexExec('Close the agent');
+    const ctx = `codex exit ${r.code}/${r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-3000)}`;
+    assert.equal(r.code, 0, ctx);
+    const up = posts().slice(n0);
+    const blocks = up.at(-1).body.messages.flatMap((m) => Array.isArray(m.content) ? m.content : []);
+    const res = blocks.find((b) => b.type === 'tool_result' && b.tool_use_id === 'toolu_codex_ns_2');
+    assert.match(JSON.stringify(res?.content ?? null), /invalid agent id not-an-agent/, `${JSON.stringify(res)}\n${ctx}`);
+    assert.match(r.stdout, /Codex answered: invalid agent id not-an-agent/, ctx);
+  });
+
   // With parking on (TOOL_PARK_MS) the run that made the call waits for its output, and Codex's
   // follow-up continues it: one CLI for both turns.
   test('with parking on, the exec_command follow-up continues the parked run', async () => {
