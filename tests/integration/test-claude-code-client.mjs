@@ -15,7 +15,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { REAL_CLI, loadMock, missing, requireOrSkip, startMock, startProxy, tmpdir } from './lib/harness.mjs';
+import {
+  REAL_CLI, WARM_POOL, childrenOf, loadMock, missing, requireOrSkip, sleep, startMock, startProxy, tmpdir, waitFor,
+} from './lib/harness.mjs';
 
 const mockMod = await loadMock();
 requireOrSkip(missing({ fake: false, realCli: true }) || (!mockMod && 'tests/mock/anthropic-mock.mjs missing'));
@@ -164,6 +166,10 @@ describe('Claude Code as a client of the proxy', { concurrency: false }, () => {
     // be refused without it (echo is on that list; the grant keeps the case about the proxy).
     const r = await runClient(tap.url, ['Run the marker command', '--output-format', 'json',
       '--allowedTools', 'Bash']);
+    // Every CLI of these requests has ended (the pooled one stays) before the count below, so a
+    // late second model call of an interrupted run would be seen.
+    await waitFor(() => childrenOf(proxy.pid).length <= Number(WARM_POOL), 30000, 'the runs\' CLIs to end');
+    await sleep(300);
     const sent = tap.messages().slice(n0);
     const upstream = mock.requests.slice(m0).filter((q) => q.method === 'POST' && /^\/v1\/messages$/.test(q.path));
     const trail = `stdout: ${r.stdout}\nstderr: ${r.stderr}\nproxy answered: ${

@@ -18,8 +18,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  cliSettings, conversationLines, loadMock, missing, NODE_DIR, REAL_CLI, requireOrSkip, startMock, startProxy, tmpdir,
-  waitFor,
+  WARM_POOL, childrenOf, cliSettings, conversationLines, loadMock, missing, NODE_DIR, REAL_CLI, requireOrSkip, sleep,
+  startMock, startProxy, tmpdir, waitFor,
 } from './lib/harness.mjs';
 
 const CODEX = path.join(NODE_DIR, 'node_modules', '.bin', 'codex');
@@ -151,7 +151,11 @@ describe('Codex with the real CLI against the mock', { concurrency: false }, () 
       default: { echo_tool_result: 'The command printed: ' },
     });
     const n0 = posts().length;
+    const log0 = real.stderrText.length;
     const r = await codexExec('Run the marker command');
+    // The runs' CLIs have ended (the pooled one stays): a late second model call would be counted.
+    await waitFor(() => childrenOf(real.pid).length <= Number(WARM_POOL), 30000, 'the runs\' CLIs to end');
+    await sleep(300);
     const up = posts().slice(n0);
     const ctx = `codex exit ${r.code}/${r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-4000)}\n` +
       `proxy:\n${real.stderrText.slice(-3000)}`;
@@ -175,9 +179,12 @@ describe('Codex with the real CLI against the mock', { concurrency: false }, () 
 
     // The final answer (the mock repeating the output) is what codex exec printed.
     assert.match(r.stdout, new RegExp(`The command printed: [^]*${mark}`), ctx);
-    // One upstream call per Responses request.
-    const calls = (real.stderrText.match(/api=responses .*http_status=200/g) ?? []).length;
-    assert.equal(up.length, calls, `upstream ${up.length} for ${calls} requests`);
+    // One upstream call per Responses request (the access log line of the last one may follow
+    // Codex's exit: wait for it).
+    const served = () => (real.stderrText.slice(log0).match(/api=responses .*http_status=200/g) ?? []).length;
+    await waitFor(() => served() >= 2, 10000, 'the access log lines of both requests');
+    await sleep(200);
+    assert.equal(up.length, served(), `upstream ${up.length} for ${served()} requests`);
   });
   // Codex's sub-agent tools come as a namespace; the model calls a member by its flat name and
   // the call goes back as Codex reads it (name and namespace), and back upstream as the flat
