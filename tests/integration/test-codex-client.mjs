@@ -10,6 +10,10 @@
 // scripted mock (tests/mock): the mock (the model) calls mcp__cp__exec_command, Codex gets a
 // function_call named exec_command, runs the command itself and sends its output back as a
 // function_call_output, which reaches upstream as a tool_result the mock's final answer repeats.
+// Codex's sub-agent tools come as a `namespace`: the model sees them flat
+// (mcp__cp__multi_agent_v1__close_agent) and Codex gets the call back with its namespace, which
+// it needs to dispatch it; its hosted web_search is left out. With TOOL_PARK_MS the follow-up
+// continues the parked run.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
