@@ -172,8 +172,9 @@ static int input_to_chat(const json_t *input, json_t *msgs, ApiError *reterr) {
 }
 
 /* `tools`, `tool_choice` and `parallel_tool_calls` in chat terms, added to @chat; the tool types
- * left out are named in @unsupported (api/responses-tools.h). */
-static int tools_to_chat(const json_t *body, json_t *chat, char **unsupported, ApiError *reterr) {
+ * left out are named in @unsupported, the client's field of each chat tool is in @paths
+ * (api/responses-tools.h). */
+static int tools_to_chat(const json_t *body, json_t *chat, json_t *paths, char **unsupported, ApiError *reterr) {
         const json_t *tools = json_object_get(body, "tools"), *choice = json_object_get(body, "tool_choice");
         json_auto_t *list = NULL;
         int r;
@@ -182,7 +183,7 @@ static int tools_to_chat(const json_t *body, json_t *chat, char **unsupported, A
                 list = json_array();
                 if (!list)
                         return -ENOMEM;
-                r = responses_tools_to_chat(tools, list, unsupported, reterr);
+                r = responses_tools_to_chat(tools, list, paths, unsupported, reterr);
                 if (r < 0)
                         return r;
                 if (json_object_set(chat, "tools", list) < 0)
@@ -207,10 +208,11 @@ static int tools_to_chat(const json_t *body, json_t *chat, char **unsupported, A
         return 0;
 }
 
-/* The chat parser names chat fields ("tools.0.function.name"); say which of ours it was. */
-static void error_to_responses(ApiError *e) {
+/* The chat parser names chat fields ("tools.0.function.name"); say which of ours it was. @paths:
+ * the client's field of each chat tool (namespaces are flattened, so the indices differ). */
+static void error_to_responses(ApiError *e, const json_t *paths) {
         char p[sizeof(e->param)], m[sizeof(e->message)];
-        const char *fn;
+        const char *fn, *tool;
         size_t n;
 
         if (!e)
@@ -229,7 +231,13 @@ static void error_to_responses(ApiError *e) {
                 return;
         /* Responses tools are flat: "tools.0.name", "tool_choice.name". The message starts with the param. */
         n = strlen(e->param);
-        (void) snprintf(p, sizeof(p), "%.*s%s", (int) (fn - e->param), e->param, fn + strlen(".function"));
+        tool = strneq(e->param, "tools.", 6)
+                       ? json_string_value(json_array_get(paths, strtoul(e->param + 6, NULL, 10)))
+                       : NULL;
+        if (tool)
+                (void) snprintf(p, sizeof(p), "%s%s", tool, fn + strlen(".function"));
+        else
+                (void) snprintf(p, sizeof(p), "%.*s%s", (int) (fn - e->param), e->param, fn + strlen(".function"));
         if (strneq(e->message, e->param, n)) {
                 (void) snprintf(m, sizeof(m), "%s%s", p, e->message + n);
                 (void) snprintf(e->message, sizeof(e->message), "%s", m);
@@ -295,12 +303,12 @@ int openai_responses_echo(const json_t *body, json_t **ret) {
  */
 int openai_responses_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *ret, ApiError *reterr) {
         _cleanup_(api_request_done) ApiRequest req = {};
-        json_auto_t *chat = NULL, *msgs = json_array();
+        json_auto_t *chat = NULL, *msgs = json_array(), *paths = json_array();
         _cleanup_free_ char *unsupported = NULL;
         const json_t *v, *reasoning;
         int r;
 
-        if (!msgs)
+        if (!msgs || !paths)
                 return -ENOMEM;
         if (!json_is_object(body))
                 return api_error_request(reterr, NULL, "Request body must be a JSON object");
@@ -330,12 +338,12 @@ int openai_responses_request_parse(const json_t *body, const ApiEnv *env, ApiReq
                          json_object_get(body, "stream"), "reasoning_effort", json_object_get(reasoning, "effort"));
         if (!chat)
                 return -ENOMEM;
-        r = tools_to_chat(body, chat, &unsupported, reterr);
+        r = tools_to_chat(body, chat, paths, &unsupported, reterr);
         if (r < 0)
                 return r;
         r = openai_chat_request_parse(chat, env, &req, reterr);
         if (r < 0) {
-                error_to_responses(reterr);
+                error_to_responses(reterr, paths);
                 return r;
         }
         for (size_t i = 0; i < ELEMENTSOF(advisory_params); i++)

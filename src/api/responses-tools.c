@@ -51,21 +51,22 @@ static int skip(const json_t *t, char **unsupported) {
         return responses_tools_add_name(unsupported, name);
 }
 
-/* One function (top level or a namespace member) as a chat tool; @name is the flat name. */
-static int add_function(json_t *chat_tools, const json_t *t, const json_t *name) {
-        return json_array_append_new(chat_tools, json_pack("{s:s,s:{s:O?,s:O*,s:O*}}", "type", "function", "function",
-                                                           "name", name, "description",
-                                                           json_object_get(t, "description"), "parameters",
-                                                           json_object_get(t, "parameters"))) < 0
-                       ? -ENOMEM
-                       : 0;
+/* One function (top level or a namespace member, the client's field @at) as a chat tool; @name
+ * is the flat name. */
+static int add_function(json_t *chat_tools, json_t *paths, const json_t *t, const json_t *name, const char *at) {
+        if (json_array_append_new(chat_tools, json_pack("{s:s,s:{s:O?,s:O*,s:O*}}", "type", "function", "function",
+                                                        "name", name, "description", json_object_get(t, "description"),
+                                                        "parameters", json_object_get(t, "parameters"))) < 0)
+                return -ENOMEM;
+        return paths && json_array_append_new(paths, json_string(at)) < 0 ? -ENOMEM : 0;
 }
 
 static bool is_function(const json_t *t) {
         return streq_ptr(json_string_value(json_object_get(t, "type")), "function");
 }
 
-static int add_namespace(json_t *chat_tools, const json_t *ns, const char *at, char **unsupported, ApiError *err) {
+static int add_namespace(json_t *chat_tools, json_t *paths, const json_t *ns, const char *at, char **unsupported,
+                         ApiError *err) {
         const json_t *name = json_object_get(ns, "name"), *members = json_object_get(ns, "tools"), *m;
         size_t i;
         int r;
@@ -77,7 +78,9 @@ static int add_namespace(json_t *chat_tools, const json_t *ns, const char *at, c
         json_array_foreach(members, i, m) {
                 _cleanup_free_ char *flat = NULL;
                 json_auto_t *flat_json = NULL;
+                char mat[64];
 
+                (void) snprintf(mat, sizeof(mat), "%s.tools.%zu", at, i);
                 if (!is_function(m)) {
                         r = skip(m, unsupported);
                         if (r < 0)
@@ -86,7 +89,7 @@ static int add_namespace(json_t *chat_tools, const json_t *ns, const char *at, c
                 }
                 /* A member without a string name is left for the chat parser to refuse, by name. */
                 if (!json_is_string(json_object_get(m, "name"))) {
-                        r = add_function(chat_tools, m, json_object_get(m, "name"));
+                        r = add_function(chat_tools, paths, m, json_object_get(m, "name"), mat);
                         if (r < 0)
                                 return r;
                         continue;
@@ -98,14 +101,15 @@ static int add_namespace(json_t *chat_tools, const json_t *ns, const char *at, c
                 flat_json = json_string(flat);
                 if (!flat_json)
                         return -ENOMEM;
-                r = add_function(chat_tools, m, flat_json);
+                r = add_function(chat_tools, paths, m, flat_json, mat);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-int responses_tools_to_chat(const json_t *tools, json_t *chat_tools, char **unsupported, ApiError *err) {
+int responses_tools_to_chat(const json_t *tools, json_t *chat_tools, json_t *paths, char **unsupported,
+                            ApiError *err) {
         const json_t *t;
         size_t i;
         int r;
@@ -120,9 +124,9 @@ int responses_tools_to_chat(const json_t *tools, json_t *chat_tools, char **unsu
 
                 (void) snprintf(at, sizeof(at), "tools.%zu", i);
                 if (streq_ptr(type, "function"))
-                        r = add_function(chat_tools, t, json_object_get(t, "name"));
+                        r = add_function(chat_tools, paths, t, json_object_get(t, "name"), at);
                 else if (streq_ptr(type, "namespace"))
-                        r = add_namespace(chat_tools, t, at, unsupported, err);
+                        r = add_namespace(chat_tools, paths, t, at, unsupported, err);
                 else
                         r = skip(t, unsupported);
                 if (r < 0)

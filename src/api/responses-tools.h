@@ -19,11 +19,13 @@
 
 /*
  * Responses @tools (NULL, null or an array) -> chat tools {type:"function", function:{name,
- * description, parameters}} appended to @chat_tools; the types left out are added, once each,
- * to the comma-separated @unsupported ("tools.web_search"). Return: 0; -EINVAL with @err (400)
- * for a tools value or namespace that is not the right shape; -ENOMEM.
+ * description, parameters}} appended to @chat_tools, and to @paths (NULL: not wanted) the
+ * client's field of each ("tools.4.tools.0"), for errors about them; the types left out are
+ * added, once each, to the comma-separated @unsupported ("tools.web_search"). Return: 0; -EINVAL
+ * with @err (400) for a tools value or namespace that is not the right shape; -ENOMEM.
  */
-int responses_tools_to_chat(const json_t *tools, json_t *chat_tools, char **unsupported, ApiError *err);
+int responses_tools_to_chat(const json_t *tools, json_t *chat_tools, json_t *paths, char **unsupported,
+                            ApiError *err);
 
 /* The flat name the model sees for member @name of namespace @ns (@ns NULL: @name). Return: 0; -ENOMEM. */
 int responses_tools_flat_name(const char *ns, const char *name, char **ret);

@@ -82,6 +82,11 @@ static void test_request_errors(void **state) {
                 { "{\"model\":\"m\"}", "input", "required" },
                 { "{\"input\":\"x\"}", "model", "required" },
                 { "{\"model\":\"m\",\"input\":[{\"type\":\"web_search_call\"}]}", "input.0", "unsupported item" },
+                /* a namespace member's bad schema, named where the client wrote it */
+                { "{\"model\":\"m\",\"input\":\"x\",\"tools\":[{\"type\":\"web_search\"},{\"type\":\"function\","
+                  "\"name\":\"f\"},{\"type\":\"namespace\",\"name\":\"ns\",\"tools\":[{\"type\":\"function\","
+                  "\"name\":\"g\"},{\"type\":\"function\",\"name\":\"h\",\"parameters\":{\"type\":\"array\"}}]}]}",
+                  "tools.2.tools.1.parameters", "tools.2.tools.1.parameters: the schema" },
                 { "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"x\"},{\"type\":\"item_reference\","
                   "\"id\":\"fc_1\"}]}", "input.1", "send the item itself" },
                 { "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_image\","
@@ -333,7 +338,10 @@ static void test_tools_flatten(void **state) {
         const char *ns = NULL, *name = NULL;
         ApiError err = API_ERROR_NULL;
 
-        assert_int_equal(responses_tools_to_chat(tools, chat, &unsupported, &err), 0);
+        json_auto_t *paths = json_array();
+        assert_int_equal(responses_tools_to_chat(tools, chat, paths, &unsupported, &err), 0);
+        json_auto_t *want_paths = json_literal("[\"tools.0\",\"tools.1.tools.0\"]");
+        assert_json_equal(paths, want_paths);
         json_auto_t *want = json_literal(
                 "[{\"type\":\"function\",\"function\":{\"name\":\"exec_command\",\"parameters\":{\"type\":\"object\","
                 "\"properties\":{\"cmd\":{\"type\":\"string\"}},\"required\":[\"cmd\"]}}},"
@@ -354,11 +362,11 @@ static void test_tools_flatten(void **state) {
         assert_string_equal(flat, "crm__lookup");
 
         bad = json_literal("[{\"type\":\"namespace\",\"tools\":[]}]");
-        assert_int_equal(responses_tools_to_chat(bad, chat, &unsupported, &err), -EINVAL);
+        assert_int_equal(responses_tools_to_chat(bad, chat, NULL, &unsupported, &err), -EINVAL);
         assert_string_equal(err.param, "tools.0");
         json_decref(bad);
         bad = json_literal("[{\"type\":\"namespace\",\"name\":\"n\",\"tools\":{}}]");
-        assert_int_equal(responses_tools_to_chat(bad, chat, &unsupported, &err), -EINVAL);
+        assert_int_equal(responses_tools_to_chat(bad, chat, NULL, &unsupported, &err), -EINVAL);
         api_error_done(&err);
 }
 
