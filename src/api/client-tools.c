@@ -371,6 +371,35 @@ static int fnv_add_json(uint64_t *h, const json_t *v) {
         return 0;
 }
 
+static void strip_cache_control(json_t *blocks) {
+        json_t *b;
+        size_t i;
+
+        json_array_foreach(blocks, i, b) {
+                (void) json_object_del(b, "cache_control");
+                /* a tool_result's own blocks */
+                if (json_is_array(json_object_get(b, "content")))
+                        strip_cache_control(json_object_get(b, "content"));
+        }
+}
+
+/*
+ * One turn, without its cache_control marks: a client moves them along the conversation from
+ * one request to the next (Claude Code puts one on the newest block), and they are hints for
+ * upstream's cache, not content.
+ */
+static int fnv_add_turn(uint64_t *h, const json_t *turn) {
+        json_auto_t *copy = NULL;
+
+        if (!json_is_array(json_object_get(turn, "content")))
+                return fnv_add_json(h, turn);
+        copy = json_deep_copy(turn);
+        if (!copy)
+                return -ENOMEM;
+        strip_cache_control(json_object_get(copy, "content"));
+        return fnv_add_json(h, copy);
+}
+
 /**
  * client_tools_digest() - what a parked run and its follow-up must agree on
  * @r: the request (messages still there, history names prefixed)
@@ -378,9 +407,9 @@ static int fnv_add_json(uint64_t *h, const json_t *v) {
  * @ret: the digest
  *
  * Model, effort, thinking, system text and mode, the tools, the structured-output schema, and
- * the first @n_messages turns: a
- * run parked with a request's whole conversation matches a follow-up whose conversation minus
- * its last two turns (the answer and the results) is the same.
+ * the first @n_messages turns (their cache_control marks left out): a run parked with a
+ * request's whole conversation matches a follow-up whose conversation minus its last two turns
+ * (the answer and the results) is the same.
  *
  * Return: 0 or -ENOMEM.
  */
@@ -404,7 +433,7 @@ int client_tools_digest(const CliRequest *r, size_t n_messages, uint64_t *ret) {
         if (fnv_add_json(&h, r->json_schema) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < n_messages && i < json_array_size(r->messages); i++)
-                if (fnv_add_json(&h, json_array_get(r->messages, i)) < 0)
+                if (fnv_add_turn(&h, json_array_get(r->messages, i)) < 0)
                         return -ENOMEM;
         *ret = h;
         return 0;

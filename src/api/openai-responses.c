@@ -20,8 +20,10 @@
  * object repeats the request fields the real API repeats (openai_responses_echo()).
  *
  * Function tools are re-stated as chat tools too (client tools, api/client-tools.c): a tool call
- * comes back as a function_call item with its arguments streamed. Other tool types (web search,
- * ...) have no runner here: named in x-proxy-unsupported and not offered.
+ * comes back as a function_call item with its arguments streamed. A namespace's functions are
+ * offered flat and their calls come back with `namespace`; other tool types (web search, ...)
+ * have no runner here: named in x-proxy-unsupported ("tools.web_search") and not offered
+ * (api/responses-tools.c).
  */
 
 #include <assert.h>
@@ -32,6 +34,7 @@
 
 #include "api/anthropic.h"
 #include "api/openai.h"
+#include "api/responses-tools.h"
 #include "api/structured-output.h"
 #include "util/macro.h"
 
@@ -121,10 +124,21 @@ static int input_to_chat(const json_t *input, json_t *msgs, ApiError *reterr) {
                                 m = json_pack("{s:s?,s:O?}", "role", role, "content", content);
                 } else if (streq(type, "function_call")) {
                         const json_t *id = json_object_get(item, "call_id") ?: json_object_get(item, "id");
+                        const json_t *name = json_object_get(item, "name"), *ns = json_object_get(item, "namespace");
+                        json_auto_t *flat = NULL;
 
+                        /* A namespace member's call: the model knew it by its flat name. */
+                        if (json_is_string(ns) && json_is_string(name)) {
+                                _cleanup_free_ char *f = NULL;
+
+                                if (responses_tools_flat_name(json_string_value(ns), json_string_value(name), &f) < 0 ||
+                                    !(flat = json_string(f)))
+                                        return -ENOMEM;
+                                name = flat;
+                        }
                         m = json_pack("{s:s,s:n,s:[{s:O?,s:s,s:{s:O?,s:O?}}]}", "role", "assistant", "content",
-                                      "tool_calls", "id", id, "type", "function", "function", "name",
-                                      json_object_get(item, "name"), "arguments", json_object_get(item, "arguments"));
+                                      "tool_calls", "id", id, "type", "function", "function", "name", name,
+                                      "arguments", json_object_get(item, "arguments"));
                 } else if (streq(type, "function_call_output")) {
                         const json_t *out = json_object_get(item, "output");
 
@@ -137,7 +151,14 @@ static int input_to_chat(const json_t *input, json_t *msgs, ApiError *reterr) {
                                         return -ENOMEM;
                                 }
                         }
-                } else if (streq(type, "reasoning"))
+                } else if (streq(type, "item_reference"))
+                        /* What a client sends with store:true in place of the items the server kept
+                         * (the Vercel AI SDK's default): nothing here to look up. */
+                        return api_error_request(reterr, at,
+                                             "%s: item_reference refers to an item the server stored, and this "
+                                             "proxy stores nothing (store is always false): send the item itself "
+                                             "(with the Vercel AI SDK: providerOptions.openai.store = false)", at);
+                else if (streq(type, "reasoning"))
                         /* Earlier reasoning the client echoes back: the CLI cannot take it. */
                         continue;
                 else
@@ -150,38 +171,34 @@ static int input_to_chat(const json_t *input, json_t *msgs, ApiError *reterr) {
         return 0;
 }
 
-/* `tools`, `tool_choice` and `parallel_tool_calls` in chat terms, added to @chat; a tool type
- * other than function sets @ret_skipped. */
-static int tools_to_chat(const json_t *body, json_t *chat, bool *ret_skipped, ApiError *reterr) {
-        const json_t *tools = json_object_get(body, "tools"), *choice = json_object_get(body, "tool_choice"), *t;
+/* `tools`, `tool_choice` and `parallel_tool_calls` in chat terms, added to @chat; the tool types
+ * left out are named in @unsupported, the client's field of each chat tool is in @paths
+ * (api/responses-tools.h). */
+static int tools_to_chat(const json_t *body, json_t *chat, json_t *paths, char **unsupported, ApiError *reterr) {
+        const json_t *tools = json_object_get(body, "tools"), *choice = json_object_get(body, "tool_choice");
         json_auto_t *list = NULL;
-        size_t i;
+        int r;
 
-        *ret_skipped = false;
-        if (is_set(tools) && !json_is_array(tools))
-                return api_error_request(reterr, "tools", "tools: must be an array of tool definitions");
-        if (json_is_array(tools)) {
+        if (is_set(tools)) {
                 list = json_array();
                 if (!list)
                         return -ENOMEM;
-                json_array_foreach(tools, i, t) {
-                        if (!streq_ptr(json_string_value(json_object_get(t, "type")), "function")) {
-                                *ret_skipped = true;
-                                continue;
-                        }
-                        if (json_array_append_new(list, json_pack("{s:s,s:{s:O?,s:O?,s:O?}}", "type", "function",
-                                                                  "function", "name", json_object_get(t, "name"),
-                                                                  "description", json_object_get(t, "description"),
-                                                                  "parameters", json_object_get(t, "parameters"))) < 0)
-                                return -ENOMEM;
-                }
+                r = responses_tools_to_chat(tools, list, paths, unsupported, reterr);
+                if (r < 0)
+                        return r;
                 if (json_object_set(chat, "tools", list) < 0)
                         return -ENOMEM;
         }
         if (json_is_object(choice) && streq_ptr(json_string_value(json_object_get(choice, "type")), "function")) {
+                const json_t *name = json_object_get(choice, "name"), *ns = json_object_get(choice, "namespace");
+                _cleanup_free_ char *flat = NULL;
+
+                if (json_is_string(ns) && json_is_string(name) &&
+                    responses_tools_flat_name(json_string_value(ns), json_string_value(name), &flat) < 0)
+                        return -ENOMEM;
                 if (json_object_set_new(chat, "tool_choice",
-                                        json_pack("{s:s,s:{s:O?}}", "type", "function", "function", "name",
-                                                  json_object_get(choice, "name"))) < 0)
+                                        json_pack("{s:s,s:{s:o?}}", "type", "function", "function", "name",
+                                                  flat ? json_string(flat) : json_incref((json_t *) name))) < 0)
                         return -ENOMEM;
         } else if (is_set(choice) && json_object_set(chat, "tool_choice", (json_t *) choice) < 0)
                 return -ENOMEM;
@@ -191,10 +208,11 @@ static int tools_to_chat(const json_t *body, json_t *chat, bool *ret_skipped, Ap
         return 0;
 }
 
-/* The chat parser names chat fields ("tools.0.function.name"); say which of ours it was. */
-static void error_to_responses(ApiError *e) {
+/* The chat parser names chat fields ("tools.0.function.name"); say which of ours it was. @paths:
+ * the client's field of each chat tool (namespaces are flattened, so the indices differ). */
+static void error_to_responses(ApiError *e, const json_t *paths) {
         char p[sizeof(e->param)], m[sizeof(e->message)];
-        const char *fn;
+        const char *fn, *tool;
         size_t n;
 
         if (!e)
@@ -213,25 +231,18 @@ static void error_to_responses(ApiError *e) {
                 return;
         /* Responses tools are flat: "tools.0.name", "tool_choice.name". The message starts with the param. */
         n = strlen(e->param);
-        (void) snprintf(p, sizeof(p), "%.*s%s", (int) (fn - e->param), e->param, fn + strlen(".function"));
+        tool = strneq(e->param, "tools.", 6)
+                       ? json_string_value(json_array_get(paths, strtoul(e->param + 6, NULL, 10)))
+                       : NULL;
+        if (tool)
+                (void) snprintf(p, sizeof(p), "%s%s", tool, fn + strlen(".function"));
+        else
+                (void) snprintf(p, sizeof(p), "%.*s%s", (int) (fn - e->param), e->param, fn + strlen(".function"));
         if (strneq(e->message, e->param, n)) {
                 (void) snprintf(m, sizeof(m), "%s%s", p, e->message + n);
                 (void) snprintf(e->message, sizeof(e->message), "%s", m);
         }
         (void) snprintf(e->param, sizeof(e->param), "%s", p);
-}
-
-static int add_name(char **list, const char *name) {
-        size_t len = *list ? strlen(*list) : 0, n = strlen(name);
-        char *p = realloc(*list, len + (len ? 1 : 0) + n + 1);
-
-        if (!p)
-                return -ENOMEM;
-        if (len)
-                p[len++] = ',';
-        memcpy(p + len, name, n + 1);
-        *list = p;
-        return 0;
 }
 
 /*
@@ -292,13 +303,12 @@ int openai_responses_echo(const json_t *body, json_t **ret) {
  */
 int openai_responses_request_parse(const json_t *body, const ApiEnv *env, ApiRequest *ret, ApiError *reterr) {
         _cleanup_(api_request_done) ApiRequest req = {};
-        json_auto_t *chat = NULL, *msgs = json_array();
+        json_auto_t *chat = NULL, *msgs = json_array(), *paths = json_array();
         _cleanup_free_ char *unsupported = NULL;
         const json_t *v, *reasoning;
-        bool skipped_tools;
         int r;
 
-        if (!msgs)
+        if (!msgs || !paths)
                 return -ENOMEM;
         if (!json_is_object(body))
                 return api_error_request(reterr, NULL, "Request body must be a JSON object");
@@ -328,26 +338,24 @@ int openai_responses_request_parse(const json_t *body, const ApiEnv *env, ApiReq
                          json_object_get(body, "stream"), "reasoning_effort", json_object_get(reasoning, "effort"));
         if (!chat)
                 return -ENOMEM;
-        r = tools_to_chat(body, chat, &skipped_tools, reterr);
+        r = tools_to_chat(body, chat, paths, &unsupported, reterr);
         if (r < 0)
                 return r;
         r = openai_chat_request_parse(chat, env, &req, reterr);
         if (r < 0) {
-                error_to_responses(reterr);
+                error_to_responses(reterr, paths);
                 return r;
         }
-        if (skipped_tools && add_name(&unsupported, "tools") < 0)
-                return -ENOMEM;
         for (size_t i = 0; i < ELEMENTSOF(advisory_params); i++)
                 if (is_set(json_object_get(body, advisory_params[i])) &&
-                    add_name(&unsupported, advisory_params[i]) < 0)
+                    responses_tools_add_name(&unsupported, advisory_params[i]) < 0)
                         return -ENOMEM;
         /* text.format is honoured (structured output) and echoed; the rest of `text` is not. */
         r = structured_output_from_responses(body, &req.cli.json_schema, reterr);
         if (r < 0)
                 return r;
         if (is_set(json_object_get(json_object_get(body, "text"), "verbosity")) &&
-            add_name(&unsupported, "text.verbosity") < 0)
+            responses_tools_add_name(&unsupported, "text.verbosity") < 0)
                 return -ENOMEM;
         v = json_object_get(reasoning, "summary");
         if (is_set(v) && !json_is_string(v))
@@ -457,9 +465,10 @@ static json_t *item_json(const Item *it, bool done) {
                                         "summary_text", "text", it->text ?: "")
                             : json_pack("{s:s,s:s,s:[]}", "id", it->id, "type", "reasoning", "summary");
         if (it->function_call)
-                return json_pack("{s:s,s:s,s:s,s:O,s:O,s:s}", "id", it->id, "type", "function_call", "status",
+                return json_pack("{s:s,s:s,s:s,s:O,s:O,s:O*,s:s}", "id", it->id, "type", "function_call", "status",
                                  done ? "completed" : "in_progress", "call_id", json_object_get(it->call, "call_id"),
-                                 "name", json_object_get(it->call, "name"), "arguments", it->text ?: "");
+                                 "name", json_object_get(it->call, "name"), "namespace",
+                                 json_object_get(it->call, "namespace"), "arguments", it->text ?: "");
         return json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:[]}]}", "id", it->id, "type", "message", "status",
                          done ? "completed" : "in_progress", "role", "assistant", "content", "type", "output_text",
                          "text", it->text ?: "", "annotations");
@@ -549,6 +558,7 @@ static int item_open(OpenAIResponsesStream *s, bool reasoning, json_t *out) {
 /* A client tool call (Anthropic tool_use) as a function_call item; its arguments stream as deltas. */
 static int item_open_call(OpenAIResponsesStream *s, const json_t *block, json_t *out) {
         Item *items = realloc(s->items, (s->n_items + 1) * sizeof(Item));
+        const char *ns, *member;
         Item *it;
 
         if (!items)
@@ -558,6 +568,14 @@ static int item_open_call(OpenAIResponsesStream *s, const json_t *block, json_t 
         *it = (Item) { .open = true, .function_call = true };
         it->call = json_pack("{s:O,s:O}", "call_id", json_object_get(block, "id") ?: json_null(), "name",
                              json_object_get(block, "name") ?: json_null());
+        /* A namespace member goes back under its own name, with its namespace. */
+        if (it->call && responses_tools_split(json_object_get(s->echo, "tools"),
+                                              json_string_value(json_object_get(block, "name")), &ns, &member) &&
+            (json_object_set_new(it->call, "name", json_string(member)) < 0 ||
+             json_object_set_new(it->call, "namespace", json_string(ns)) < 0)) {
+                json_decref(it->call);
+                it->call = NULL;
+        }
         if (!it->call || asprintf(&it->id, "fc_%s_%zu", s->id + (strneq(s->id, "resp_", 5) ? 5 : 0), s->n_items) < 0) {
                 json_decref(it->call);
                 *it = (Item) {};

@@ -6,8 +6,7 @@
 // scripted mock (tests/mock). Between the client and the proxy sits a tap that forwards every
 // request and keeps a copy, so a case can say what Claude Code sent and that it was accepted.
 //
-// One test() per case; add cases (the Bash tool round trip, once client tools exist) the same
-// way: script the mock, run the client, look at its result and at the tap.
+// One test() per case: script the mock, run the client, look at its result and at the tap.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -16,7 +15,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { REAL_CLI, loadMock, missing, requireOrSkip, startMock, startProxy, tmpdir } from './lib/harness.mjs';
+import {
+  REAL_CLI, WARM_POOL, childrenOf, loadMock, missing, requireOrSkip, sleep, startMock, startProxy, tmpdir, waitFor,
+} from './lib/harness.mjs';
 
 const mockMod = await loadMock();
 requireOrSkip(missing({ fake: false, realCli: true }) || (!mockMod && 'tests/mock/anthropic-mock.mjs missing'));
@@ -145,8 +146,92 @@ describe('Claude Code as a client of the proxy', { concurrency: false }, () => {
       `the system text upstream: ${needle}`);
   });
 
-  // Client tools are not offered to the model yet (the proxy's CLI runs with --tools ""): the
-  // tools helper adds the Bash round trip (the model's tool_use back to Claude Code, which runs
-  // it and sends the tool_result) as another case here.
-  test.todo('its Bash tool round-trips (client tools)');
+  // The Bash round trip: the mock (the model) calls mcp__cp__Bash, the proxy hands Claude Code a
+  // tool_use named Bash, Claude Code runs the command itself and sends the tool_result, whose
+  // text the mock's next answer repeats. The marker is random, so only a command that really
+  // ran can have produced it; each of the client's requests is one upstream call (the tool turn
+  // ends with interrupt, not with the CLI calling the model again).
+  test('its Bash tool round-trips: the client runs the command, the result goes upstream', async () => {
+    const mark = `CP_MARK_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+    mock.setScript({
+      queue: [{ content: [
+        { type: 'text', text: 'Running it.' },
+        { type: 'tool_use', id: 'toolu_cc_bash_1', name: 'mcp__cp__Bash',
+          input: { command: `echo ${mark}`, description: 'Print the marker' } }] }],
+      default: { echo_tool_result: 'The command printed: ' },
+    });
+    const n0 = tap.messages().length;
+    const m0 = mock.requests.length;
+    // --allowedTools Bash: a -p run asks nobody, so a command outside its read-only list would
+    // be refused without it (echo is on that list; the grant keeps the case about the proxy).
+    const r = await runClient(tap.url, ['Run the marker command', '--output-format', 'json',
+      '--allowedTools', 'Bash']);
+    // Every CLI of these requests has ended (the pooled one stays) before the count below, so a
+    // late second model call of an interrupted run would be seen.
+    await waitFor(() => childrenOf(proxy.pid).length <= Number(WARM_POOL), 30000, 'the runs\' CLIs to end');
+    await sleep(300);
+    const sent = tap.messages().slice(n0);
+    const upstream = mock.requests.slice(m0).filter((q) => q.method === 'POST' && /^\/v1\/messages$/.test(q.path));
+    const trail = `stdout: ${r.stdout}\nstderr: ${r.stderr}\nproxy answered: ${
+      JSON.stringify(sent.map((e) => e.status))}\n${proxy.stderrText.slice(-3000)}`;
+    assert.equal(r.code, 0, `claude -p failed: ${trail}`);
+    assert.equal(r.json?.is_error, false, trail);
+
+    // The model's call reached the client as its own Bash tool, and the client answered it.
+    const followUp = sent.find((e) => JSON.stringify(e.body?.messages ?? []).includes('toolu_cc_bash_1'));
+    assert.ok(followUp, `a follow-up carrying the tool_result: ${trail}`);
+    const blocks = followUp.body.messages.flatMap((x) => Array.isArray(x.content) ? x.content : []);
+    assert.ok(blocks.some((b) => b.type === 'tool_use' && b.id === 'toolu_cc_bash_1' && b.name === 'Bash'),
+      JSON.stringify(followUp.body.messages.slice(-2)));
+    const result = blocks.find((b) => b.type === 'tool_result' && b.tool_use_id === 'toolu_cc_bash_1');
+    assert.ok(result && !result.is_error, JSON.stringify(result));
+
+    // The command's output reached upstream in a real tool_result block, and the final answer
+    // (the mock repeating it) is what Claude Code printed.
+    const upBlocks = upstream.at(-1).body.messages.flatMap((x) => Array.isArray(x.content) ? x.content : []);
+    const upResult = upBlocks.find((b) => b.type === 'tool_result' && b.tool_use_id === 'toolu_cc_bash_1');
+    assert.ok(upResult && JSON.stringify(upResult.content).includes(mark), JSON.stringify(upBlocks));
+    assert.match(r.json.result, new RegExp(`^The command printed: .*${mark}`));
+
+    // One upstream call per proxy request.
+    assert.ok(sent.length >= 2 && sent.every((e) => e.status === 200), JSON.stringify(sent.map((e) => e.status)));
+    assert.equal(upstream.length, sent.length,
+      `upstream calls ${upstream.length} for ${sent.length} client requests`);
+  });
+  // With parking on (TOOL_PARK_MS), the run that made the Bash call waits for its result instead
+  // of ending, and Claude Code's follow-up continues it: one CLI for both turns. Claude Code
+  // re-sends its history with cache_control moved and reminders added; the follow-up still has
+  // to be recognised as the same conversation.
+  test('with parking on, its Bash follow-up continues the parked run', async () => {
+    const parked = await startProxy({
+      claudePath: REAL_CLI,
+      env: {
+        ANTHROPIC_BASE_URL: mock.url,
+        ANTHROPIC_API_KEY: 'sk-test-real-cli',
+        CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY',
+        CLI_MAX_RETRIES: '0',
+        REQUEST_TIMEOUT_MS: '60000',
+        KILL_GRACE_MS: '500',
+        TOOL_PARK_MS: '30000',
+        LOG_LEVEL: 'debug',
+      },
+    });
+    try {
+      const mark = `CP_PARK_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+      mock.setScript({
+        queue: [{ content: [{ type: 'tool_use', id: 'toolu_cc_park_1', name: 'mcp__cp__Bash',
+          input: { command: `echo ${mark}`, description: 'Print the marker' } }] }],
+        default: { echo_tool_result: 'Parked and resumed: ' },
+      });
+      const r = await runClient(parked.url, ['Run the marker command', '--output-format', 'json',
+        '--allowedTools', 'Bash']);
+      const trail = `stdout: ${r.stdout}\nstderr: ${r.stderr}\n${parked.stderrText.slice(-4000)}`;
+      assert.equal(r.code, 0, trail);
+      assert.match(r.json?.result ?? '', new RegExp(`^Parked and resumed: .*${mark}`), trail);
+      assert.match(parked.stderrText, /CLI parked on 1 tool call/, trail);
+      assert.match(parked.stderrText, /parked CLI adopted, its tool calls answered/, trail);
+    } finally {
+      await parked.stop();
+    }
+  });
 });

@@ -4,7 +4,9 @@
 // Anthropic provider (/v1/messages), its OpenAI Chat Completions provider (openai.chat,
 // /v1/chat/completions) and its OpenAI Responses provider (openai.responses, /v1/responses),
 // against the fake CLI. The SDK validates every response and stream part against its own
-// schemas of the real APIs, so a shape it does not accept fails here.
+// schemas of the real APIs, so a shape it does not accept fails here. With a tool that has an
+// `execute` and stopWhen, one call makes the whole round trip: the model's call, the client's
+// execute, its result back upstream, the final text.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,7 +14,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 
-import { cliSettings, missing, NODE_DIR, requireOrSkip, startProxy } from './lib/harness.mjs';
+import { cliSettings, conversationLines, missing, NODE_DIR, requireOrSkip, startProxy } from './lib/harness.mjs';
 
 const TEXT = 'Hello! I am a scripted mock reply, streamed in several small chunks.';
 const MODEL = 'claude-sonnet-4-5';
@@ -52,7 +54,8 @@ async function streamAll(opts) {
     if (p.type === 'error') error = p.error;
   }
   if (error) throw error;
-  return { parts, text: await r.text, finishReason: await r.finishReason, usage: await r.totalUsage };
+  return { parts, text: await r.text, finishReason: await r.finishReason, usage: await r.totalUsage,
+    steps: await r.steps };
 }
 
 for (const [name, model] of Object.entries(surfaces)) {
@@ -83,6 +86,44 @@ for (const [name, model] of Object.entries(surfaces)) {
       assert.equal(r.text, TEXT);
       assert.deepEqual(r.toolCalls, []);
     });
+
+    // A tool round trip in one generateText/streamText call: the fake replays the recorded
+    // client-tool run (s2b: the model calls lookup {key: alpha}), the SDK runs the tool's
+    // execute, sends its result back, and the second step (the fake's recorded text answer,
+    // as no directive is in a turn of tool results) is the final text.
+    for (const stream of [false, true])
+      test(`a tool round trip with execute and stopWhen (${stream ? 'streamText' : 'generateText'})`, async () => {
+        const mark = `vercel-result-${name}-${stream ? 's' : 'g'}`;
+        const calls = [];
+        const opts = {
+          model: model(), prompt: `Look up alpha. [[fake:s2b_park_then_interrupt]] ${name}`, maxRetries: 0,
+          stopWhen: ai.stepCountIs(2),
+          // openai.responses stores by default and then sends item_reference for the model's
+          // earlier items; the proxy stores nothing (a 400 says so), so it must send them.
+          ...(name === 'openai.responses' ? { providerOptions: { openai: { store: false } } } : {}),
+          tools: { lookup: ai.tool({ description: 'Look up a value by key.', inputSchema: z.object({ key: z.string() }),
+            execute: async (input) => { calls.push(input); return `42 ${mark}`; } }) },
+        };
+        const r = stream ? await streamAll(opts) : await ai.generateText(opts);
+        const steps = await r.steps;
+        assert.deepEqual(calls, [{ key: 'alpha' }], 'the SDK ran the model\'s call');
+        assert.equal(steps.length, 2, JSON.stringify(steps.map((st) => st.finishReason)));
+        assert.equal(steps[0].finishReason, 'tool-calls');
+        assert.equal(steps[0].toolCalls[0].toolName, 'lookup');
+        assert.equal(steps[0].toolResults[0].output, `42 ${mark}`);
+        assert.equal(r.text, TEXT);
+        assert.equal(r.finishReason, 'stop');
+
+        // The result reached the CLI as a real tool_result for the model's call.
+        const log = await proxy.waitFakeLogFor(mark, (l) => l.state === 'exited', 20000);
+        const lines = conversationLines(log);
+        const asst = lines.find((l) => l.type === 'assistant');
+        const use = asst?.message.content.find((b) => b.type === 'tool_use');
+        assert.equal(use?.name, 'mcp__cp__lookup', JSON.stringify(lines).slice(0, 2000));
+        const result = lines.at(-1).message.content.find((b) => b.type === 'tool_result');
+        assert.equal(result?.tool_use_id, use.id);
+        assert.match(JSON.stringify(result.content), new RegExp(mark));
+      });
 
     test('a 429 from the CLI is an APICallError with status 429', async () => {
       await assert.rejects(ai.generateText({ model: model(), prompt: `hi [[fake:err_429]] ${name}`, maxRetries: 0 }),
@@ -127,5 +168,46 @@ describe('reasoning', () => {
         : r.reasoningText;
       assert.ok(reasoning && reasoning.length > 0, `no reasoning: ${JSON.stringify(stream ? r.parts.map((p) => p.type) : r.reasoning)}`);
       assert.ok(r.text.length > 0);
+    });
+});
+
+// Parking (TOOL_PARK_MS): the fake follows s2a_park_tools_call_15s, the recorded run whose
+// tools/call was answered (with "value-of-alpha") after a wait; the SDK's second step must
+// continue that same process rather than replay the conversation in a new one.
+describe('tool round trip with parking on', { concurrency: false }, () => {
+  let parked, providers;
+
+  before(async () => {
+    parked = await startProxy({ env: { TOOL_PARK_MS: '60000' } });
+    providers = {
+      anthropic: createAnthropic({ baseURL: `${parked.url}/v1`, apiKey: 'sk-ant-proxy-test' }),
+      openai: createOpenAI({ baseURL: `${parked.url}/v1`, apiKey: 'sk-proxy-test' }),
+    };
+  });
+  after(async () => { await parked?.stop(); });
+
+  const parkedModels = {
+    anthropic: () => providers.anthropic(MODEL),
+    'openai.chat': () => providers.openai.chat(MODEL),
+    'openai.responses': () => providers.openai.responses(MODEL),
+  };
+  for (const [name, model] of Object.entries(parkedModels))
+    test(`${name}: the second step continues the parked process`, async () => {
+      const mark = `vercel-park-${name}`;
+      const calls = [];
+      const r = await ai.generateText({
+        model: model(), prompt: `Look up alpha. [[fake:s2a_park_tools_call_15s]] ${mark}`, maxRetries: 0,
+        stopWhen: ai.stepCountIs(2),
+        ...(name === 'openai.responses' ? { providerOptions: { openai: { store: false } } } : {}),
+        tools: { lookup: ai.tool({ description: 'Look up a value by key.', inputSchema: z.object({ key: z.string() }),
+          execute: async (input) => { calls.push(input); return 'value-of-alpha'; } }) },
+      });
+      assert.deepEqual(calls, [{ key: 'alpha' }]);
+      assert.equal(r.text, 'The value is value-of-alpha.');
+      const log = await parked.waitFakeLogFor(mark, (l) => l.state === 'exited', 20000);
+      assert.deepEqual(log.tool_answer?.result, { content: [{ type: 'text', text: 'value-of-alpha' }], isError: false },
+        JSON.stringify(log.tool_answer));
+      assert.equal(parked.fakeLogs().filter((l) => JSON.stringify(l.stdin).includes(mark)).length, 1,
+        'no second process for the second step');
     });
 });

@@ -395,6 +395,16 @@ static void test_followup_and_digest(void **state) {
         assert_int_equal(client_tools_digest(&a, 1, &da), 0);
         assert_int_equal(client_tools_digest(&b, 1, &db), 0);
         assert_true(da == db);
+        /* Claude Code moves its cache_control mark to the newest block: not a different turn. */
+        json_t *q = json_array_get(json_object_get(json_array_get(a.messages, 0), "content"), 0);
+        json_object_set_new(q, "cache_control", json_pack("{s:s}", "type", "ephemeral"));
+        assert_int_equal(client_tools_digest(&a, 1, &dc), 0);
+        assert_true(da == dc);
+        json_object_set_new(q, "text", json_string("other"));
+        assert_int_equal(client_tools_digest(&a, 1, &dc), 0);
+        assert_true(da != dc);
+        json_object_set_new(q, "text", json_string("q"));
+        json_object_del(q, "cache_control");
         b.model = (char *) "opus";
         assert_int_equal(client_tools_digest(&b, 1, &dc), 0);
         assert_true(da != dc);

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/client-tools.h"
 #include "api/openai.h"
+#include "api/responses-tools.h"
 #include "helpers.h"
 #include "util/macro.h"
 
@@ -80,6 +82,13 @@ static void test_request_errors(void **state) {
                 { "{\"model\":\"m\"}", "input", "required" },
                 { "{\"input\":\"x\"}", "model", "required" },
                 { "{\"model\":\"m\",\"input\":[{\"type\":\"web_search_call\"}]}", "input.0", "unsupported item" },
+                /* a namespace member's bad schema, named where the client wrote it */
+                { "{\"model\":\"m\",\"input\":\"x\",\"tools\":[{\"type\":\"web_search\"},{\"type\":\"function\","
+                  "\"name\":\"f\"},{\"type\":\"namespace\",\"name\":\"ns\",\"tools\":[{\"type\":\"function\","
+                  "\"name\":\"g\"},{\"type\":\"function\",\"name\":\"h\",\"parameters\":{\"type\":\"array\"}}]}]}",
+                  "tools.2.tools.1.parameters", "tools.2.tools.1.parameters: the schema" },
+                { "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"x\"},{\"type\":\"item_reference\","
+                  "\"id\":\"fc_1\"}]}", "input.1", "send the item itself" },
                 { "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_image\","
                   "\"file_id\":\"f\"}]}]}", "input.0.content.0", "Files API" },
                 { "{\"model\":\"m\",\"input\":\"x\",\"reasoning\":{\"effort\":\"lots\"}}", "reasoning.effort",
@@ -313,6 +322,146 @@ static void test_stream_fail(void **state) {
         openai_responses_stream_free(s);
 }
 
+/* What the Codex CLI sends (0.171): functions, a namespace of functions, a hosted tool. */
+#define CODEX_TOOLS                                                                                               \
+        "[{\"type\":\"function\",\"name\":\"exec_command\",\"strict\":false,\"parameters\":{\"type\":\"object\","   \
+        "\"properties\":{\"cmd\":{\"type\":\"string\"}},\"required\":[\"cmd\"]}},"                                  \
+        "{\"type\":\"namespace\",\"name\":\"multi_agent_v1\",\"description\":\"Sub-agents.\",\"tools\":["          \
+        "{\"type\":\"function\",\"name\":\"close_agent\",\"description\":\"Close one.\",\"parameters\":"           \
+        "{\"type\":\"object\",\"properties\":{\"target\":{\"type\":\"string\"}}}},"                                \
+        "{\"type\":\"custom\",\"name\":\"freeform\"}]},"                                                            \
+        "{\"type\":\"web_search\",\"external_web_access\":false},{\"type\":\"web_search\"}]"
+
+static void test_tools_flatten(void **state) {
+        json_auto_t *tools = json_literal(CODEX_TOOLS), *chat = json_array(), *bad = NULL;
+        _cleanup_free_ char *unsupported = NULL, *flat = NULL;
+        const char *ns = NULL, *name = NULL;
+        ApiError err = API_ERROR_NULL;
+
+        json_auto_t *paths = json_array();
+        assert_int_equal(responses_tools_to_chat(tools, chat, paths, &unsupported, &err), 0);
+        json_auto_t *want_paths = json_literal("[\"tools.0\",\"tools.1.tools.0\"]");
+        assert_json_equal(paths, want_paths);
+        json_auto_t *want = json_literal(
+                "[{\"type\":\"function\",\"function\":{\"name\":\"exec_command\",\"parameters\":{\"type\":\"object\","
+                "\"properties\":{\"cmd\":{\"type\":\"string\"}},\"required\":[\"cmd\"]}}},"
+                "{\"type\":\"function\",\"function\":{\"name\":\"multi_agent_v1__close_agent\",\"description\":"
+                "\"Close one.\",\"parameters\":{\"type\":\"object\",\"properties\":{\"target\":{\"type\":\"string\"}}}}}]");
+        assert_json_equal(chat, want);
+        /* Left out, each type named once. */
+        assert_string_equal(unsupported, "tools.custom,tools.web_search");
+
+        assert_true(responses_tools_split(tools, "multi_agent_v1__close_agent", &ns, &name));
+        assert_string_equal(ns, "multi_agent_v1");
+        assert_string_equal(name, "close_agent");
+        assert_false(responses_tools_split(tools, "exec_command", &ns, &name));
+        assert_false(responses_tools_split(tools, "multi_agent_v1__freeform", &ns, &name));
+        assert_false(responses_tools_split(tools, "multi_agent_v1__", &ns, &name));
+        assert_false(responses_tools_split(NULL, "multi_agent_v1__close_agent", &ns, &name));
+        assert_int_equal(responses_tools_flat_name("crm", "lookup", &flat), 0);
+        assert_string_equal(flat, "crm__lookup");
+
+        bad = json_literal("[{\"type\":\"namespace\",\"tools\":[]}]");
+        assert_int_equal(responses_tools_to_chat(bad, chat, NULL, &unsupported, &err), -EINVAL);
+        assert_string_equal(err.param, "tools.0");
+        json_decref(bad);
+        bad = json_literal("[{\"type\":\"namespace\",\"name\":\"n\",\"tools\":{}}]");
+        assert_int_equal(responses_tools_to_chat(bad, chat, NULL, &unsupported, &err), -EINVAL);
+        api_error_done(&err);
+}
+
+/* A Codex request: the namespace's functions reach the CLI flat, a namespaced call in the
+ * history is the flat name, and the hosted tool is named in x-proxy-unsupported. */
+static void test_request_namespace(void **state) {
+        ApiRequest req;
+        ApiError err;
+        const json_t *t;
+        size_t i;
+        bool seen = false;
+
+        assert_int_equal(
+                parse("{\"model\":\"m\",\"tools\":" CODEX_TOOLS ",\"tool_choice\":{\"type\":\"function\",\"name\":"
+                      "\"close_agent\",\"namespace\":\"multi_agent_v1\"},\"input\":["
+                      "{\"role\":\"user\",\"content\":\"close it\"},"
+                      "{\"type\":\"function_call\",\"call_id\":\"call_9\",\"namespace\":\"multi_agent_v1\",\"name\":"
+                      "\"close_agent\",\"arguments\":\"{\\\"target\\\":\\\"a1\\\"}\"},"
+                      "{\"type\":\"function_call_output\",\"call_id\":\"call_9\",\"output\":\"closed\"}]}",
+                      &req, &err),
+                0);
+        assert_string_equal(req.unsupported, "tools.custom,tools.web_search");
+        assert_int_equal(json_array_size(req.cli.tools), 2);
+        json_array_foreach(req.cli.tools, i, t)
+                seen = seen || streq_ptr(json_string_value(json_object_get(t, "name")), "multi_agent_v1__close_agent");
+        assert_true(seen);
+        assert_non_null(strstr(req.cli.system_prompt, "mcp__cp__multi_agent_v1__close_agent"));
+        const json_t *use = json_array_get(json_object_get(json_array_get(req.cli.messages, 1), "content"), 0);
+        assert_string_equal(json_string_value(json_object_get(use, "name")), "mcp__cp__multi_agent_v1__close_agent");
+        api_request_done(&req);
+}
+
+/*
+ * The recorded client-tool run (s2b: the model calls mcp__cp__lookup), its tool renamed into a
+ * namespace member as the model would call it (mcp__cp__crm__lookup): the function_call item
+ * goes back with the member's name and its namespace, streamed and in the response object.
+ */
+static void test_stream_namespace_call(void **state) {
+        json_auto_t *echo = json_literal(
+                "{\"tools\":[{\"type\":\"namespace\",\"name\":\"crm\",\"description\":\"CRM\",\"tools\":[{\"type\":"
+                "\"function\",\"name\":\"lookup\"}]}]}");
+        ApiRequest req = { .kind = API_RESPONSES, .client_model = (char *) "m", .echo = echo };
+        ApiEnv env = test_env();
+        OpenAIResponsesStream *s = NULL;
+        json_auto_t *lines = fixture_lines("transcripts/s2b_park_then_interrupt.ndjson"), *events = json_array(),
+                    *body = NULL;
+        const json_t *e, *item = NULL, *args_done = NULL;
+        size_t i;
+        int calls = 0;
+
+        assert_int_equal(openai_responses_stream_new(&s, &req, &env), 0);
+        for (i = 0; i < json_array_size(lines); i++) {
+                const char *l = json_string_value(json_array_get(lines, i));
+                _cleanup_free_ char *line = NULL;
+                const char *at = strstr(l, "\"mcp__cp__lookup\"");
+                CliEvent ev = {};
+
+                if (at)
+                        assert_true(asprintf(&line, "%.*s\"mcp__cp__crm__lookup\"%s", (int) (at - l), l,
+                                             at + strlen("\"mcp__cp__lookup\"")) > 0);
+                else
+                        line = strdup(l);
+                assert_int_equal(cli_event_parse(line, strlen(line), &ev), 0);
+                /* What the session does before feeding: the client's names. */
+                if (ev.type == CLI_EVENT_STREAM || ev.type == CLI_EVENT_ASSISTANT)
+                        calls += client_tools_rename_payload((json_t *) ev.payload, ev.type == CLI_EVENT_STREAM);
+                if (ev.type != CLI_EVENT_RESULT)
+                        assert_int_equal(openai_responses_stream_feed(s, 0, &ev, events), 0);
+                cli_event_done(&ev);
+        }
+        assert_true(calls > 0);
+        json_array_foreach(events, i, e) {
+                const char *name = json_string_value(json_object_get(e, "event"));
+                const json_t *d = json_object_get(e, "data");
+
+                if (streq_ptr(name, "response.output_item.done") &&
+                    streq_ptr(json_string_value(json_object_get(json_object_get(d, "item"), "type")), "function_call"))
+                        item = json_object_get(d, "item");
+                if (streq_ptr(name, "response.function_call_arguments.done"))
+                        args_done = d;
+        }
+        assert_non_null(item);
+        assert_string_equal(json_string_value(json_object_get(item, "name")), "lookup");
+        assert_string_equal(json_string_value(json_object_get(item, "namespace")), "crm");
+        assert_non_null(args_done);
+        assert_string_equal(json_string_value(json_object_get(args_done, "name")), "lookup");
+        assert_int_equal(openai_responses_stream_message(s, NULL, 0, &body), 0);
+        json_array_foreach(json_object_get(body, "output"), i, e)
+                if (streq_ptr(json_string_value(json_object_get(e, "type")), "function_call")) {
+                        assert_string_equal(json_string_value(json_object_get(e, "name")), "lookup");
+                        assert_string_equal(json_string_value(json_object_get(e, "namespace")), "crm");
+                }
+        openai_responses_stream_free(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_request_items),
@@ -322,6 +471,9 @@ int main(void) {
                 cmocka_unit_test(test_echo),
                 cmocka_unit_test(test_reasoning_request),
                 cmocka_unit_test(test_stream_thinking),
+                cmocka_unit_test(test_tools_flatten),
+                cmocka_unit_test(test_request_namespace),
+                cmocka_unit_test(test_stream_namespace_call),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
