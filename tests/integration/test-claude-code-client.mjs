@@ -16,7 +16,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  REAL_CLI, WARM_POOL, childrenOf, loadMock, missing, requireOrSkip, sleep, startMock, startProxy, tmpdir, waitFor,
+  REAL_CLI, realCliEnv, WARM_POOL, childrenOf, loadMock, missing, requireOrSkip, sleep, startMock, startProxy, tmpdir, waitFor,
 } from './lib/harness.mjs';
 
 const mockMod = await loadMock();
@@ -92,14 +92,7 @@ describe('Claude Code as a client of the proxy', { concurrency: false }, () => {
     mock = await startMock();
     proxy = await startProxy({
       claudePath: REAL_CLI,
-      env: {
-        ANTHROPIC_BASE_URL: mock.url,
-        ANTHROPIC_API_KEY: 'sk-test-real-cli',
-        CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY',
-        CLI_MAX_RETRIES: '0',
-        REQUEST_TIMEOUT_MS: '60000',
-        KILL_GRACE_MS: '500',
-      },
+      env: realCliEnv(mock.url),
     });
     tap = await startTap(proxy.url);
   });
@@ -205,16 +198,7 @@ describe('Claude Code as a client of the proxy', { concurrency: false }, () => {
   test('with parking on, its Bash follow-up continues the parked run', async () => {
     const parked = await startProxy({
       claudePath: REAL_CLI,
-      env: {
-        ANTHROPIC_BASE_URL: mock.url,
-        ANTHROPIC_API_KEY: 'sk-test-real-cli',
-        CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY',
-        CLI_MAX_RETRIES: '0',
-        REQUEST_TIMEOUT_MS: '60000',
-        KILL_GRACE_MS: '500',
-        TOOL_PARK_MS: '30000',
-        LOG_LEVEL: 'debug',
-      },
+      env: realCliEnv(mock.url, { TOOL_PARK_MS: '30000', LOG_LEVEL: 'debug' }),
     });
     try {
       const mark = `CP_PARK_${process.pid}_${Math.floor(Math.random() * 1e9)}`;

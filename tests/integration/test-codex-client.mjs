@@ -22,7 +22,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  WARM_POOL, childrenOf, cliSettings, conversationLines, loadMock, missing, NODE_DIR, REAL_CLI, requireOrSkip, sleep,
+  WARM_POOL, childrenOf, cliSettings, conversationLines, loadMock, missing, NODE_DIR, REAL_CLI, realCliEnv, requireOrSkip, sleep,
   startMock, startProxy, tmpdir, waitFor,
 } from './lib/harness.mjs';
 
@@ -130,14 +130,7 @@ describe('Codex with the real CLI against the mock', { concurrency: false }, () 
     mock = await startMock();
     real = await startProxy({
       claudePath: REAL_CLI,
-      env: {
-        ANTHROPIC_BASE_URL: mock.url,
-        ANTHROPIC_API_KEY: 'sk-test-real-cli',
-        CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY',
-        CLI_MAX_RETRIES: '0',
-        REQUEST_TIMEOUT_MS: '60000',
-        KILL_GRACE_MS: '500',
-      },
+      env: realCliEnv(mock.url),
     });
     writeConfig([], real);
   });
@@ -258,16 +251,7 @@ describe('Codex with the real CLI against the mock', { concurrency: false }, () 
   test('with parking on, the exec_command follow-up continues the parked run', async () => {
     const parked = await startProxy({
       claudePath: REAL_CLI,
-      env: {
-        ANTHROPIC_BASE_URL: mock.url,
-        ANTHROPIC_API_KEY: 'sk-test-real-cli',
-        CHILD_ENV: 'ANTHROPIC_BASE_URL ANTHROPIC_API_KEY',
-        CLI_MAX_RETRIES: '0',
-        REQUEST_TIMEOUT_MS: '60000',
-        KILL_GRACE_MS: '500',
-        TOOL_PARK_MS: '30000',
-        LOG_LEVEL: 'debug',
-      },
+      env: realCliEnv(mock.url, { TOOL_PARK_MS: '30000', LOG_LEVEL: 'debug' }),
     });
     writeConfig([], parked);
     try {
