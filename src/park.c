@@ -21,6 +21,7 @@
 #include "api/client-tools.h"
 #include "park.h"
 #include "util/event-util.h"
+#include "util/list.h"
 #include "util/log.h"
 #include "util/macro.h"
 
@@ -49,15 +50,7 @@ struct Park {
 };
 
 static void entry_unlink(Park *p, ParkEntry *e) {
-        if (e->prev)
-                e->prev->next = e->next;
-        else
-                p->head = e->next;
-        if (e->next)
-                e->next->prev = e->prev;
-        else
-                p->tail = e->prev;
-        e->prev = e->next = NULL;
+        LIST_REMOVE(p->head, p->tail, e);
         p->n--;
 }
 
@@ -215,12 +208,7 @@ int park_put(Park *p, Run *run, CliControl *control, json_t *tools, json_t *pend
         e->pending = pending;
         e->digest = digest;
         snprintf(e->log_id, sizeof(e->log_id), "%s", log_id);
-        e->prev = p->tail;
-        if (p->tail)
-                p->tail->next = e;
-        else
-                p->head = e;
-        p->tail = e;
+        LIST_APPEND(p->head, p->tail, e);
         p->n++;
         run_set_owner(run, &park_run_callbacks, e);
         (void) event_add_ms(e->ev_timer, park_ms);

@@ -27,6 +27,7 @@
 
 #include "pool.h"
 #include "util/event-util.h"
+#include "util/list.h"
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/random-id.h"
@@ -73,27 +74,6 @@ struct Pool {
 
 static const RunCallbacks pool_run_callbacks;
 
-static void pool_unlink(Pool *p, PoolEntry *e) {
-        if (e->prev)
-                e->prev->next = e->next;
-        else
-                p->head = e->next;
-        if (e->next)
-                e->next->prev = e->prev;
-        else
-                p->tail = e->prev;
-        e->prev = e->next = NULL;
-}
-
-static void pool_append(Pool *p, PoolEntry *e) {
-        e->prev = p->tail;
-        e->next = NULL;
-        if (p->tail)
-                p->tail->next = e;
-        else
-                p->head = e;
-        p->tail = e;
-}
 
 /* Not counted as idle any more: being killed or adopted. */
 static void entry_leave_idle(Pool *p, PoolEntry *e) {
@@ -195,7 +175,7 @@ static void on_pooled_exit(Run *run, const CliExit *exit, void *userdata) {
 
         entry_leave_idle(p, e);
         e->killing = true;
-        pool_unlink(p, e);
+        LIST_REMOVE(p->head, p->tail, e);
         if (!ours) {
                 const char *tail = run_stderr_tail(run);
                 char why[64];
@@ -262,7 +242,7 @@ static int pool_spawn_one(Pool *p) {
                 entry_free(TAKE_PTR(e));
                 return k;
         }
-        pool_append(p, e);
+        LIST_APPEND(p->head, p->tail, e);
         p->n_idle++;
         log_debug("warm pool: started %s (pid %d, model %s)", e->id, (int) run_pid(e->run), p->model);
         TAKE_PTR(e);
@@ -326,7 +306,7 @@ Pool *pool_free(Pool *p) {
         while (p->head) {
                 PoolEntry *e = p->head;
 
-                pool_unlink(p, e);
+                LIST_REMOVE(p->head, p->tail, e);
                 entry_free(e);  /* SIGKILL and a synchronous reap */
                 /* The proxy is going away: give the slot back without starting anything. */
                 p->sched->spare--;
@@ -425,7 +405,7 @@ int pool_adopt(Pool *p, const char *model, const char *log_id, const RunCallback
         log_debug("%s: adopts the pooled CLI %s (pid %d, %s)", log_id, pick->id, (int) run_pid(pick->run),
                   pick->ready ? "ready" : "starting");
         entry_leave_idle(p, pick);
-        pool_unlink(p, pick);
+        LIST_REMOVE(p->head, p->tail, pick);
         run_set_owner(pick->run, cb, userdata);
         *ret = TAKE_PTR(pick->run);
         *ret_control = TAKE_PTR(pick->control);
