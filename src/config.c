@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "mcp-registry.h"
+#include "util/env-name.h"
 #include "util/macro.h"
 #include "util/strv.h"
 
@@ -254,16 +255,6 @@ static int parse_bool(const char *s, bool *ret) {
         return -EINVAL;
 }
 
-static bool valid_env_name(const char *s) {
-        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-                return false;
-        for (s++; *s; s++)
-                if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-                      *s == '_'))
-                        return false;
-        return true;
-}
-
 static int set_string(char **field, const char *value, bool empty_is_null) {
         char *copy = NULL;
 
@@ -482,7 +473,7 @@ int config_set(Config *c, const char *key, const char *value, char *reterr, size
                         return r;
                 if (k->type == KEY_NAMES)
                         for (char **i = l; *i; i++)
-                                if (!valid_env_name(*i)) {
+                                if (!env_name_is_valid(*i)) {
                                         set_error(reterr, errlen,
                                                   "Invalid value for %s: '%s' ('%s' is not a valid "
                                                   "variable name)",

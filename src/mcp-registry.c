@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "mcp-registry.h"
+#include "util/env-name.h"
 #include "util/macro.h"
 #include "util/strv.h"
 
@@ -61,16 +62,6 @@ static bool valid_server_name(const char *s) {
         for (; *s; s++)
                 if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
                       *s == '-' || *s == '_'))
-                        return false;
-        return true;
-}
-
-static bool valid_env_name(const char *s) {
-        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-                return false;
-        for (s++; *s; s++)
-                if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-                      *s == '_'))
                         return false;
         return true;
 }
@@ -135,7 +126,7 @@ static int parse_server(const char *name, const json_t *v, json_t **ret, char *r
                         return -EINVAL;
                 }
                 json_object_foreach((json_t *) env, key, e) {
-                        if (!valid_env_name(key)) {
+                        if (!env_name_is_valid(key)) {
                                 set_error(reterr, errlen, "mcpServers.%s.env: invalid variable name '%.64s'", name,
                                           key);
                                 return -EINVAL;
