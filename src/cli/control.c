@@ -495,15 +495,15 @@ static int cli_control_append_init(json_t *requests, const CliControlInit *init)
         return cli_control_append(requests, k, req);
 }
 
-/* A new array holding the one initialize @r needs (none when it needs none). */
-static int cli_control_build_init_requests(const CliRequest *r, bool pooled, json_t **ret_requests) {
+/* A new array holding the one initialize a pooled process needs for @r (none when it needs none). */
+static int cli_control_build_pooled_init(const CliRequest *r, json_t **ret_requests) {
         json_auto_t *requests = json_array();
         CliControlInit init;
         int k;
 
         if (!requests)
                 return -ENOMEM;
-        cli_control_init_for(r, pooled, &init);
+        cli_control_init_for(r, /* pooled= */ true, &init);
         k = cli_control_append_init(requests, &init);
         if (k < 0)
                 return k;
@@ -555,7 +555,7 @@ int cli_control_build_late_config(const CliRequest *r, json_t **ret_requests) {
         assert(r);
         assert(ret_requests);
 
-        k = cli_control_build_init_requests(r, /* pooled= */ true, &requests);
+        k = cli_control_build_pooled_init(r, &requests);
         if (k < 0)
                 return k;
         if (r->effort) {
