@@ -14,9 +14,10 @@
  *          parent's state. This is the default, and the cgroup mode's too: its child joins the
  *          request's cgroup itself, by writing "0" into the cgroup.procs fd the parent opened
  *          (no gate needed: it is inside before it execs).
- *   fork   fork() with a start gate, for the transient-scope mode: systemd must put the child
- *          into the scope (StartTransientUnit, asynchronous) before it runs any CLI code, and a
- *          vfork child cannot wait for that without freezing the proxy. clone3's
+ *   fork   clone() without CLONE_VM (fork semantics) with a start gate, for the transient-scope
+ *          mode: systemd must put the child into the scope (StartTransientUnit, asynchronous)
+ *          before it runs any CLI code, and a vfork child cannot wait for that without freezing
+ *          the proxy. clone3's
  *          CLONE_INTO_CGROUP is no way around it: the scope's cgroup exists only once systemd
  *          created it, and the unit must still be told the pid.
  *
@@ -31,7 +32,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
-#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -40,8 +40,7 @@
 #include "cli/spawn.h"
 #include "util/macro.h"
 
-/* glibc 2.36 declares pidfd_open() but P_PIDFD lives in <linux/wait.h>, which clashes with
- * <sys/wait.h>. */
+/* P_PIDFD lives in <linux/wait.h>, which clashes with <sys/wait.h>. */
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
@@ -164,23 +163,22 @@ _child_code_ static int child_main(void *userdata) {
         _exit(127);
 }
 
-/* fork() for a gated child: it must be able to wait without holding the proxy up. */
-static pid_t start_forked(ChildArgs *a, int *ret_pidfd) {
-        pid_t pid = fork();
+/*
+ * fork semantics for a gated child: it must be able to wait without holding the proxy up. A
+ * clone() without CLONE_VM rather than fork(): CLONE_PIDFD hands us the pidfd with the child
+ * (no pidfd_open() after the fact, which needs Linux 5.3 and which valgrind does not
+ * implement), and the child runs the same child_main() on a copy of our memory, where it makes
+ * system calls only, as it does in the vfork case (so fork()'s atfork handlers are not needed).
+ */
+_child_code_ static pid_t start_forked(ChildArgs *a, int *ret_pidfd) {
+        _Alignas(16) char stack[CHILD_STACK_SIZE];
+        int pidfd = -EBADF;
+        pid_t pid = clone(child_main, stack + sizeof(stack), CLONE_PIDFD | SIGCHLD, a, &pidfd);
 
-        if (pid == 0)
-                child_main(a);
         if (pid < 0)
                 return -errno;
         /* Both sides set the group, so killpg() works no matter who runs first. */
         (void) setpgid(pid, pid);
-        int pidfd = pidfd_open(pid, 0);
-        if (pidfd < 0) {
-                int r = -errno;
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                return r;
-        }
         *ret_pidfd = pidfd;
         return pid;
 }
@@ -206,7 +204,7 @@ _child_code_ static pid_t start_vforked(ChildArgs *a, int *ret_pidfd) {
  * @ret: the child; on failure left as CLI_CHILD_NULL (with join_failed when the child could not
  *       enter its cgroup)
  *
- * Return: 0, or a negative errno from pipe2/clone/fork/pidfd_open, or of the cgroup join.
+ * Return: 0, or a negative errno from pipe2/clone, or of the cgroup join.
  */
 int cli_spawn(const CliSpawnOptions *o, CliChild *ret) {
         int in[2] = { -EBADF, -EBADF }, out[2] = { -EBADF, -EBADF }, err[2] = { -EBADF, -EBADF },
@@ -236,6 +234,14 @@ int cli_spawn(const CliSpawnOptions *o, CliChild *ret) {
         (void) sigprocmask(SIG_SETMASK, &saved, NULL);
         if (pid < 0) {
                 r = pid;
+                goto fail;
+        }
+        if (pidfd < 0) {
+                /* A kernel before 5.2 ignores CLONE_PIDFD: without a pidfd nothing would ever
+                 * tell us of this child's exit. */
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                r = -ENOSYS;
                 goto fail;
         }
         if (a.join_errno != 0) {

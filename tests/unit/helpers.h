@@ -33,9 +33,10 @@ json_t *json_literal(const char *text);
 void check_golden(const char *name, const json_t *actual);
 
 /*
- * Under valgrind (3.19, Debian 12) the spawn paths are not what the daemon runs: pidfd_open()
- * is not implemented (the gated fork path gets ENOSYS) and CLONE_VM|CLONE_VFORK is emulated as
- * a plain fork (the child's report through shared memory never arrives). Tests of those paths
- * skip() there, visibly; they run in the normal and sanitizer builds.
+ * Under valgrind (3.19, Debian 12) the vfork path is not what the daemon runs: CLONE_VM|
+ * CLONE_VFORK is emulated as a plain fork, so the child's report through shared memory never
+ * arrives. The one test of that report skip()s there, visibly; it runs in the normal and
+ * sanitizer builds. (Detected by pidfd_open(), which this valgrind does not implement either;
+ * the daemon does not use it.)
  */
 bool spawn_emulated_by_valgrind(void);

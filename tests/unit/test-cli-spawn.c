@@ -112,8 +112,6 @@ static void test_vforked_child(void **state) {
 }
 
 static void test_gated_child(void **state) {
-        if (spawn_emulated_by_valgrind())
-                skip();
         check_child(true);
 }
 

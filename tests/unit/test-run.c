@@ -264,8 +264,6 @@ static void test_history_then_live_turn(void **state) {
  * reap that no event would ever do: run_start() fails with nothing left behind.
  */
 static void test_place_fails_leaves_nothing(void **state) {
-        if (spawn_emulated_by_valgrind())
-                skip();
         _cleanup_free_ char *path = script("silent", SILENT_SCRIPT);
         unsigned fds = fd_count();
         Owner o = {};
@@ -284,8 +282,6 @@ static void test_place_fails_leaves_nothing(void **state) {
 
 /* A gated child that dies while its scope is pending stays a zombie until the job is done. */
 static void test_pending_placement_parks_the_reap(void **state) {
-        if (spawn_emulated_by_valgrind())
-                skip();
         _cleanup_free_ char *path = script("silent", SILENT_SCRIPT);
         Owner o = {};
         RunStage stage;
@@ -308,8 +304,6 @@ static void test_pending_placement_parks_the_reap(void **state) {
 }
 
 static void test_pending_placement_then_runs(void **state) {
-        if (spawn_emulated_by_valgrind())
-                skip();
         _cleanup_free_ char *path = script("echo", ECHO_SCRIPT);
         Owner o = { .finish_on_result = true };
         RunStage stage;
@@ -332,8 +326,6 @@ static void test_pending_placement_then_runs(void **state) {
 }
 
 static void test_pending_placement_fails(void **state) {
-        if (spawn_emulated_by_valgrind())
-                skip();
         _cleanup_free_ char *path = script("silent", SILENT_SCRIPT);
         Owner o = {};
         RunStage stage;
@@ -400,18 +392,6 @@ int main(void) {
                 cmocka_unit_test_setup(test_free_while_running, setup),
         };
         int r;
-
-        /* Valgrind does not emulate clone3/pidfd: cli_spawn() cannot work under it. */
-        char *true_argv[] = { (char *) "/bin/true", NULL };
-        CliSpawnOptions probe = { .argv = true_argv, .envp = envp, .cwd = "/", .pass_fd = -1 };
-        CliChild c = CLI_CHILD_NULL;
-        r = cli_spawn(&probe, &c);
-        if (r == -ENOSYS) {
-                fprintf(stderr, "cannot spawn a child with a pidfd here (valgrind?), skipping\n");
-                return 77;
-        }
-        if (r >= 0)
-                cli_child_done(&c);
 
         if (!mkdtemp(dir))
                 return 99;
