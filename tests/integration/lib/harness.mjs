@@ -194,8 +194,22 @@ export class Proxy {
     if (check) {
       assert.deepEqual(this.exited, { code: 0, signal: null },
         `proxy did not stop cleanly on ${signal}; stderr:\n${this.stderrText.slice(-8000)}`);
+      this.checkFdsAtExit();
     }
     return this.exited;
+  }
+
+  // Under valgrind --track-fds=yes (CLAUDE_PROXY_WRAPPER), whatever the proxy still held when it
+  // exited is listed; a leaked fd is no valgrind error (its exit status says nothing), so count
+  // here: nothing but the three standard streams, and the socket systemd-socket-activate passed.
+  checkFdsAtExit() {
+    if (!WRAPPER.includes('--track-fds=yes')) return;
+    const m = /FILE DESCRIPTORS: (\d+) open \((\d+) std\) at exit/.exec(this.stderrText);
+    assert.ok(m, `valgrind printed no fd summary; stderr:\n${this.stderrText.slice(-4000)}`);
+    const extra = Number(m[1]) - Number(m[2]), inherited = this.activationPort ? 1 : 0;
+    assert.ok(extra <= inherited,
+      `the proxy exited holding ${extra} fd(s) beyond stdio${inherited ? ' and its listening socket' : ''}:\n` +
+      this.stderrText.slice(this.stderrText.indexOf('FILE DESCRIPTORS')).slice(0, 4000));
   }
 
   // Direct children of the proxy (pids), from every thread's children file.
