@@ -517,6 +517,10 @@ describe('responses', () => {
     const g = assertResponsesGrammar(events);
     assert.equal(g.text, TEXT);
     checkGolden('resp-text.json', normaliseResp(events));
+    // The non-streaming reply to the same request: test-goldens-sdk.mjs checks that the SDK's
+    // ResponseStream rebuilds it from resp-text.json.
+    const m = await postJson(`${proxy.url}/v1/responses`, { model: 'claude-sonnet-4', input: 'Say hello [[fake:text]]' });
+    checkGolden('resp-text.message.json', { status: m.status, body: normaliseResp(m.json) });
   });
 
   test('function_call history and input_image reach the CLI as tool_use/tool_result/image', async () => {
