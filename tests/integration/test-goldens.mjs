@@ -12,7 +12,8 @@
 //   stream-NAME.message.json  the non-streaming 200 body of a successful run.
 //   outcome-TRANSCRIPT.json   (read only; written by the unit test test-cli-outcome.c) the
 //                             status, error type, message and headers of a failed run: the
-//                             non-streaming error reply must say exactly that.
+//                             non-streaming error reply must say exactly that; {r: 0} for a
+//                             successful one, which must then be a 200.
 //
 // Each golden is also checked once on its own, without the proxy: the official SDK's stream
 // accumulator (MessageStream) must rebuild from stream-NAME.json exactly the message in
@@ -224,6 +225,9 @@ describe('goldens: the proxy\'s replies to recorded transcripts', () => {
           assert.equal(r.status, 200, r.text);
           assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
           checkGolden(`stream-${c.name}.message.json`, sortKeys(normaliseMessage(JSON.parse(r.text))));
+          // outcome-TRANSCRIPT.json (the unit test's verdict on the recording) must agree: a success.
+          assert.deepStrictEqual(readGolden(`outcome-${c.transcript}.json`), { r: 0 },
+            `outcome-${c.transcript}.json says the run failed; the proxy answered 200`);
         } else {
           assertErrorReply({ status: r.status, headers: clientHeaders(r.headers), body: JSON.parse(r.text) },
             readGolden(`outcome-${c.transcript}.json`), 'non-streaming');
@@ -270,6 +274,6 @@ describe('goldens: each checked on its own', () => {
     assert.deepEqual(messages.sort(), CASES.filter((c) => c.ok).map((c) => c.name).sort(),
       'stream-*.message.json files vs successful cases');
     for (const t of outcomes)
-      assert.ok(CASES.some((c) => c.transcript === t), `outcome-${t}.json has no case replaying it`);
+      assert.ok(CASES.some((c) => c.transcript === t && !c.streamOnly), `outcome-${t}.json has no case replaying it`);
   });
 });
