@@ -241,8 +241,29 @@ describe('resp-*.json through openai ResponseStream', () => {
       const { client } = await openai();
       const want = readGolden(c.message);
       assert.equal(want.status, 200);
-      const got = asJson(await client.responses.stream({ model: 'claude-sonnet-4', input: 'hi' }, golden(c.stream))
-        .finalResponse());
+      const st = client.responses.stream({ model: 'claude-sonnet-4', input: 'hi' }, golden(c.stream));
+      // A Responses stream repeats each part's whole text after its deltas (output_text.done,
+      // content_part.done, output_item.done, response.completed) and finalResponse() is built
+      // from those copies: the deltas are held to the result through the SDK's own running
+      // snapshot (the `snapshot` of a part's last output_text.delta), and every copy too.
+      const deltaText = new Map(), copies = [];
+      st.on('response.output_text.delta', (e) => deltaText.set(`${e.output_index}/${e.content_index}`, e.snapshot));
+      st.on('event', (e) => {
+        if (e.type === 'response.output_text.done') copies.push([`${e.output_index}/${e.content_index}`, e.text, e.type]);
+        if (e.type === 'response.content_part.done')
+          copies.push([`${e.output_index}/${e.content_index}`, e.part.text, e.type]);
+        if (e.type === 'response.output_item.done')
+          e.item.content?.forEach((p, i) => copies.push([`${e.output_index}/${i}`, p.text, e.type]));
+      });
+      const got = asJson(await st.finalResponse());
+      const parts = got.output.flatMap((o, oi) => (o.content ?? []).map((p, pi) => [`${oi}/${pi}`, p.text]));
+      assert.ok(parts.length > 0, 'a response with text');
+      for (const [k, text] of parts) {
+        assert.equal(deltaText.get(k), text, `part ${k}: the deltas add up to the final text`);
+        const mine = copies.filter(([ck]) => ck === k);
+        assert.equal(mine.length, 3, `part ${k}: output_text.done, content_part.done and output_item.done`);
+        for (const [, t, type] of mine) assert.equal(t, text, `part ${k}: ${type}`);
+      }
       // output_text is the SDK's convenience (the text parts joined), not wire data: checked, then dropped.
       assert.equal(got.output_text, want.body.output.flatMap((o) => o.content ?? [])
         .filter((p) => p.type === 'output_text').map((p) => p.text).join(''));
