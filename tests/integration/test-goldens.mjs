@@ -19,7 +19,8 @@
 // accumulator (MessageStream) must rebuild from stream-NAME.json exactly the message in
 // stream-NAME.message.json, the stream must follow the Messages SSE grammar, and a streaming
 // error reply must say what outcome-TRANSCRIPT.json says. So a golden rewritten from a broken
-// proxy does not silently become the truth.
+// proxy does not silently become the truth. test-goldens-sdk.mjs does the same through the
+// SDKs' own clients and SSE decoders, for the chat- and resp- goldens too.
 //
 // TEST_UPDATE_GOLDEN=1 rewrites stream-*.json from what the proxy actually sent (outcome-*.json
 // are left to their unit test); review the diff by hand before committing it.

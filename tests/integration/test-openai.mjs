@@ -11,7 +11,8 @@
 // chat-NAME.message.json (the non-streaming body) are compared with what the daemon sends, ids
 // and `created` normalised. Each golden is also checked on its own: the streamed chunks must add
 // up to the non-streaming message, so a golden rewritten from a broken proxy cannot silently
-// become the truth. TEST_UPDATE_GOLDEN=1 rewrites them (review the diff).
+// become the truth (and test-goldens-sdk.mjs rebuilds them, and resp-text*.json, with the openai
+// SDK's own accumulators). TEST_UPDATE_GOLDEN=1 rewrites them (review the diff).
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
