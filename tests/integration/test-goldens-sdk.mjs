@@ -60,7 +60,8 @@ const CHATS = [
   { stream: 'chat-multi_message.json', message: 'chat-multi_message.message.json' },
   { stream: 'chat-err_429.json', outcome: 'outcome-err_429.json' },
 ];
-const RESPONSES = [{ stream: 'resp-text.json', message: 'resp-text.message.json' }];
+const RESPONSES = ['text', 'thinking', 'multi_message']
+  .map((n) => ({ stream: `resp-${n}.json`, message: `resp-${n}.message.json` }));
 
 // ---- the wire ----------------------------------------------------------------------------------
 
@@ -246,22 +247,31 @@ describe('resp-*.json through openai ResponseStream', () => {
       // content_part.done, output_item.done, response.completed) and finalResponse() is built
       // from those copies: the deltas are held to the result through the SDK's own running
       // snapshot (the `snapshot` of a part's last output_text.delta), and every copy too.
+      // A reasoning item's summary likewise (reasoning_summary_text.done, reasoning_summary_part.done,
+      // output_item.done); the SDK gives no running snapshot there, so its decoded deltas are joined.
       const deltaText = new Map(), copies = [];
       st.on('response.output_text.delta', (e) => deltaText.set(`${e.output_index}/${e.content_index}`, e.snapshot));
       st.on('event', (e) => {
-        if (e.type === 'response.output_text.done') copies.push([`${e.output_index}/${e.content_index}`, e.text, e.type]);
-        if (e.type === 'response.content_part.done')
-          copies.push([`${e.output_index}/${e.content_index}`, e.part.text, e.type]);
-        if (e.type === 'response.output_item.done')
+        const part = `${e.output_index}/${e.content_index}`, summary = `${e.output_index}/s${e.summary_index}`;
+        if (e.type === 'response.reasoning_summary_text.delta')
+          deltaText.set(summary, (deltaText.get(summary) ?? '') + e.delta);
+        if (e.type === 'response.output_text.done') copies.push([part, e.text, e.type]);
+        if (e.type === 'response.content_part.done') copies.push([part, e.part.text, e.type]);
+        if (e.type === 'response.reasoning_summary_text.done') copies.push([summary, e.text, e.type]);
+        if (e.type === 'response.reasoning_summary_part.done') copies.push([summary, e.part.text, e.type]);
+        if (e.type === 'response.output_item.done') {
           e.item.content?.forEach((p, i) => copies.push([`${e.output_index}/${i}`, p.text, e.type]));
+          e.item.summary?.forEach((p, i) => copies.push([`${e.output_index}/s${i}`, p.text, e.type]));
+        }
       });
       const got = asJson(await st.finalResponse());
-      const parts = got.output.flatMap((o, oi) => (o.content ?? []).map((p, pi) => [`${oi}/${pi}`, p.text]));
+      const parts = got.output.flatMap((o, oi) => [...(o.content ?? []).map((p, pi) => [`${oi}/${pi}`, p.text]),
+        ...(o.summary ?? []).map((p, si) => [`${oi}/s${si}`, p.text])]);
       assert.ok(parts.length > 0, 'a response with text');
       for (const [k, text] of parts) {
         assert.equal(deltaText.get(k), text, `part ${k}: the deltas add up to the final text`);
         const mine = copies.filter(([ck]) => ck === k);
-        assert.equal(mine.length, 3, `part ${k}: output_text.done, content_part.done and output_item.done`);
+        assert.equal(mine.length, 3, `part ${k}: the two .done events and output_item.done`);
         for (const [, t, type] of mine) assert.equal(t, text, `part ${k}: ${type}`);
       }
       // output_text is the SDK's convenience (the text parts joined), not wire data: checked, then dropped.

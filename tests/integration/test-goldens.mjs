@@ -237,6 +237,54 @@ describe('goldens: the proxy\'s replies to recorded transcripts', () => {
   }
 });
 
+// The Responses surface over the recordings whose shape it changes: a reasoning item before the
+// message (thinking), one message item per upstream message (multi_message). resp-text*.json is
+// test-openai.mjs's. Formats as there: resp-NAME.json the parsed events, resp-NAME.message.json
+// {status, body} of the non-streaming reply; test-goldens-sdk.mjs checks the one against the other.
+const RESP_CASES = [
+  { name: 'thinking', body: { model: 'claude-sonnet-4', input: 'Say hello [[fake:thinking]]',
+    reasoning: { effort: 'high', summary: 'auto' } } },
+  { name: 'multi_message', body: { model: 'claude-sonnet-4', input: 'Write a long answer. [[fake:multi_message]]' } },
+];
+
+// Random per request: resp_ ids, the item ids made from them, created_at.
+function normaliseResp(v) {
+  if (Array.isArray(v)) return v.map(normaliseResp);
+  if (v && typeof v === 'object') {
+    const o = {};
+    for (const [k, x] of Object.entries(v)) {
+      if ((k === 'id' || k === 'item_id') && typeof x === 'string') {
+        assert.match(x, /^(resp|msg|rs)_[A-Za-z0-9]{24}(_\d+)?$/, `${k} ${x}`);
+        o[k] = x.replace(/^(resp|msg|rs)_[A-Za-z0-9]{24}/, '$1_NORMALISED');
+      } else if (k === 'created_at' && typeof x === 'number') o[k] = 0;
+      else o[k] = normaliseResp(x);
+    }
+    return o;
+  }
+  return v;
+}
+
+describe('goldens: the proxy\'s Responses replies', () => {
+  let proxy;
+  before(async () => {
+    proxy = await startProxy({ env: { PING_INTERVAL_MS: 3600000, ENABLE_THINKING: 'false' } });
+  });
+  after(async () => { await proxy?.stop(); });
+
+  for (const c of RESP_CASES) {
+    test(`${c.name}: Responses replies = resp-${c.name}.json, resp-${c.name}.message.json`, async () => {
+      const post = (body) => fetch(`${proxy.url}/v1/responses`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const s = await post({ ...c.body, stream: true });
+      assert.equal(s.status, 200);
+      assert.match(s.headers.get('content-type') ?? '', /^text\/event-stream/);
+      checkGolden(`resp-${c.name}.json`, sortKeys(normaliseResp(parseSse(await s.text()).filter((e) => !('comment' in e)))));
+      const m = await post(c.body);
+      checkGolden(`resp-${c.name}.message.json`, sortKeys({ status: m.status, body: normaliseResp(await m.json()) }));
+    });
+  }
+});
+
 // After the replies (so an update run checks what it just wrote).
 describe('goldens: each checked on its own', () => {
   for (const c of CASES) {
