@@ -469,9 +469,15 @@ static json_t *item_json(const Item *it, bool done) {
                                  done ? "completed" : "in_progress", "call_id", json_object_get(it->call, "call_id"),
                                  "name", json_object_get(it->call, "name"), "namespace",
                                  json_object_get(it->call, "namespace"), "arguments", it->text ?: "");
+        /* Added, a message is empty, as the real API sends it: its part follows in
+         * response.content_part.added (the SDKs' accumulators append it there and refuse an item
+         * that already holds it). */
+        if (!done)
+                return json_pack("{s:s,s:s,s:s,s:s,s:[]}", "id", it->id, "type", "message", "status", "in_progress",
+                                 "role", "assistant", "content");
         return json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:[]}]}", "id", it->id, "type", "message", "status",
-                         done ? "completed" : "in_progress", "role", "assistant", "content", "type", "output_text",
-                         "text", it->text ?: "", "annotations");
+                         "completed", "role", "assistant", "content", "type", "output_text", "text", it->text ?: "",
+                         "annotations");
 }
 
 static json_t *usage_json(const json_t *u) {

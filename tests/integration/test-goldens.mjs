@@ -12,13 +12,15 @@
 //   stream-NAME.message.json  the non-streaming 200 body of a successful run.
 //   outcome-TRANSCRIPT.json   (read only; written by the unit test test-cli-outcome.c) the
 //                             status, error type, message and headers of a failed run: the
-//                             non-streaming error reply must say exactly that.
+//                             non-streaming error reply must say exactly that; {r: 0} for a
+//                             successful one, which must then be a 200.
 //
 // Each golden is also checked once on its own, without the proxy: the official SDK's stream
 // accumulator (MessageStream) must rebuild from stream-NAME.json exactly the message in
 // stream-NAME.message.json, the stream must follow the Messages SSE grammar, and a streaming
 // error reply must say what outcome-TRANSCRIPT.json says. So a golden rewritten from a broken
-// proxy does not silently become the truth.
+// proxy does not silently become the truth. test-goldens-sdk.mjs does the same through the
+// SDKs' own clients and SSE decoders, for the chat- and resp- goldens too.
 //
 // TEST_UPDATE_GOLDEN=1 rewrites stream-*.json from what the proxy actually sent (outcome-*.json
 // are left to their unit test); review the diff by hand before committing it.
@@ -224,11 +226,62 @@ describe('goldens: the proxy\'s replies to recorded transcripts', () => {
           assert.equal(r.status, 200, r.text);
           assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
           checkGolden(`stream-${c.name}.message.json`, sortKeys(normaliseMessage(JSON.parse(r.text))));
+          // outcome-TRANSCRIPT.json (the unit test's verdict on the recording) must agree: a success.
+          assert.deepStrictEqual(readGolden(`outcome-${c.transcript}.json`), { r: 0 },
+            `outcome-${c.transcript}.json says the run failed; the proxy answered 200`);
         } else {
           assertErrorReply({ status: r.status, headers: clientHeaders(r.headers), body: JSON.parse(r.text) },
             readGolden(`outcome-${c.transcript}.json`), 'non-streaming');
         }
       });
+  }
+});
+
+// The Responses surface over the recordings whose shape it changes: a reasoning item before the
+// message (thinking), one message item per upstream message (multi_message). resp-text*.json is
+// test-openai.mjs's. Formats as there: resp-NAME.json the parsed events, resp-NAME.message.json
+// {status, body} of the non-streaming reply; test-goldens-sdk.mjs checks the one against the other.
+const RESP_CASES = [
+  { name: 'thinking', body: { model: 'claude-sonnet-4', input: 'Say hello [[fake:thinking]]',
+    reasoning: { effort: 'high', summary: 'auto' } } },
+  { name: 'multi_message', body: { model: 'claude-sonnet-4', input: 'Write a long answer. [[fake:multi_message]]' } },
+];
+
+// Random per request: resp_ ids, the item ids made from them, created_at.
+function normaliseResp(v) {
+  if (Array.isArray(v)) return v.map(normaliseResp);
+  if (v && typeof v === 'object') {
+    const o = {};
+    for (const [k, x] of Object.entries(v)) {
+      if ((k === 'id' || k === 'item_id') && typeof x === 'string') {
+        assert.match(x, /^(resp|msg|rs)_[A-Za-z0-9]{24}(_\d+)?$/, `${k} ${x}`);
+        o[k] = x.replace(/^(resp|msg|rs)_[A-Za-z0-9]{24}/, '$1_NORMALISED');
+      } else if (k === 'created_at' && typeof x === 'number') o[k] = 0;
+      else o[k] = normaliseResp(x);
+    }
+    return o;
+  }
+  return v;
+}
+
+describe('goldens: the proxy\'s Responses replies', () => {
+  let proxy;
+  before(async () => {
+    proxy = await startProxy({ env: { PING_INTERVAL_MS: 3600000, ENABLE_THINKING: 'false' } });
+  });
+  after(async () => { await proxy?.stop(); });
+
+  for (const c of RESP_CASES) {
+    test(`${c.name}: Responses replies = resp-${c.name}.json, resp-${c.name}.message.json`, async () => {
+      const post = (body) => fetch(`${proxy.url}/v1/responses`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const s = await post({ ...c.body, stream: true });
+      assert.equal(s.status, 200);
+      assert.match(s.headers.get('content-type') ?? '', /^text\/event-stream/);
+      checkGolden(`resp-${c.name}.json`, sortKeys(normaliseResp(parseSse(await s.text()).filter((e) => !('comment' in e)))));
+      const m = await post(c.body);
+      checkGolden(`resp-${c.name}.message.json`, sortKeys({ status: m.status, body: normaliseResp(await m.json()) }));
+    });
   }
 });
 
@@ -270,6 +323,6 @@ describe('goldens: each checked on its own', () => {
     assert.deepEqual(messages.sort(), CASES.filter((c) => c.ok).map((c) => c.name).sort(),
       'stream-*.message.json files vs successful cases');
     for (const t of outcomes)
-      assert.ok(CASES.some((c) => c.transcript === t), `outcome-${t}.json has no case replaying it`);
+      assert.ok(CASES.some((c) => c.transcript === t && !c.streamOnly), `outcome-${t}.json has no case replaying it`);
   });
 });

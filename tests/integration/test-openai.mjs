@@ -11,7 +11,8 @@
 // chat-NAME.message.json (the non-streaming body) are compared with what the daemon sends, ids
 // and `created` normalised. Each golden is also checked on its own: the streamed chunks must add
 // up to the non-streaming message, so a golden rewritten from a broken proxy cannot silently
-// become the truth. TEST_UPDATE_GOLDEN=1 rewrites them (review the diff).
+// become the truth (and test-goldens-sdk.mjs rebuilds them, and resp-text*.json, with the openai
+// SDK's own accumulators). TEST_UPDATE_GOLDEN=1 rewrites them (review the diff).
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -517,6 +518,10 @@ describe('responses', () => {
     const g = assertResponsesGrammar(events);
     assert.equal(g.text, TEXT);
     checkGolden('resp-text.json', normaliseResp(events));
+    // The non-streaming reply to the same request: test-goldens-sdk.mjs checks that the SDK's
+    // ResponseStream rebuilds it from resp-text.json.
+    const m = await postJson(`${proxy.url}/v1/responses`, { model: 'claude-sonnet-4', input: 'Say hello [[fake:text]]' });
+    checkGolden('resp-text.message.json', { status: m.status, body: normaliseResp(m.json) });
   });
 
   test('function_call history and input_image reach the CLI as tool_use/tool_result/image', async () => {
