@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT
 //
 // REQUEST_TIMEOUT_MS=0 and IDLE_TIMEOUT_MS=0 mean "no limit", not "at once": a slow CLI and a
-// silent one both run on, well past what a small timeout would have allowed.
+// silent one both run on, well past what a small timeout would have allowed. EXIT_IDLE_SEC=0
+// means "never": an idle proxy stays up while one with EXIT_IDLE_SEC=1, idle for less time,
+// has already left. (KILL_GRACE_MS and PING_INTERVAL_MS refuse 0: tests/unit/test-config.c.)
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  assertSseGrammar, groupEmpty, messageBody, missing, requireOrSkip, openRequest, parseSse, pidAlive, postJson, sleep, sseText,
-  waitFor, withProxy,
+  assertSseGrammar, getJson, groupEmpty, messageBody, missing, requireOrSkip, openRequest, parseSse, pidAlive, postJson, sleep,
+  sseText, startProxy, waitFor, withProxy,
 } from './lib/harness.mjs';
 
 requireOrSkip(missing());
@@ -50,5 +52,26 @@ describe('timeouts of 0', () => {
       req.destroy();
       await waitFor(() => groupEmpty(log.pgid), 3000, 'the CLI group to be gone after the client left');
     });
+  });
+
+  test('EXIT_IDLE_SEC=0: an idle proxy stays up while one with EXIT_IDLE_SEC=1 (idle for less time) exits', async () => {
+    const never = await startProxy({ env: { EXIT_IDLE_SEC: '0' } });
+    let control = null;
+    try {
+      await never.waitSettled();
+      // Started after `never` settled: whatever idle check `control` has made, `never` has made
+      // it too, for longer, so `control` leaving is the condition to wait for instead of a sleep.
+      control = await startProxy({ env: { EXIT_IDLE_SEC: '1' } });
+      const exit = await Promise.race([control.exitPromise,
+        sleep(30000, null, { ref: false }).then(() => assert.fail('EXIT_IDLE_SEC=1 did not exit'))]);
+      assert.deepEqual(exit, { code: 0, signal: null }, control.stderrText.slice(-2000));
+      assert.match(control.stderrText, /idle for 1 s/);
+      assert.equal(never.exited, null, `EXIT_IDLE_SEC=0 exited:\n${never.stderrText.slice(-2000)}`);
+      assert.doesNotMatch(never.stderrText, /idle for/);
+      assert.equal((await getJson(`${never.url}/health`)).status, 200);
+    } finally {
+      await control?.stop({ check: false });
+      await never.stop();
+    }
   });
 });
