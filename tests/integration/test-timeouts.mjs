@@ -74,4 +74,37 @@ describe('timeouts of 0', () => {
       await never.stop();
     }
   });
+
+  // The side queries (count_tokens by the CLI) have their own deadline from REQUEST_TIMEOUT_MS.
+  test('REQUEST_TIMEOUT_MS=0: a token count the CLI never answers is left running while one with 500 ms has timed out',
+    async () => {
+      const hang = (marker) => ({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: `count me [[fake-usage:hang]] ${marker}` }] });
+      const zero = await startProxy({ env: { REQUEST_TIMEOUT_MS: '0', IDLE_TIMEOUT_MS: '0', KILL_GRACE_MS: '200' } });
+      let control = null, req = null;
+      try {
+        let answered = false;
+        req = openRequest(`${zero.url}/v1/messages/count_tokens`, hang('ct-zero'));
+        req.on('response', () => { answered = true; });
+        // In flight: a CLI holds the history and is alive.
+        await waitFor(() => {
+          assert.equal(answered, false, 'REQUEST_TIMEOUT_MS=0 answered the count before it reached a CLI');
+          return zero.fakeLogs().some((l) => JSON.stringify(l.stdin).includes('ct-zero') && pidAlive(l.pid));
+        }, 15000, 'the count to reach a CLI');
+        const log = zero.fakeLogs().find((l) => JSON.stringify(l.stdin).includes('ct-zero'));
+        control = await startProxy({ env: { REQUEST_TIMEOUT_MS: '500', IDLE_TIMEOUT_MS: '0', KILL_GRACE_MS: '200' } });
+        const t0 = Date.now();
+        const r = await postJson(`${control.url}/v1/messages/count_tokens`, hang('ct-control'));
+        assert.equal(r.status, 504, r.text);
+        assert.ok(Date.now() - t0 >= 450, `the 500 ms count ended after ${Date.now() - t0} ms`);
+        // The zero proxy's count began earlier, so it has run longer than the control's.
+        assert.equal(answered, false, 'REQUEST_TIMEOUT_MS=0 answered the count');
+        assert.ok(pidAlive(log.pid), 'REQUEST_TIMEOUT_MS=0 ended the counting CLI');
+        req.destroy();
+        await waitFor(() => groupEmpty(log.pgid), 5000, 'the counting CLI to go with its client');
+      } finally {
+        req?.destroy();
+        await control?.stop({ check: false });
+        await zero.stop({ check: false });
+      }
+    });
 });
