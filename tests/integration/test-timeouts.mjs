@@ -38,19 +38,31 @@ describe('timeouts of 0', () => {
     });
   }
 
-  test('both 0: a CLI silent for 1.5 s is left alone; the client leaving still ends it', async () => {
+  // Absence of an end is the point, so no fixed sleep: proxies with a 500 ms IDLE_TIMEOUT_MS and
+  // a 500 ms REQUEST_TIMEOUT_MS get the same silent CLI after ours is in flight; once both have
+  // answered 504, ours has been silent longer than either limit and must still be running.
+  test('both 0: a silent CLI is left alone past where 500 ms limits ended theirs; the client leaving still ends it', async () => {
     await withProxy({ env: { REQUEST_TIMEOUT_MS: '0', IDLE_TIMEOUT_MS: '0', KILL_GRACE_MS: '200' } }, async (proxy) => {
       const req = openRequest(`${proxy.url}/v1/messages`, messageBody('silent [[fake:text hang_after=4]]'));
       let settled = false;
       req.on('response', () => { settled = true; });
-      const log = await proxy.waitFakeLogFor('silent', (l) => l.state === 'replaying');
-      // Three times a would-be timeout of 500 ms: absence of an end is the point here.
-      await sleep(1500);
-      assert.equal(settled, false, 'the request was answered');
-      assert.ok(pidAlive(log.pid), 'the silent CLI was killed');
-      assert.ok(!/timeout/.test(proxy.stderrText), proxy.stderrText.slice(-2000));
-      req.destroy();
-      await waitFor(() => groupEmpty(log.pgid), 3000, 'the CLI group to be gone after the client left');
+      try {
+        const log = await proxy.waitFakeLogFor('silent', (l) => l.state === 'replaying');
+        for (const [what, env] of [['IDLE_TIMEOUT_MS=500', { REQUEST_TIMEOUT_MS: '0', IDLE_TIMEOUT_MS: '500' }],
+          ['REQUEST_TIMEOUT_MS=500', { REQUEST_TIMEOUT_MS: '500', IDLE_TIMEOUT_MS: '0' }]]) {
+          await withProxy({ env: { ...env, KILL_GRACE_MS: '200' } }, async (control) => {
+            const r = await postJson(`${control.url}/v1/messages`, messageBody('silent too [[fake:text hang_after=4]]'));
+            assert.equal(r.status, 504, `${what}: ${r.text}`);
+          });
+        }
+        assert.equal(settled, false, 'the request was answered');
+        assert.ok(pidAlive(log.pid), 'the silent CLI was killed');
+        assert.ok(!/timeout/.test(proxy.stderrText), proxy.stderrText.slice(-2000));
+        req.destroy();
+        await waitFor(() => groupEmpty(log.pgid), 3000, 'the CLI group to be gone after the client left');
+      } finally {
+        req.destroy();
+      }
     });
   });
 
