@@ -138,7 +138,8 @@ describe('request-id on a 529', () => {
         try {
           const log = await proxy.waitFakeLogFor('hold the slot', (l) => l.state === 'replaying');
           for (const [surface, path, body] of [['Anthropic', '/v1/messages', messageBody('one too many')],
-            ['OpenAI', '/v1/chat/completions', { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'one too many' }] }]]) {
+            ['OpenAI', '/v1/chat/completions',
+              { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'one too many' }] }]]) {
             for (const id of [undefined, `overflow-${surface}`]) {
               const r = await rawRequest(`${proxy.url}${path}`, { method: 'POST', body: JSON.stringify(body),
                 headers: { 'content-type': 'application/json', ...(id ? { 'x-request-id': id } : {}), ...auth } });

@@ -33,7 +33,8 @@ describe('SYSTEM_PROMPT_MODE', () => {
   // initialize). Left to timing, either path could go untested.
   for (const [mode, flag] of [['append', '--append-system-prompt-file'], ['replace', '--system-prompt-file']]) {
     for (const path of ['cold', 'pooled']) {
-      test(`${mode}, ${path} CLI: the system text arrives intact${path === 'cold' ? ` through ${flag} /dev/fd/3` : ' in initialize'}, not in the user turn`, async () => {
+      const via = path === 'cold' ? `through ${flag} /dev/fd/3` : 'in initialize';
+      test(`${mode}, ${path} CLI: the system text arrives intact ${via}, not in the user turn`, async () => {
         await withProxy({ env: { SYSTEM_PROMPT_MODE: mode, WARM_POOL: path === 'cold' ? '0' : '1' } }, async (proxy) => {
           const poolReady = () => waitFor(async () => (await getJson(`${proxy.url}/health`)).json.pool.ready === 1,
             30000, 'the pooled CLI to be ready');

@@ -90,7 +90,8 @@ describe('timeouts of 0', () => {
   // The side queries (count_tokens by the CLI) have their own deadline from REQUEST_TIMEOUT_MS.
   test('REQUEST_TIMEOUT_MS=0: a token count the CLI never answers is left running while one with 500 ms has timed out',
     async () => {
-      const hang = (marker) => ({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: `count me [[fake-usage:hang]] ${marker}` }] });
+      const hang = (marker) => ({ model: 'claude-sonnet-4-5',
+        messages: [{ role: 'user', content: `count me [[fake-usage:hang]] ${marker}` }] });
       const zero = await startProxy({ env: { REQUEST_TIMEOUT_MS: '0', IDLE_TIMEOUT_MS: '0', KILL_GRACE_MS: '200' } });
       let control = null, req = null;
       try {
