@@ -146,6 +146,10 @@ static void on_count_answer(int error, const json_t *answers, const char *why, v
                                       "No CLI slot is free to count tokens; retry shortly");
                 else if (error == -ECANCELED)
                         api_error_set(&err, error, 503, "api_error", "The proxy is shutting down; retry shortly");
+                else if (error == -ETIMEDOUT)
+                        /* REQUEST_TIMEOUT_MS or IDLE_TIMEOUT_MS: a 504 like a message's timeout. */
+                        api_error_set(&err, error, 504, "timeout_error",
+                                      "The Claude CLI did not count the tokens in time (%.300s)", why);
                 else
                         api_error_set(&err, error, 502, "api_error", "The Claude CLI could not count the tokens (%s%s%.300s)",
                                       strerror(-error), *why ? ": " : "", why);

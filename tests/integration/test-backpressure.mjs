@@ -108,12 +108,13 @@ describe('back-pressure',
         assert.equal(outcome, 'cli blocked',
           `while the client paused: ${outcome}, proxy RSS grew ${grewMb.toFixed(1)} MB over ${(idleKb / 1024).toFixed(1)} MB idle`);
         assert.ok(grewMb < BOUND_MB, `proxy RSS grew ${grewMb.toFixed(1)} MB, bound ${BOUND_MB} MB`);
-        console.log(`# paused client: proxy RSS idle ${(idleKb / 1024).toFixed(1)} MB, grew at most ${grewMb.toFixed(1)} MB`);
+        console.log(`# paused client: proxy RSS idle ${(idleKb / 1024).toFixed(1)} MB, grew at most ${grewMb.toFixed(1)} MB;`
+          + ` the CLI held back after writing ${(last / 1048576).toFixed(1)} MB`);
 
         // Resume and read it all, parsing incrementally; runs of deltas are collapsed to one
         // event for the grammar check.
         const events = [];
-        let text = '', nDeltas = 0, rest = '';
+        let text = '', nDeltas = 0, rest = '', sseBytes = 0;
         const consume = (block) => {
           let event = null, data = '';
           for (const line of block.split('\n')) {
@@ -132,6 +133,7 @@ describe('back-pressure',
         res.setEncoding('utf8');
         await new Promise((resolve, reject) => {
           res.on('data', (d) => {
+            sseBytes += Buffer.byteLength(d);
             const blocks = (rest + d).split('\n\n');
             rest = blocks.pop();
             for (const b of blocks) consume(b);
@@ -141,6 +143,7 @@ describe('back-pressure',
           res.resume();
         });
         assert.equal(rest.trim(), '', 'a partial event at the end');
+        console.log(`# resumed: ${(sseBytes / 1048576).toFixed(1)} MB of SSE read, ${nDeltas} deltas`);
         assertSseGrammar(events);
         const deltas = transcriptDeltas('text');
         assert.equal(nDeltas, deltas.length * REPEAT);

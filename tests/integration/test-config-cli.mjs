@@ -63,6 +63,13 @@ describe('--check-config', () => {
       assert.equal(c.REQUIRE_AUTH, 'true');
       for (const k of ['HOST', 'PORT', 'CLAUDE_PATH', 'DEFAULT_MODEL', 'SHUTDOWN_GRACE_MS', 'METRICS_AUTH'])
         assert.ok(k in c, `${k} missing from --check-config:\n${r.stdout}`);
+
+      // Keys given on the command line are masked too (set last, they replace every earlier list).
+      const a = runProxy(['--check-config', '--config', conf, '--set', 'PROXY_API_KEYS=sk-argv-secret-5'],
+        { PROXY_API_KEYS: 'sk-env-secret-3', REQUIRE_AUTH: null, CREDENTIALS_DIRECTORY: dir });
+      assert.equal(a.status, 0, a.stderr);
+      assert.doesNotMatch(a.stdout + a.stderr, /secret/, 'an API key was printed');
+      assert.equal(parseConfig(a.stdout).PROXY_API_KEYS, '<1 keys>', a.stdout);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -187,7 +194,9 @@ describe('SIGHUP reload', () => {
               const before = kept();
               proxy.child.kill('SIGHUP');
               await waitFor(() => kept() === before + 1, 5000, `the refusal of ${bad}`);
-              assert.equal((await ask('key-three', `bad-${before}`)).status, 401, `${bad} was applied`);
+              // The status alone: an applied half-read file may not even name the fake CLI.
+              const r3 = await postJson(url, messageBody(`bad-${before}`), { 'x-api-key': 'key-three' });
+              assert.equal(r3.status, 401, `${bad} was applied: ${r3.text.slice(0, 300)}`);
               assert.deepEqual(await ask('key-two', `kept-${before}`), { status: 200, model: 'opus', effort: 'low' },
                 `after ${bad}`);
             }

@@ -9,8 +9,8 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  assertErrorEnvelope, assertSseGrammar, getJson, messageBody, missing, requireOrSkip, openStream, parseSse, postJson,
-  startProxy, waitFor, withProxy,
+  assertErrorEnvelope, assertSseGrammar, getJson, groupEmpty, messageBody, missing, requireOrSkip, openRequest, openStream,
+  parseSse, pidAlive, postJson, startProxy, waitFor, withProxy,
 } from './lib/harness.mjs';
 
 requireOrSkip(missing());
@@ -42,7 +42,7 @@ describe('request-id', () => {
   let proxy;
   before(async () => {
     proxy = await startProxy({
-      env: { REQUIRE_AUTH: 'true', PROXY_API_KEYS: KEY, MAX_BODY_BYTES: '4K' },
+      env: { REQUIRE_AUTH: 'true', PROXY_API_KEYS: KEY, MAX_BODY_BYTES: '4K', MAX_BODY_VALUES: '1000' },
     });
   });
   after(async () => { await proxy?.stop(); });
@@ -60,6 +60,8 @@ describe('request-id', () => {
     ['405', 405, 'invalid_request_error', () => ({ method: 'GET', path: '/v1/messages', headers: auth })],
     ['413', 413, 'request_too_large', () => ({ method: 'POST', path: '/v1/messages', headers: auth,
       body: JSON.stringify(messageBody('x'.repeat(8192))) })],
+    ['413 (too many JSON values)', 413, 'request_too_large', () => ({ method: 'POST', path: '/v1/messages',
+      headers: auth, body: JSON.stringify(messageBody('hi', { metadata: { pad: new Array(1200).fill(0) } })) })],
     ['400', 400, 'invalid_request_error', () => ({ method: 'POST', path: '/v1/messages', headers: auth,
       body: '{"model":' })],
   ];
@@ -127,18 +129,33 @@ describe('request-id', () => {
 describe('request-id on a 529', () => {
   const auth = { 'x-api-key': KEY };
 
-  test('529 when the queue is full carries a request-id', async () => {
+  test('529 when the queue is full carries a request-id, generated or the client\'s', async () => {
     await withProxy({ env: { REQUIRE_AUTH: 'true', PROXY_API_KEYS: KEY, MAX_CONCURRENT: '1', MAX_QUEUE: '0' } },
       async (proxy) => {
         const url = `${proxy.url}/v1/messages`;
-        const busy = postJson(url, messageBody('hold the slot [[fake:text delay=100]]'), auth);
-        await proxy.waitFakeLogFor('hold the slot', (l) => l.state === 'replaying');
-        const r = await rawRequest(url, { method: 'POST', body: JSON.stringify(messageBody('one too many')),
-          headers: { 'content-type': 'application/json', 'x-request-id': 'overflow-1', ...auth } });
-        assert.equal(r.status, 529, r.text);
-        assertErrorEnvelope(r.json, 'overloaded_error');
-        assert.equal(r.headers['request-id'], 'overflow-1');
-        assert.equal((await busy).status, 200);
+        // The slot stays taken until this client leaves: no race with a slow machine.
+        const busy = openRequest(url, messageBody('hold the slot [[fake:text hang_after=4]]'), auth);
+        try {
+          const log = await proxy.waitFakeLogFor('hold the slot', (l) => l.state === 'replaying');
+          for (const [surface, path, body] of [['Anthropic', '/v1/messages', messageBody('one too many')],
+            ['OpenAI', '/v1/chat/completions',
+              { model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'one too many' }] }]]) {
+            for (const id of [undefined, `overflow-${surface}`]) {
+              const r = await rawRequest(`${proxy.url}${path}`, { method: 'POST', body: JSON.stringify(body),
+                headers: { 'content-type': 'application/json', ...(id ? { 'x-request-id': id } : {}), ...auth } });
+              assert.equal(r.status, 529, `${surface}: ${r.text}`);
+              if (surface === 'Anthropic') assertErrorEnvelope(r.json, 'overloaded_error');
+              else assert.equal(typeof r.json?.error?.message, 'string', r.text);
+              if (id) assert.equal(r.headers['request-id'], id, surface);
+              else assert.match(r.headers['request-id'] ?? '', GENERATED, surface);
+            }
+          }
+          assert.ok(pidAlive(log.pid), 'the slot holder ended before the checks');
+          busy.destroy();
+          await waitFor(() => groupEmpty(log.pgid), 10000, 'the slot holder to be gone');
+        } finally {
+          busy.destroy();
+        }
       });
   });
 });

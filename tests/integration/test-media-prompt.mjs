@@ -8,7 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { cliSettings, messageBody, missing, requireOrSkip, postJson, startProxy, withProxy } from './lib/harness.mjs';
+import {
+  cliSettings, getJson, messageBody, missing, requireOrSkip, postJson, startProxy, waitFor, withProxy,
+} from './lib/harness.mjs';
 
 requireOrSkip(missing());
 
@@ -25,56 +27,71 @@ function promptArgs(log) {
 }
 
 describe('SYSTEM_PROMPT_MODE', () => {
+  // Both paths, each forced: WARM_POOL=0 spawns every CLI cold (the text through the memfd on
+  // fd 3, which the fake opens by the path it is given and logs what it read); WARM_POOL=1 with
+  // the pooled CLI ready before each request adopts it (the text in the control channel's
+  // initialize). Left to timing, either path could go untested.
   for (const [mode, flag] of [['append', '--append-system-prompt-file'], ['replace', '--system-prompt-file']]) {
-    test(`${mode}: the system text arrives intact through ${flag} /dev/fd/3, not in the user turn`, async () => {
-      await withProxy({ env: { SYSTEM_PROMPT_MODE: mode } }, async (proxy) => {
-        for (const [what, system, expected] of [
-          ['a string', SYSTEM, SYSTEM],
-          ['text blocks', [{ type: 'text', text: 'first block' }, { type: 'text', text: SYSTEM }],
-            `first block\n\n${SYSTEM}`],
-          ['a large one (256 KiB)', 'x'.repeat(256 * 1024 - 3) + 'end', 'x'.repeat(256 * 1024 - 3) + 'end'],
-        ]) {
-          const marker = `prompt-${mode}-${what.replace(/\W/g, '')}`;
-          const r = await postJson(`${proxy.url}/v1/messages`, messageBody(marker, { system }));
-          assert.equal(r.status, 200, r.text);
-          const log = await proxy.waitFakeLogFor(marker);
-          const cfg = cliSettings(log);
-          if (cfg.controls.includes('mcp_status')) {
-            // An adopted pooled CLI (WARM_POOL): started without the request's prompt, it gets
-            // the text in the control channel's initialize, before the conversation.
-            assert.equal(cfg.via, 'control', `${what}: ${JSON.stringify(cfg)}`);
-            assert.deepEqual(promptArgs(log), [], `${what}: ${JSON.stringify(log.argv)}`);
-            assert.deepEqual(log.system_prompt_files, []);
-            const text = mode === 'append' ? cfg.appendSystemPrompt : cfg.systemPrompt;
-            assert.equal(mode === 'append' ? cfg.systemPrompt : cfg.appendSystemPrompt, undefined);
-            assert.equal(typeof text, 'string', `${what}: no ${mode} prompt in initialize`);
-            assert.equal(text.length, expected.length, `${what}: length`);
-            assert.equal(text, expected, `${what}: the text differs`);
-          } else {
-            assert.deepEqual(promptArgs(log), [flag], `${what}: ${JSON.stringify(log.argv)}`);
-            assert.equal(log.argv[log.argv.indexOf(flag) + 1], '/dev/fd/3');
-            assert.equal(log.system_prompt_files.length, 1);
-            const f = log.system_prompt_files[0];
-            assert.equal(f.flag, flag);
-            assert.equal(typeof f.text, 'string', `${what}: the CLI could not read ${f.path}`);
-            assert.equal(f.text.length, expected.length, `${what}: length`);
-            assert.equal(f.text, expected, `${what}: the text differs`);
+    for (const path of ['cold', 'pooled']) {
+      const via = path === 'cold' ? `through ${flag} /dev/fd/3` : 'in initialize';
+      test(`${mode}, ${path} CLI: the system text arrives intact ${via}, not in the user turn`, async () => {
+        await withProxy({ env: { SYSTEM_PROMPT_MODE: mode, WARM_POOL: path === 'cold' ? '0' : '1' } }, async (proxy) => {
+          const poolReady = () => waitFor(async () => (await getJson(`${proxy.url}/health`)).json.pool.ready === 1,
+            30000, 'the pooled CLI to be ready');
+          for (const [what, system, expected] of [
+            ['a string', SYSTEM, SYSTEM],
+            ['text blocks', [{ type: 'text', text: 'first block' }, { type: 'text', text: SYSTEM }],
+              `first block\n\n${SYSTEM}`],
+            ['a large one (256 KiB)', 'x'.repeat(256 * 1024 - 3) + 'end', 'x'.repeat(256 * 1024 - 3) + 'end'],
+          ]) {
+            const marker = `prompt-${mode}-${path}-${what.replace(/\W/g, '')}`;
+            if (path === 'pooled') await poolReady();
+            const r = await postJson(`${proxy.url}/v1/messages`, messageBody(marker, { system }));
+            assert.equal(r.status, 200, r.text);
+            const log = await proxy.waitFakeLogFor(marker);
+            const cfg = cliSettings(log);
+            if (path === 'pooled') {
+              // Started without the request's prompt, it gets the text before the conversation.
+              assert.ok(cfg.controls.includes('mcp_status'), `${what}: not an adopted pooled CLI: ${JSON.stringify(cfg)}`);
+              assert.equal(cfg.via, 'control', `${what}: ${JSON.stringify(cfg)}`);
+              assert.deepEqual(promptArgs(log), [], `${what}: ${JSON.stringify(log.argv)}`);
+              assert.deepEqual(log.system_prompt_files, []);
+              const text = mode === 'append' ? cfg.appendSystemPrompt : cfg.systemPrompt;
+              assert.equal(mode === 'append' ? cfg.systemPrompt : cfg.appendSystemPrompt, undefined);
+              assert.equal(typeof text, 'string', `${what}: no ${mode} prompt in initialize`);
+              assert.equal(text.length, expected.length, `${what}: length`);
+              assert.equal(text, expected, `${what}: the text differs`);
+            } else {
+              assert.ok(!cfg.controls.includes('mcp_status'), `${what}: a pooled CLI with WARM_POOL=0`);
+              assert.deepEqual(promptArgs(log), [flag], `${what}: ${JSON.stringify(log.argv)}`);
+              assert.equal(log.argv[log.argv.indexOf(flag) + 1], '/dev/fd/3');
+              assert.ok(log.inherited.fds.includes(3), `${what}: fd 3 not inherited: ${JSON.stringify(log.inherited)}`);
+              assert.equal(log.system_prompt_files.length, 1);
+              const f = log.system_prompt_files[0];
+              assert.equal(f.flag, flag);
+              assert.equal(typeof f.text, 'string', `${what}: the CLI could not read ${f.path}`);
+              assert.equal(f.text.length, expected.length, `${what}: length`);
+              assert.equal(f.text, expected, `${what}: the text differs`);
+              assert.equal(cfg.systemPrompt, undefined, `${what}: the text in initialize too`);
+              assert.equal(cfg.appendSystemPrompt, undefined, `${what}: the text in initialize too`);
+            }
+            // Not also in argv or the user turn: it travels once, out of sight of ps.
+            assert.ok(!log.argv.some((a) => a.includes('terse assistant')), 'system text in argv');
+            assert.ok(!JSON.stringify(lastUserLine(log)).includes('terse assistant'), 'system text in the user turn');
           }
-          // Not also in argv or the user turn: it travels once, out of sight of ps.
-          assert.ok(!log.argv.some((a) => a.includes('terse assistant')), 'system text in argv');
-          assert.ok(!JSON.stringify(lastUserLine(log)).includes('terse assistant'), 'system text in the user turn');
-        }
-        // A request without system text passes no prompt file at all.
-        const r = await postJson(`${proxy.url}/v1/messages`, messageBody(`no-system-${mode}`));
-        assert.equal(r.status, 200, r.text);
-        const log = await proxy.waitFakeLogFor(`no-system-${mode}`);
-        assert.deepEqual(promptArgs(log), []);
-        assert.deepEqual(log.system_prompt_files, []);
-        const cfg = cliSettings(log);
-        assert.equal(cfg.systemPrompt, undefined, 'no system prompt in initialize either');
-        assert.equal(cfg.appendSystemPrompt, undefined, 'no appended prompt in initialize either');
+          // A request without system text passes no prompt file at all.
+          if (path === 'pooled') await poolReady();
+          const r = await postJson(`${proxy.url}/v1/messages`, messageBody(`no-system-${mode}-${path}`));
+          assert.equal(r.status, 200, r.text);
+          const log = await proxy.waitFakeLogFor(`no-system-${mode}-${path}`);
+          assert.deepEqual(promptArgs(log), []);
+          assert.deepEqual(log.system_prompt_files, []);
+          const cfg = cliSettings(log);
+          assert.equal(cfg.systemPrompt, undefined, 'no system prompt in initialize either');
+          assert.equal(cfg.appendSystemPrompt, undefined, 'no appended prompt in initialize either');
+        });
       });
-    });
+    }
   }
 
   test('user (the default): no prompt flag; the text leads the first user turn', async () => {

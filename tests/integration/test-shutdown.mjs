@@ -3,6 +3,7 @@
 // SIGTERM: queued requests are answered 503 at once and never start a CLI; running ones get
 // SHUTDOWN_GRACE_MS to finish, after which their CLI is killed and the client told why; the
 // listening socket closes at once; the daemon exits 0 with nothing left behind.
+// SHUTDOWN_GRACE_MS=0 gives no grace (it is not "no limit").
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -75,6 +76,26 @@ describe('shutdown', () => {
         await proxy.stop({ check: false });
       }
     });
+
+  // 0 is no grace at all, not "no limit": a CLI that would never finish does not hold the exit.
+  test('SHUTDOWN_GRACE_MS=0: running requests are ended at once, exit 0', async () => {
+    const proxy = await startProxy({ env: { SHUTDOWN_GRACE_MS: '0', KILL_GRACE_MS: '300' } });
+    try {
+      const plain = postJson(`${proxy.url}/v1/messages`, messageBody('no-grace [[fake:text hang_after=4]]'));
+      const log = await proxy.waitFakeLogFor('no-grace', (l) => l.state === 'replaying');
+      proxy.child.kill('SIGTERM');
+      const exit = await Promise.race([proxy.exitPromise,
+        sleep(15000, null, { ref: false }).then(() => assert.fail('SHUTDOWN_GRACE_MS=0 waited for a hung CLI'))]);
+      assert.deepEqual(exit, { code: 0, signal: null }, proxy.stderrText.slice(-3000));
+      assert.match(proxy.stderrText, /shutdown grace over/);
+      const r = await plain;
+      assert.equal(r.status, 503, r.text);
+      assert.match(r.json.error.message, /shutting down/);
+      await waitFor(() => groupEmpty(log.pgid), 3000, 'the CLI group to be gone');
+    } finally {
+      await proxy.stop({ check: false });
+    }
+  });
 
   test('a client that stopped reading does not hold the exit: the proxy leaves after a bounded drain', async () => {
     const proxy = await startProxy({ env: { SHUTDOWN_GRACE_MS: '300', KILL_GRACE_MS: '200', LOG_LEVEL: 'info' } });
