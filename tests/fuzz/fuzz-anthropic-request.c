@@ -43,30 +43,9 @@ static void run(const json_t *body, SystemPromptMode mode, bool thinking) {
         ApiError err = API_ERROR_NULL;
 
         if (anthropic_request_parse(body, &env, &req, &err) >= 0) {
-                _cleanup_strv_free_ char **argv = NULL;
                 _cleanup_(anthropic_stream_freep) AnthropicStream *s = NULL;
-                json_auto_t *lines = NULL;
-                const json_t *line;
-                size_t i, n;
 
-                FUZZ_CHECK(cli_request_build_argv(&req.cli, "/usr/bin/claude", "/run/claude-proxy/sp.txt",
-                                                  &argv) >= 0 && argv, "no argv for an accepted request");
-                FUZZ_CHECK(streq_ptr(argv[0], "/usr/bin/claude"), "argv[0] is '%s'", argv[0]);
-                FUZZ_CHECK(cli_request_build_input(&req.cli, &lines) >= 0 && json_is_array(lines),
-                           "no stdin lines for an accepted request");
-                n = json_array_size(lines);
-                FUZZ_CHECK(n > 0, "no stdin lines");
-                json_array_foreach(lines, i, line) {
-                        /* The writer serialises each line; that must hold for any parsed input. */
-                        _cleanup_free_ char *text = json_dumps(line, JSON_COMPACT);
-
-                        FUZZ_CHECK(text && !strchr(text, '\n'), "line %zu does not serialise to one line", i);
-                        FUZZ_CHECK(json_is_string(json_object_get(line, "type")), "line %zu has no type", i);
-                        if (i + 1 == n)
-                                FUZZ_CHECK(!cli_input_line_awaits_result(line) &&
-                                           streq_ptr(json_string_value(json_object_get(line, "type")), "user"),
-                                           "the last stdin line is not the user turn that queries");
-                }
+                fuzz_check_cli_request(&req.cli);
                 FUZZ_CHECK(anthropic_stream_new(&s, &req, &env) >= 0 && s, "no stream translator");
 
                 /* Client tools and structured output: the one initialize, and what parking reads

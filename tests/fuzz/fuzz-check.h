@@ -29,6 +29,9 @@
                 }                                                                               \
         } while (0)
 
+/* FUZZ_CHECK without a message: unlike assert(), never compiled out (-Db_ndebug). */
+#define FUZZ_ASSERT(cond) FUZZ_CHECK(cond, "%s", "see the condition")
+
 static inline bool fuzz_is_nonempty_string(const json_t *j) {
         return json_is_string(j) && json_string_length(j) > 0;
 }
@@ -49,6 +52,46 @@ static inline void fuzz_check_api_error(ApiKind kind, const ApiError *err) {
                 FUZZ_CHECK(streq_ptr(json_string_value(json_object_get(e, "type")), err->type),
                            "envelope error.type differs from %s", err->type);
                 FUZZ_CHECK(fuzz_is_nonempty_string(json_object_get(e, "message")), "envelope without a message");
+        } else {
+                /* OpenAI's envelope: {"error":{"message","type","param","code"}}, param and code
+                 * present (null allowed), as the OpenAI SDKs read them. */
+                const json_t *e = json_object_get(body, "error");
+
+                FUZZ_CHECK(json_object_size(body) == 1 && json_is_object(e), "not an OpenAI error envelope");
+                FUZZ_CHECK(fuzz_is_nonempty_string(json_object_get(e, "message")), "envelope without a message");
+                FUZZ_CHECK(fuzz_is_nonempty_string(json_object_get(e, "type")), "envelope without a type");
+                FUZZ_CHECK(json_object_get(e, "param") && json_object_get(e, "code"), "envelope without param/code");
+        }
+}
+
+/*
+ * An accepted request as session.c hands it to the CLI: an argv led by the CLI path, and stdin
+ * lines that each serialise to one line, each with a type, the last one the user turn that
+ * queries the model.
+ */
+static inline void fuzz_check_cli_request(const CliRequest *cli) {
+        _cleanup_strv_free_ char **argv = NULL;
+        json_auto_t *lines = NULL;
+        const json_t *line;
+        size_t i, n;
+
+        FUZZ_CHECK(cli_request_build_argv(cli, "/usr/bin/claude", "/run/claude-proxy/sp.txt", &argv) >= 0 && argv,
+                   "no argv for an accepted request");
+        FUZZ_CHECK(streq_ptr(argv[0], "/usr/bin/claude"), "argv[0] is '%s'", argv[0]);
+        FUZZ_CHECK(cli_request_build_input(cli, &lines) >= 0 && json_is_array(lines),
+                   "no stdin lines for an accepted request");
+        n = json_array_size(lines);
+        FUZZ_CHECK(n > 0, "no stdin lines");
+        json_array_foreach(lines, i, line) {
+                /* The writer serialises each line; that must hold for any parsed input. */
+                _cleanup_free_ char *text = json_dumps(line, JSON_COMPACT);
+
+                FUZZ_CHECK(text && !strchr(text, '\n'), "line %zu does not serialise to one line", i);
+                FUZZ_CHECK(json_is_string(json_object_get(line, "type")), "line %zu has no type", i);
+                if (i + 1 == n)
+                        FUZZ_CHECK(!cli_input_line_awaits_result(line) &&
+                                   streq_ptr(json_string_value(json_object_get(line, "type")), "user"),
+                                   "the last stdin line is not the user turn that queries");
         }
 }
 

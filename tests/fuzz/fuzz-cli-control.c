@@ -13,12 +13,12 @@
  * client tool names stripped, as the session does before translating them.
  */
 
-#include <assert.h>
 #include <string.h>
 
 #include "api/client-tools.h"
 #include "cli/control.h"
 #include "cli/stream.h"
+#include "fuzz-check.h"
 #include "fuzz.h"
 #include "util/macro.h"
 
@@ -37,8 +37,8 @@ static void check_answer(json_t *line, const char *request_id) {
                 return;
         if (cli_event_parse(text, strlen(text), &ev) < 0)
                 return; /* only when a CLI_LINE_MAX-sized id made it too long */
-        assert(ev.type == CLI_EVENT_CONTROL_RESPONSE);
-        assert(streq_ptr(ev.request_id, request_id));
+        FUZZ_ASSERT(ev.type == CLI_EVENT_CONTROL_RESPONSE);
+        FUZZ_ASSERT(streq_ptr(ev.request_id, request_id));
         cli_event_done(&ev);
 }
 
@@ -53,15 +53,15 @@ static void check_mcp_answer(const json_t *tools, const CliControlIn *in) {
         if (r < 0)
                 return;
         /* tools/call, and only it, stays unanswered: the client runs the tool. */
-        assert((r == 0) == (streq_ptr(method, "tools/call") && id && !json_is_null(id)));
+        FUZZ_ASSERT((r == 0) == (streq_ptr(method, "tools/call") && id && !json_is_null(id)));
         if (r == 0)
                 return;
-        assert(streq_ptr(json_string_value(json_object_get(reply, "jsonrpc")), "2.0"));
+        FUZZ_ASSERT(streq_ptr(json_string_value(json_object_get(reply, "jsonrpc")), "2.0"));
         if (method && id && !json_is_null(id))
-                assert(json_equal(json_object_get(reply, "id"), (json_t *) id));
+                FUZZ_ASSERT(json_equal(json_object_get(reply, "id"), (json_t *) id));
         else
-                assert(json_integer_value(json_object_get(reply, "id")) == 0);
-        assert(!!json_object_get(reply, "result") != !!json_object_get(reply, "error"));
+                FUZZ_ASSERT(json_integer_value(json_object_get(reply, "id")) == 0);
+        FUZZ_ASSERT(!!json_object_get(reply, "result") != !!json_object_get(reply, "error"));
         if (cli_control_build_mcp_response(in->request_id, reply, &line) >= 0)
                 check_answer(line, in->request_id);
 }
@@ -118,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
                 if (cli_event_parse(p, len, &ev) >= 0 && (ev.type == CLI_EVENT_STREAM || ev.type == CLI_EVENT_ASSISTANT)) {
                         int k = client_tools_rename_payload((json_t *) ev.payload, ev.type == CLI_EVENT_STREAM);
-                        assert(k >= -ENOMEM);
+                        FUZZ_ASSERT(k >= -ENOMEM);
                 } else if (ev.root && cli_control_receive(c, &ev, &in) >= 0) {
                         switch (in.type) {
                         case CLI_CONTROL_IN_ASK: {
@@ -138,18 +138,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         case CLI_CONTROL_IN_RESPONSE: {
                                 size_t i = (size_t) ((int *) in.cookie - cookies);
 
-                                assert(i < N_HOST_REQUESTS);
-                                assert(!answered[i]);
+                                FUZZ_ASSERT(i < N_HOST_REQUESTS);
+                                FUZZ_ASSERT(!answered[i]);
                                 answered[i] = true;
-                                assert(in.success ? !in.error : !!in.error);
+                                FUZZ_ASSERT(in.success ? !in.error : !!in.error);
                                 break;
                         }
                         case CLI_CONTROL_IN_STRAY_RESPONSE:
-                                assert(!in.cookie);
+                                FUZZ_ASSERT(!in.cookie);
                                 break;
                         default:
-                                assert(in.type == CLI_CONTROL_IN_CANCEL);
-                                assert(in.request_id);
+                                FUZZ_ASSERT(in.type == CLI_CONTROL_IN_CANCEL);
+                                FUZZ_ASSERT(in.request_id);
                         }
                 }
                 cli_event_done(&ev);
@@ -161,7 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
                 for (size_t i = 0; i < N_HOST_REQUESTS; i++)
                         n += !answered[i];
-                assert(cli_control_n_pending(c) == n);
+                FUZZ_ASSERT(cli_control_n_pending(c) == n);
         }
         return 0;
 }

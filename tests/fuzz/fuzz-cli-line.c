@@ -6,8 +6,9 @@
  * and the Anthropic stream translator. The input is split at '\n' the way the I/O side splits
  * stdout, so the fuzzer can build sequences of lines and reach the translator's state machine
  * (open blocks, merged messages, a result). Each run then ends the way session.c ends one:
- * classify, then finish + non-streaming message, or fail. Two translators run side by side, with
- * and without thinking requested, because thinking blocks take a different path.
+ * classify, then finish + non-streaming message, or fail. Two Anthropic translators run side by
+ * side, with and without thinking requested, because thinking blocks take a different path, and
+ * a Chat Completions one (include_usage), whose chunks must form a complete stream too.
  *
  * Whatever the input, the outputs must hold (fuzz-check.h): a failure is an HTTP error status
  * with a type and message, both streams are complete, well-formed event sequences, and a success
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "api/anthropic.h"
+#include "api/openai.h"
 #include "fuzz-check.h"
 #include "fuzz.h"
 #include "rate-limit.h"
@@ -45,6 +47,65 @@ static void finish_and_check(AnthropicStream *s, const json_t *result, json_t *o
 }
 
 /* The verdict at a few moments around the recorded reset time, and the /health object. */
+static void openai_chat_stream_freep(OpenAIChatStream **s) {
+        openai_chat_stream_free(*s);
+}
+
+/*
+ * A Chat Completions stream as the translator appends it: pings ({"comment"}) anywhere; data
+ * chunks of object chat.completion.chunk for choice 0, each delta an object, finish_reason null
+ * except on the one chunk that ends the choice; then, finished, an optional usage chunk (no
+ * choices) and {"done"}; failed, one {"error"} data line and no [DONE]. Nothing after the end.
+ */
+static void check_chat_chunks(const json_t *out, bool finished) {
+        bool ended = false, finish_seen = false, done = false, failed = false;
+        const json_t *f;
+        size_t i;
+
+        json_array_foreach(out, i, f) {
+                const json_t *data = json_object_get(f, "data"), *choices, *c;
+                size_t k;
+
+                if (json_object_get(f, "comment"))
+                        continue;
+                FUZZ_CHECK(!ended, "frame %zu after the stream ended", i);
+                if (json_is_true(json_object_get(f, "done"))) {
+                        FUZZ_CHECK(finish_seen, "[DONE] at frame %zu before a finish_reason", i);
+                        ended = done = true;
+                        continue;
+                }
+                FUZZ_CHECK(json_is_object(data), "frame %zu is neither data, comment nor done", i);
+                if (json_object_get(data, "error")) {
+                        FUZZ_CHECK(fuzz_is_nonempty_string(json_object_get(json_object_get(data, "error"), "message")),
+                                   "an error line without a message");
+                        ended = failed = true;
+                        continue;
+                }
+                FUZZ_CHECK(streq_ptr(json_string_value(json_object_get(data, "object")), "chat.completion.chunk"),
+                           "frame %zu is not a chat.completion.chunk", i);
+                choices = json_object_get(data, "choices");
+                FUZZ_CHECK(json_is_array(choices), "frame %zu without choices", i);
+                if (json_array_size(choices) == 0) {
+                        FUZZ_CHECK(finish_seen && json_is_object(json_object_get(data, "usage")),
+                                   "a chunk without choices that is not the usage chunk at the end");
+                        continue;
+                }
+                json_array_foreach(choices, k, c) {
+                        const json_t *fr = json_object_get(c, "finish_reason");
+
+                        FUZZ_CHECK(json_integer_value(json_object_get(c, "index")) == 0, "a choice other than 0");
+                        FUZZ_CHECK(json_is_object(json_object_get(c, "delta")), "a choice without a delta");
+                        FUZZ_CHECK(!finish_seen, "a chunk after the choice's finish_reason");
+                        FUZZ_CHECK(json_is_null(fr) || fuzz_is_nonempty_string(fr), "finish_reason neither null nor a reason");
+                        finish_seen = json_is_string(fr);
+                }
+        }
+        if (finished)
+                FUZZ_CHECK(done && finish_seen, "a finished stream without finish_reason and [DONE]");
+        else
+                FUZZ_CHECK(failed && !done, "a failed stream does not end with one error line");
+}
+
 static void check_rate_limit(const RateLimit *rl) {
         static const int64_t moments[] = { 0, 1795529999 - 60, 1795529999, 1795529999 + 3600, INT64_MAX / 2 };
 
@@ -82,8 +143,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ApiRequest req_thinking = { .kind = API_ANTHROPIC, .client_model = (char *) "claude-fuzz",
                                     .cli = { .thinking = true, .thinking_budget = 1024 } };
         ApiEnv env = { .message_id = "msg_fuzz", .created = 1700000000, .default_model = "sonnet" };
+        ApiRequest req_chat = { .kind = API_OPENAI, .client_model = (char *) "gpt-fuzz", .include_usage = true };
         _cleanup_(anthropic_stream_freep) AnthropicStream *plain = NULL, *thinking = NULL;
-        json_auto_t *out_plain = NULL, *out_thinking = NULL;
+        _cleanup_(openai_chat_stream_freep) OpenAIChatStream *chat = NULL;
+        json_auto_t *out_plain = NULL, *out_thinking = NULL, *out_chat = NULL;
         const char *p = (const char *) data, *end = p + size;
         CliOutcome o = {};
         RateLimit rl = {};
@@ -94,11 +157,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size > FUZZ_INPUT_MAX)
                 return 0;
         if (anthropic_stream_new(&plain, &req_plain, &env) < 0 ||
-            anthropic_stream_new(&thinking, &req_thinking, &env) < 0)
+            anthropic_stream_new(&thinking, &req_thinking, &env) < 0 ||
+            openai_chat_stream_new(&chat, &req_chat, &env) < 0)
                 return 0;
         out_plain = json_array();
         out_thinking = json_array();
-        if (!out_plain || !out_thinking)
+        out_chat = json_array();
+        if (!out_plain || !out_thinking || !out_chat)
                 return 0;
 
         while (p < end) {
@@ -112,6 +177,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         cli_outcome_feed(&o, &ev);
                         (void) anthropic_stream_feed(plain, &ev, out_plain);
                         (void) anthropic_stream_feed(thinking, &ev, out_thinking);
+                        (void) openai_chat_stream_feed(chat, 0, &ev, out_chat);
                         cli_event_done(&ev);
                 }
                 if (anthropic_stream_started(plain))
@@ -127,12 +193,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_CHECK(o.result, "a successful outcome without a result line");
                 finish_and_check(plain, o.result, out_plain);
                 finish_and_check(thinking, o.result, out_thinking);
+                FUZZ_CHECK(openai_chat_stream_finish(chat, 0, o.result, out_chat) >= 0, "chat finish failed on a success");
+                check_chat_chunks(out_chat, true);
         } else {
                 fuzz_check_api_error(API_ANTHROPIC, &err);
                 FUZZ_CHECK(anthropic_stream_fail(plain, &err, out_plain) >= 0, "stream_fail failed");
                 FUZZ_CHECK(anthropic_stream_fail(thinking, &err, out_thinking) >= 0, "stream_fail failed");
                 (void) fuzz_check_anthropic_events(out_plain, false);
                 (void) fuzz_check_anthropic_events(out_thinking, false);
+                FUZZ_CHECK(openai_chat_stream_fail(chat, &err, out_chat) >= 0, "chat fail failed");
+                check_chat_chunks(out_chat, false);
         }
         if (r != 0 && streq_ptr(err.error_class, "rate_limit"))
                 rate_limit_observe_rejection(&rl, 1795529999 - 100);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "api/openai.h"
+#include "fuzz-check.h"
 #include "fuzz.h"
 #include "util/macro.h"
 
@@ -31,26 +32,12 @@ static void run(const json_t *body, SystemPromptMode mode, bool thinking) {
         ApiError err = API_ERROR_NULL;
 
         if (openai_chat_request_parse(body, &env, &req, &err) >= 0) {
-                _cleanup_strv_free_ char **argv = NULL;
                 _cleanup_(openai_chat_stream_freep) OpenAIChatStream *s = NULL;
-                json_auto_t *lines = NULL;
 
-                (void) cli_request_build_argv(&req.cli, "/usr/bin/claude", "/run/claude-proxy/sp.txt", &argv);
-                if (cli_request_build_input(&req.cli, &lines) >= 0) {
-                        const json_t *line;
-                        size_t i;
-
-                        json_array_foreach(lines, i, line) {
-                                free(json_dumps(line, JSON_COMPACT));
-                                (void) cli_input_line_awaits_result(line);
-                        }
-                }
-                (void) openai_chat_stream_new(&s, &req, &env);
-        } else {
-                json_auto_t *j = NULL;
-
-                (void) api_error_to_json(API_OPENAI, &err, &j);
-        }
+                fuzz_check_cli_request(&req.cli);
+                FUZZ_CHECK(openai_chat_stream_new(&s, &req, &env) >= 0 && s, "no stream translator");
+        } else
+                fuzz_check_api_error(API_OPENAI, &err);
         api_request_done(&req);
         api_error_done(&err);
 }

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   FAKE_CLAUDE, assertErrorEnvelope, getJson, messageBody, missing, postJson, requireOrSkip, sdkClient,
-  startProxy, withProxy,
+  startProxy, waitFor, withProxy,
 } from './lib/harness.mjs';
 
 requireOrSkip(missing({ sdk: true }));
@@ -197,6 +197,7 @@ describe('routing, limits and validation', () => {
 
 describe('/health', () => {
   test('reports status, version, CLI, load and uptime', async () => {
+    const t0 = Date.now();
     await withProxy({}, async (proxy) => {
       const r = await getJson(`${proxy.url}/health`);
       assert.equal(r.status, 200, r.text);
@@ -209,7 +210,7 @@ describe('/health', () => {
       assert.equal(h.requests_in_flight, 0);
       assert.equal(h.queued, 0);
       assert.equal(typeof h.uptime_seconds, 'number');
-      assert.ok(h.uptime_seconds >= 0);
+      assert.ok(h.uptime_seconds >= 0 && h.uptime_seconds <= (Date.now() - t0) / 1000 + 1, r.text);
 
       // requests_in_flight counts a running request.
       const slow = postJson(`${proxy.url}/v1/messages`, messageBody('hi [[fake:text delay=150]]'));
@@ -217,6 +218,10 @@ describe('/health', () => {
       const busy = await getJson(`${proxy.url}/health`);
       assert.equal(busy.json.requests_in_flight, 1, busy.text);
       assert.equal((await slow).status, 200);
+      // It counts: a constant would pass the bounds above.
+      await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.uptime_seconds >= 2, 10000,
+        'uptime_seconds to reach 2');
+      assert.ok((await getJson(`${proxy.url}/health`)).json.uptime_seconds <= (Date.now() - t0) / 1000 + 1);
     });
   });
 });

@@ -31,7 +31,7 @@ const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGP4z8AARwz
 
 const nodeRequire = createRequire(path.join(NODE_DIR, 'package.json'));
 const haveOpenAI = fs.existsSync(path.join(NODE_DIR, 'node_modules', 'openai'));
-requireOrSkip(missing() || (!haveOpenAI && 'the openai npm package is missing: run npm ci --prefix tests/node'));
+requireOrSkip(missing({ tools: ['curl'] }) || (!haveOpenAI && 'the openai npm package is missing: run npm ci --prefix tests/node'));
 
 async function openaiClient(proxy, opts = {}) {
   const mod = await import(nodeRequire.resolve('openai'));
@@ -384,12 +384,23 @@ describe('chat completions', () => {
   });
 
   test('429 keeps retry-after', async () => {
-    const r = await postJson(`${proxy.url}/v1/chat/completions`, chat('hi [[fake:err_429_oauth_rejected]]'));
+    // The reset moved an hour ahead (the recorded one is past, which gives a constant 0):
+    // retry-after must count down to it, within 2 s, on both sides.
+    const RESETS_IN = 3600;
+    const fake = `hi [[fake:err_429_oauth_rejected resets_in=${RESETS_IN}]]`;
+    const sentAt = Date.now();
+    const r = await postJson(`${proxy.url}/v1/chat/completions`, chat(fake));
     const a = await postJson(`${proxy.url}/v1/messages`, { model: 'claude-sonnet-4', max_tokens: 10,
-      messages: [{ role: 'user', content: 'hi [[fake:err_429_oauth_rejected]]' }] });
+      messages: [{ role: 'user', content: fake }] });
+    assert.equal(r.status, 429, r.text);
     assert.equal(r.status, a.status, 'the same status as the Anthropic side');
-    assert.notEqual(r.headers.get('retry-after'), null, 'retry-after present');
-    assert.equal(r.headers.get('retry-after'), a.headers.get('retry-after'));
+    const elapsed = (Date.now() - sentAt) / 1000;
+    for (const [api, h] of [['chat', r.headers], ['messages', a.headers]]) {
+      const ra = h.get('retry-after');
+      assert.match(ra ?? '', /^\d+$/, `${api} retry-after: ${ra}`);
+      assert.ok(Math.abs(Number(ra) - RESETS_IN) <= 2 + elapsed,
+        `${api} retry-after ${ra}, expected ${RESETS_IN} s less the ${elapsed.toFixed(1)} s since sending, ±2 s`);
+    }
     assert.equal(r.headers.get('anthropic-ratelimit-unified-status'), 'rejected');
   });
 

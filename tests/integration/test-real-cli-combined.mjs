@@ -19,7 +19,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  NODE_DIR, REAL_CLI, SOURCE_ROOT, childrenOf, getJson, missing, postJson, requireOrSkip, sdkClient, sleep, startMock, startProxy,
+  NODE_DIR, REAL_CLI, SOURCE_ROOT, childrenOf, getJson, missing, postJson, requireOrSkip, sdkClient, startMock, startProxy,
   tmpdir, waitFor,
 } from './lib/harness.mjs';
 
@@ -135,7 +135,7 @@ for (const { pool, park } of MODES) describe(`combined, real CLI, WARM_POOL=${po
         assert.ok(regResult && !regResult.is_error && JSON.stringify(regResult).includes(SECRET),
           `the CLI ran the registry tool: ${JSON.stringify(regResult)}`);
         if (parking) {
-          await sleep(300);
+          await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.parked === 1, 10000, 'the run to be parked');
           await parkedCounts(1);
         }
 
@@ -234,7 +234,7 @@ for (const { pool, park } of MODES) describe(`combined, real CLI, WARM_POOL=${po
         const names = posts()[n0].body.tools.map((t) => t.name);
         assert.ok(names.includes('StructuredOutput') && names.includes('mcp__cp__weather'), names.join(' '));
         if (parking) {
-          await sleep(300);
+          await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.parked === 1, 10000, 'the run to be parked');
           await parkedCounts(1);
         }
 

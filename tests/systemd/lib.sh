@@ -355,12 +355,21 @@ release() {
 }
 
 # fake_state [MARKER]: the state of the fake CLI's newest run, or of the run whose log holds
-# MARKER (e.g. its release file name); "replaying" while it is held.
+# MARKER (e.g. its release file name); "replaying" while it is held. A killed fake cannot write
+# its end into the log, which still says "replaying": that is told apart by its pid.
 fake_state() {
+        local log state pid
         if [ $# -eq 0 ]; then
-                fake_log | jq -r .state
+                log=$(fake_log)
         else
-                X sh -c 'f=$(grep -l -F -- "$1" /run/fake-logs/*.json 2>/dev/null | head -n 1); [ -n "$f" ] && cat "$f"' \
-                        sh "$1" | jq -r .state
+                log=$(X sh -c 'f=$(grep -l -F -- "$1" /run/fake-logs/*.json 2>/dev/null | head -n 1); [ -n "$f" ] && cat "$f"' \
+                        sh "$1")
         fi
+        state=$(jq -r .state <<<"$log")
+        pid=$(jq -r .pid <<<"$log")
+        if [ "$state" = replaying ] && ! X kill -0 "$pid" 2>/dev/null; then
+                echo "gone while replaying (pid $pid)"
+                return
+        fi
+        echo "$state"
 }

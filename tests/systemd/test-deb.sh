@@ -32,6 +32,8 @@ if command -v lintian >/dev/null; then
         rc=$?
         [ -n "$out" ] && echo "$out" | sed 's/^/# lintian: /'
         check "lintian: no errors, no warnings" test "$rc" = 0
+elif under_ci; then
+        not_ok "lintian is not installed under CI=true (tests/bootstrap.sh installs it)"
 else
         echo "# lintian not installed: not checked"
 fi

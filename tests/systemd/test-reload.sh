@@ -38,6 +38,7 @@ check "the new key is accepted after the reload" wait_until 5 sh -c "test \"\$('
 check_eq "the old key is refused after the reload" 401 "$(code -H 'x-api-key: key-one')"
 check_eq "the stream was still in flight after the reload" replaying "$(fake_state release=/run/fake-logs/stream)"
 check "its client had not been answered yet" sh -c "! grep -q '^event: message_stop' '$WORK/stream'"
+check "its client's connection was still open" kill -0 "${BG_PIDS[0]}"
 release stream
 wait_bg
 check_eq "the stream in flight completes" 200 "$(cat "$WORK/stream.code")"

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -187,6 +188,30 @@ static bool has_zombie(void) {
         return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid > 0;
 }
 
+/* Is `pid` blocked in read(2) (its /proc syscall line starts with SYS_read)? */
+static bool blocked_in_read(pid_t pid) {
+        char path[64], line[64] = "";
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/syscall", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        if (!fgets(line, sizeof(line), f))
+                line[0] = 0;
+        fclose(f);
+        return strtol(line, NULL, 10) == SYS_read && line[0] >= '0' && line[0] <= '9';
+}
+
+/* Is `pid` still our own image, i.e. forked but not yet exec'd? */
+static bool not_execed(pid_t pid) {
+        char path[64], exe[4096] = "", self[4096] = "";
+
+        snprintf(path, sizeof(path), "/proc/%d/exe", (int) pid);
+        return readlink(path, exe, sizeof(exe) - 1) > 0 && readlink("/proc/self/exe", self, sizeof(self) - 1) > 0 &&
+               streq(exe, self);
+}
+
 /* Run the loop until `cond` or the bound (generous: CI is loaded). */
 #define SPIN_UNTIL(cond, ms)                                                                       \
         do {                                                                                       \
@@ -314,8 +339,12 @@ static void test_pending_placement_then_runs(void **state) {
         assert_int_equal(start(&o, path, &stage), 0);
         assert_int_equal(send_turns(o.run, turns), 0);
         json_decref(turns);
-        SPIN_UNTIL(false, 200);
-        assert_int_equal(o.events, 0);          /* still at the gate */
+        /* At the gate: blocked reading it and not exec'd. Without a gate the child would be the
+         * script by now (sh blocks in read() too, on its stdin, but as another image). */
+        SPIN_UNTIL(blocked_in_read(run_pid(o.run)), 10000);
+        assert_true(blocked_in_read(run_pid(o.run)));
+        assert_true(not_execed(run_pid(o.run)));
+        assert_int_equal(o.events, 0);
         stub.ready_cb((ContainerSlot *) &stub, 1, stub.ready_userdata);
         SPIN_UNTIL(o.exits > 0, 20000);
         assert_int_equal(o.events, 1);
