@@ -17,9 +17,8 @@
  *   fork   clone() without CLONE_VM (fork semantics) with a start gate, for the transient-scope
  *          mode: systemd must put the child into the scope (StartTransientUnit, asynchronous)
  *          before it runs any CLI code, and a vfork child cannot wait for that without freezing
- *          the proxy. clone3's
- *          CLONE_INTO_CGROUP is no way around it: the scope's cgroup exists only once systemd
- *          created it, and the unit must still be told the pid.
+ *          the proxy. clone3's CLONE_INTO_CGROUP is no way around it: the scope's cgroup exists
+ *          only once systemd created it, and the unit must still be told the pid.
  *
  * Either way the child arms PR_SET_PDEATHSIG, takes its own process group (so a kill reaches
  * whatever it forks), resets every signal disposition and only then unblocks signals, and holds
@@ -164,36 +163,29 @@ _child_code_ static int child_main(void *userdata) {
 }
 
 /*
- * fork semantics for a gated child: it must be able to wait without holding the proxy up. A
- * clone() without CLONE_VM rather than fork(): CLONE_PIDFD hands us the pidfd with the child
- * (no pidfd_open() after the fact, which needs Linux 5.3 and which valgrind does not
- * implement), and the child runs the same child_main() on a copy of our memory, where it makes
- * system calls only, as it does in the vfork case (so fork()'s atfork handlers are not needed).
+ * Start child_main() through glibc's clone() wrapper, on a stack of its own, with CLONE_PIDFD
+ * handing us the pidfd with the child (no pidfd_open() after the fact, which needs Linux 5.3 and
+ * which valgrind does not implement).
+ *
+ * Ungated: vfork semantics (CLONE_VM|CLONE_VFORK), returns once the child has exec'd (or died);
+ * it has set its group itself. Gated: fork semantics, the child runs on a copy of our memory and
+ * may wait at its gate without holding the proxy up; it makes system calls only there too, so
+ * fork()'s atfork handlers are not needed.
  */
-_child_code_ static pid_t start_forked(ChildArgs *a, int *ret_pidfd) {
-        _Alignas(16) char stack[CHILD_STACK_SIZE];
-        int pidfd = -EBADF;
-        pid_t pid = clone(child_main, stack + sizeof(stack), CLONE_PIDFD | SIGCHLD, a, &pidfd);
-
-        if (pid < 0)
-                return -errno;
-        /* Both sides set the group, so killpg() works no matter who runs first. */
-        (void) setpgid(pid, pid);
-        *ret_pidfd = pidfd;
-        return pid;
-}
-
-/* vfork semantics: returns once the child has exec'd (or died); it has set its group itself. */
-_child_code_ static pid_t start_vforked(ChildArgs *a, int *ret_pidfd) {
+_child_code_ static pid_t start_child(ChildArgs *a, bool gated, int *ret_pidfd) {
         _Alignas(16) char stack[CHILD_STACK_SIZE];
         int pidfd = -EBADF;
         /* SIGCHLD as the exit signal: a clone child without one would need __WALL to be waited
          * for, and execve() resets it to SIGCHLD anyway (de_thread()). */
-        pid_t pid = clone(child_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, a,
-                          &pidfd);
+        int flags = CLONE_PIDFD | SIGCHLD | (gated ? 0 : CLONE_VM | CLONE_VFORK);
+        pid_t pid = clone(child_main, stack + sizeof(stack), flags, a, &pidfd);
 
         if (pid < 0)
                 return -errno;
+        /* A forked child may not have run yet: both sides set the group, so killpg() works no
+         * matter who runs first. */
+        if (gated)
+                (void) setpgid(pid, pid);
         *ret_pidfd = pidfd;
         return pid;
 }
@@ -230,7 +222,7 @@ int cli_spawn(const CliSpawnOptions *o, CliChild *ret) {
         sigset_t all, saved;
         sigfillset(&all);
         (void) sigprocmask(SIG_SETMASK, &all, &saved);
-        pid = o->gated ? start_forked(&a, &pidfd) : start_vforked(&a, &pidfd);
+        pid = start_child(&a, o->gated, &pidfd);
         (void) sigprocmask(SIG_SETMASK, &saved, NULL);
         if (pid < 0) {
                 r = pid;
