@@ -147,8 +147,8 @@ function clientHeaders(h) {
   return out;
 }
 
-async function post(proxy, body) {
-  const res = await fetch(`${proxy.url}/v1/messages`, {
+async function post(proxy, body, path = '/v1/messages') {
+  const res = await fetch(`${proxy.url}${path}`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
   });
   return { status: res.status, headers: res.headers, text: await res.text() };
@@ -204,24 +204,30 @@ function assertErrorReply(reply, outcome, what) {
 // ---- the tests ---------------------------------------------------------------------------------
 
 
-describe('goldens: the proxy\'s replies to recorded transcripts', () => {
-  let proxy;
+// One proxy for the tests of a describe(), started before them and stopped after: `.proxy`.
+function goldenProxy() {
+  const handle = {};
   before(async () => {
     // No keep-alive pings in a golden: the runs take milliseconds, the interval an hour.
-    proxy = await startProxy({ env: { PING_INTERVAL_MS: 3600000, ENABLE_THINKING: 'false' } });
+    handle.proxy = await startProxy({ env: { PING_INTERVAL_MS: 3600000, ENABLE_THINKING: 'false' } });
   });
-  after(async () => { await proxy?.stop(); });
+  after(async () => { await handle.proxy?.stop(); });
+  return handle;
+}
+
+describe('goldens: the proxy\'s replies to recorded transcripts', () => {
+  const golden = goldenProxy();
 
   for (const c of CASES) {
     test(`${c.name}: streaming reply = stream-${c.name}.json`, async () => {
-      const reply = sortKeys(await streamingReply(proxy, c.body));
+      const reply = sortKeys(await streamingReply(golden.proxy, c.body));
       checkGolden(`stream-${c.name}.json`, reply);
     });
 
     if (c.streamOnly) continue;
     test(`${c.name}: non-streaming reply = ${c.ok ? `stream-${c.name}.message.json` : `outcome-${c.transcript}.json`}`,
       async () => {
-        const r = await post(proxy, c.body);
+        const r = await post(golden.proxy, c.body);
         if (c.ok) {
           assert.equal(r.status, 200, r.text);
           assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
@@ -265,22 +271,16 @@ function normaliseResp(v) {
 }
 
 describe('goldens: the proxy\'s Responses replies', () => {
-  let proxy;
-  before(async () => {
-    proxy = await startProxy({ env: { PING_INTERVAL_MS: 3600000, ENABLE_THINKING: 'false' } });
-  });
-  after(async () => { await proxy?.stop(); });
+  const golden = goldenProxy();
 
   for (const c of RESP_CASES) {
     test(`${c.name}: Responses replies = resp-${c.name}.json, resp-${c.name}.message.json`, async () => {
-      const post = (body) => fetch(`${proxy.url}/v1/responses`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      const s = await post({ ...c.body, stream: true });
+      const s = await post(golden.proxy, { ...c.body, stream: true }, '/v1/responses');
       assert.equal(s.status, 200);
       assert.match(s.headers.get('content-type') ?? '', /^text\/event-stream/);
-      checkGolden(`resp-${c.name}.json`, sortKeys(normaliseResp(parseSse(await s.text()).filter((e) => !('comment' in e)))));
-      const m = await post(c.body);
-      checkGolden(`resp-${c.name}.message.json`, sortKeys({ status: m.status, body: normaliseResp(await m.json()) }));
+      checkGolden(`resp-${c.name}.json`, sortKeys(normaliseResp(parseSse(s.text).filter((e) => !('comment' in e)))));
+      const m = await post(golden.proxy, c.body, '/v1/responses');
+      checkGolden(`resp-${c.name}.message.json`, sortKeys({ status: m.status, body: normaliseResp(JSON.parse(m.text)) }));
     });
   }
 });
