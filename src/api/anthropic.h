@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "api/outcome.h"
 #include "cli/stream.h"
+#include "util/macro.h"
 
 /*
  * Validate a /v1/messages body and turn it into an ApiRequest. On a client error returns
@@ -33,6 +34,7 @@ typedef struct AnthropicStream AnthropicStream;
 
 int anthropic_stream_new(AnthropicStream **ret, const ApiRequest *req, const ApiEnv *env);
 AnthropicStream *anthropic_stream_free(AnthropicStream *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(AnthropicStream *, anthropic_stream_free);
 int anthropic_stream_feed(AnthropicStream *s, const CliEvent *ev, json_t *out);
 /* The run succeeded: `result` is the CLI's final result line. Emits message_delta + message_stop. */
 int anthropic_stream_finish(AnthropicStream *s, const json_t *result, json_t *out);

@@ -14,6 +14,7 @@
 
 #include "api/api.h"
 #include "cli/stream.h"
+#include "util/macro.h"
 
 /* Largest `n` parse() accepts at all; the session caps it further by MAX_CONCURRENT. */
 #define OPENAI_N_MAX 128
@@ -39,6 +40,7 @@ typedef struct OpenAIChatStream OpenAIChatStream;
 
 int openai_chat_stream_new(OpenAIChatStream **ret, const ApiRequest *req, const ApiEnv *env);
 OpenAIChatStream *openai_chat_stream_free(OpenAIChatStream *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(OpenAIChatStream *, openai_chat_stream_free);
 int openai_chat_stream_feed(OpenAIChatStream *s, unsigned index, const CliEvent *ev, json_t *out);
 int openai_chat_stream_finish(OpenAIChatStream *s, unsigned index, const json_t *result, json_t *out);
 int openai_chat_stream_fail(OpenAIChatStream *s, const ApiError *err, json_t *out);
@@ -60,6 +62,7 @@ typedef struct OpenAIResponsesStream OpenAIResponsesStream;
 
 int openai_responses_stream_new(OpenAIResponsesStream **ret, const ApiRequest *req, const ApiEnv *env);
 OpenAIResponsesStream *openai_responses_stream_free(OpenAIResponsesStream *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(OpenAIResponsesStream *, openai_responses_stream_free);
 int openai_responses_stream_feed(OpenAIResponsesStream *s, unsigned index, const CliEvent *ev, json_t *out);
 int openai_responses_stream_finish(OpenAIResponsesStream *s, unsigned index, const json_t *result, json_t *out);
 int openai_responses_stream_fail(OpenAIResponsesStream *s, const ApiError *err, json_t *out);

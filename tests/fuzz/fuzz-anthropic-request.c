@@ -25,10 +25,6 @@
 #include "util/json-count.h"
 #include "util/macro.h"
 
-static void anthropic_stream_freep(AnthropicStream **s) {
-        anthropic_stream_free(*s);
-}
-
 static void run(const json_t *body, SystemPromptMode mode, bool thinking) {
         ApiEnv env = {
                 .message_id = "msg_fuzz",

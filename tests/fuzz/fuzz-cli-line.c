@@ -25,10 +25,6 @@
 #include "rate-limit.h"
 #include "util/macro.h"
 
-static void anthropic_stream_freep(AnthropicStream **s) {
-        anthropic_stream_free(*s);
-}
-
 /* A successful run: a complete stream, and a message with the same number of content blocks. */
 static void finish_and_check(AnthropicStream *s, const json_t *result, json_t *out) {
         json_auto_t *msg = NULL;
@@ -44,11 +40,6 @@ static void finish_and_check(AnthropicStream *s, const json_t *result, json_t *o
                    json_array_size(json_object_get(msg, "content")) == blocks,
                    "the message has %zu content blocks, the stream %zu",
                    json_array_size(json_object_get(msg, "content")), blocks);
-}
-
-/* The verdict at a few moments around the recorded reset time, and the /health object. */
-static void openai_chat_stream_freep(OpenAIChatStream **s) {
-        openai_chat_stream_free(*s);
 }
 
 /*
@@ -106,6 +97,7 @@ static void check_chat_chunks(const json_t *out, bool finished) {
                 FUZZ_CHECK(failed && !done, "a failed stream does not end with one error line");
 }
 
+/* The verdict at a few moments around the recorded reset time, and the /health object. */
 static void check_rate_limit(const RateLimit *rl) {
         static const int64_t moments[] = { 0, 1795529999 - 60, 1795529999, 1795529999 + 3600, INT64_MAX / 2 };
 

@@ -14,10 +14,6 @@
 #include "fuzz.h"
 #include "util/macro.h"
 
-static void openai_chat_stream_freep(OpenAIChatStream **s) {
-        openai_chat_stream_free(*s);
-}
-
 static void run(const json_t *body, SystemPromptMode mode, bool thinking) {
         ApiEnv env = {
                 .message_id = "chatcmpl-fuzz",
