@@ -105,13 +105,6 @@ struct Run {
         bool term_sent;
 };
 
-static void event_freep_(struct event **e) {
-        if (*e) {
-                event_free(*e);
-                *e = NULL;
-        }
-}
-
 static uint64_t config_ms(const Run *r, bool idle) {
         return idle ? r->ctx->config->idle_timeout_ms : r->ctx->config->kill_grace_ms;
 }
@@ -119,7 +112,7 @@ static uint64_t config_ms(const Run *r, bool idle) {
 /* ---- stdin ---------------------------------------------------------------------------------- */
 
 static void stdin_close(Run *r) {
-        event_freep_(&r->ev_stdin);
+        event_freep(&r->ev_stdin);
         r->child.stdin_fd = safe_close(r->child.stdin_fd);
         r->stdin_closing = true;
 }
@@ -358,7 +351,7 @@ static void on_stdout(evutil_socket_t fd, short what, void *userdata) {
                 (void) event_add_ms(r->ev_idle, config_ms(r, true));
         process_lines(r, eof);
         if (eof)
-                event_freep_(&r->ev_stdout);
+                event_freep(&r->ev_stdout);
 }
 
 void run_pause_reading(Run *r) {
@@ -381,7 +374,7 @@ static void on_stderr(evutil_socket_t fd, short what, void *userdata) {
                 ssize_t n = read(fd, buf, sizeof(buf));
                 if (n <= 0) {
                         if (n == 0 || !(errno == EAGAIN || errno == EINTR))
-                                event_freep_(&r->ev_stderr);
+                                event_freep(&r->ev_stderr);
                         return;
                 }
                 /* Keep the tail: the last lines say why a CLI gave up. */
@@ -459,19 +452,19 @@ static void on_child_exit(evutil_socket_t fd, short what, void *userdata) {
                 r->container = r->cops->slot_free(r->container);
         if (k < 0)
                 log_warning_errno(k, "%s: waitid failed: %m", r->log_id);
-        event_freep_(&r->ev_pidfd);
+        event_freep(&r->ev_pidfd);
 
         /* Whatever the CLI printed before it died is in the pipes: take it before deciding. */
         if (r->ev_stdout) {
                 /* All of it: no event follows the reap. */
                 (void) stdout_read(r, SIZE_MAX, true);
                 process_lines(r, true);
-                event_freep_(&r->ev_stdout);
+                event_freep(&r->ev_stdout);
         }
         if (r->ev_stderr)
                 on_stderr(r->child.stderr_fd, EV_READ, r);
-        event_freep_(&r->ev_kill);
-        event_freep_(&r->ev_idle);
+        event_freep(&r->ev_kill);
+        event_freep(&r->ev_idle);
         if (k > 0) {
                 e.kill_reason = r->kill_reason;
                 log_full_errno(e.exited && e.code == 0 ? LOG_DEBUG : LOG_INFO, 0, "%s: CLI pid %d ended (%s %d)",
@@ -678,12 +671,12 @@ void run_set_owner(Run *r, const RunCallbacks *cb, void *userdata) {
 Run *run_free(Run *r) {
         if (!r)
                 return NULL;
-        event_freep_(&r->ev_stdout);
-        event_freep_(&r->ev_stderr);
-        event_freep_(&r->ev_stdin);
-        event_freep_(&r->ev_pidfd);
-        event_freep_(&r->ev_idle);
-        event_freep_(&r->ev_kill);
+        event_freep(&r->ev_stdout);
+        event_freep(&r->ev_stderr);
+        event_freep(&r->ev_stdin);
+        event_freep(&r->ev_pidfd);
+        event_freep(&r->ev_idle);
+        event_freep(&r->ev_kill);
         /* Pending placement: the slot outlives us as an orphan and goes when its job is done. */
         r->container = r->cops->slot_free(r->container);
         /* Still running: SIGKILL to the group and a synchronous reap. */

@@ -178,13 +178,6 @@ static void release_slots(Session *s, unsigned n) {
         scheduler_release(&s->server->scheduler, n);
 }
 
-static void event_freep_(struct event **e) {
-        if (*e) {
-                event_free(*e);
-                *e = NULL;
-        }
-}
-
 /* Headers every reply of this session carries. */
 static void add_common_headers(Session *s) {
         struct evkeyvalq *h = evhttp_request_get_output_headers(s->req);
@@ -198,7 +191,7 @@ static void add_common_headers(Session *s) {
 
 /* The reply is finished (or impossible): forget the connection, libevent owns it again. */
 static void session_release_request(Session *s) {
-        event_freep_(&s->ev_conn_closed);
+        event_freep(&s->ev_conn_closed);
         if (s->evcon)
                 evhttp_connection_set_closecb(s->evcon, NULL, NULL);
         s->evcon = NULL;
@@ -864,12 +857,12 @@ static Session *session_free(Session *s) {
         scheduler_leave(&s->server->scheduler, &s->ticket);
         if (s->state != SESSION_NEW)
                 access_log(s);
-        event_freep_(&s->ev_conn_closed);
+        event_freep(&s->ev_conn_closed);
         if (s->evcon)
                 evhttp_connection_set_closecb(s->evcon, NULL, NULL);
-        event_freep_(&s->ev_deadline);
-        event_freep_(&s->ev_ping);
-        event_freep_(&s->ev_backpressure);
+        event_freep(&s->ev_deadline);
+        event_freep(&s->ev_ping);
+        event_freep(&s->ev_backpressure);
         /* A large CLI line (its buffer, copy and tree) is freed by now too. */
         for (unsigned i = 0; i < s->n_choices; i++)
                 if (run_longest_line(s->choices[i].run) >= SESSION_LARGE_BYTES)

@@ -41,13 +41,6 @@ struct AuthCheck {
         bool timed_out;
 };
 
-static void event_drop(struct event **ev) {
-        if (*ev) {
-                event_free(*ev);
-                *ev = NULL;
-        }
-}
-
 static char **strv_copy_(char *const *v) {
         char **c = calloc(1, sizeof(char *));
 
@@ -70,10 +63,10 @@ static void forget_again(AuthCheck *a) {
 
 /* Close the child's pipes and events; kills and reaps it if it is still running. */
 static void child_drop(AuthCheck *a) {
-        event_drop(&a->ev_stdout);
-        event_drop(&a->ev_stderr);
-        event_drop(&a->ev_pidfd);
-        event_drop(&a->ev_deadline);
+        event_freep(&a->ev_stdout);
+        event_freep(&a->ev_stderr);
+        event_freep(&a->ev_pidfd);
+        event_freep(&a->ev_deadline);
         cli_child_done(&a->child);
         a->child = CLI_CHILD_NULL;
         a->running = false;
