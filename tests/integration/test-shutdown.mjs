@@ -84,8 +84,7 @@ describe('shutdown', () => {
       const plain = postJson(`${proxy.url}/v1/messages`, messageBody('no-grace [[fake:text hang_after=4]]'));
       const log = await proxy.waitFakeLogFor('no-grace', (l) => l.state === 'replaying');
       proxy.child.kill('SIGTERM');
-      const exit = await Promise.race([proxy.exitPromise,
-        sleep(15000, null, { ref: false }).then(() => assert.fail('SHUTDOWN_GRACE_MS=0 waited for a hung CLI'))]);
+      const exit = await proxy.waitExit(15000, 'SHUTDOWN_GRACE_MS=0 waited for a hung CLI');
       assert.deepEqual(exit, { code: 0, signal: null }, proxy.stderrText.slice(-3000));
       assert.match(proxy.stderrText, /shutdown grace over/);
       const r = await plain;
@@ -120,8 +119,7 @@ describe('shutdown', () => {
         return Date.now() - since > 1000;
       }, 60000, 'the CLI to be held back');
       proxy.child.kill('SIGTERM');
-      const exit = await Promise.race([proxy.exitPromise,
-        sleep(15000, null, { ref: false }).then(() => assert.fail('the proxy did not exit with a stalled client'))]);
+      const exit = await proxy.waitExit(15000, 'the proxy did not exit with a stalled client');
       assert.deepEqual(exit, { code: 0, signal: null }, proxy.stderrText.slice(-3000));
       assert.match(proxy.stderrText, /replies still unsent/, proxy.stderrText.slice(-3000));
     } finally {

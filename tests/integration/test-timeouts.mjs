@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  assertSseGrammar, getJson, groupEmpty, messageBody, missing, requireOrSkip, openRequest, parseSse, pidAlive, postJson, sleep,
+  assertSseGrammar, getJson, groupEmpty, messageBody, missing, requireOrSkip, openRequest, parseSse, pidAlive, postJson,
   sseText, startProxy, waitFor, withProxy,
 } from './lib/harness.mjs';
 
@@ -74,8 +74,7 @@ describe('timeouts of 0', () => {
       // Started after `never` settled: whatever idle check `control` has made, `never` has made
       // it too, for longer, so `control` leaving is the condition to wait for instead of a sleep.
       control = await startProxy({ env: { EXIT_IDLE_SEC: '1' } });
-      const exit = await Promise.race([control.exitPromise,
-        sleep(30000, null, { ref: false }).then(() => assert.fail('EXIT_IDLE_SEC=1 did not exit'))]);
+      const exit = await control.waitExit(30000, 'EXIT_IDLE_SEC=1 did not exit');
       assert.deepEqual(exit, { code: 0, signal: null }, control.stderrText.slice(-2000));
       assert.match(control.stderrText, /idle for 1 s/);
       assert.equal(never.exited, null, `EXIT_IDLE_SEC=0 exited:\n${never.stderrText.slice(-2000)}`);

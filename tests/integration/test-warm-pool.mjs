@@ -203,7 +203,7 @@ describe('warm pool', () => {
   test('EXIT_IDLE_SEC is not held up by an idle pool', async () => {
     await withProxy({ env: { WARM_POOL: '1', EXIT_IDLE_SEC: '2' } }, async (proxy) => {
       const [idle] = await poolReady(proxy);
-      const ex = await Promise.race([proxy.exitPromise, sleep(15000).then(() => null)]);
+      const ex = await proxy.waitExit(15000, 'the proxy did not exit on idle');
       assert.deepEqual(ex, { code: 0, signal: null }, 'the proxy exited on idle');
       assert.ok(!pidAlive(idle.pid), 'and took its pool along');
     });

@@ -199,6 +199,13 @@ export class Proxy {
     return this.exited;
   }
 
+  // The proxy's exit ({ code, signal }) once it has left on its own; a failure saying `what`
+  // if it is still running after `timeoutMs`.
+  async waitExit(timeoutMs, what) {
+    return Promise.race([this.exitPromise,
+      sleep(timeoutMs, null, { ref: false }).then(() => assert.fail(what))]);
+  }
+
   // Under valgrind --track-fds=yes (CLAUDE_PROXY_WRAPPER), whatever the proxy still held when it
   // exited is listed; a leaked fd is no valgrind error (its exit status says nothing), so count
   // here: nothing but the three standard streams, and the socket systemd-socket-activate passed.
