@@ -29,16 +29,15 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 
-import { missing, requireOrSkip, NODE_DIR, SOURCE_ROOT } from './lib/harness.mjs';
+import { EXPECTED, readGolden } from './lib/goldens.mjs';
+import { missing, requireOrSkip, NODE_DIR } from './lib/harness.mjs';
 
 const haveOpenAI = fs.existsSync(path.join(NODE_DIR, 'node_modules', 'openai'));
 requireOrSkip(missing({ proxy: false, fake: false, sdk: true }) ||
   (!haveOpenAI && 'the openai npm package is missing: run npm ci --prefix tests/node'));
 
-const EXPECTED = path.join(SOURCE_ROOT, 'tests', 'data', 'expected');
 const nodeRequire = createRequire(path.join(NODE_DIR, 'package.json'));
 
-const readGolden = (file) => JSON.parse(fs.readFileSync(path.join(EXPECTED, file), 'utf8'));
 // As JSON has it: drops the accumulators' `undefined` members.
 const asJson = (v) => JSON.parse(JSON.stringify(v));
 

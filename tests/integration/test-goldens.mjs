@@ -31,12 +31,11 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 
-import { assertSseGrammar, missing, requireOrSkip, NODE_DIR, parseSse, SOURCE_ROOT, startProxy } from './lib/harness.mjs';
+import { checkGolden, EXPECTED, normaliseResp, readGolden, sortKeys } from './lib/goldens.mjs';
+import { assertSseGrammar, missing, requireOrSkip, NODE_DIR, parseSse, startProxy } from './lib/harness.mjs';
 
 requireOrSkip(missing({ sdk: true }));
 
-const EXPECTED = path.join(SOURCE_ROOT, 'tests', 'data', 'expected');
-const UPDATE = !!process.env.TEST_UPDATE_GOLDEN;
 const MODEL = 'claude-sonnet-4-5-client-name';
 // What a proxy-made message id becomes in a golden (ids are random per request).
 const MESSAGE_ID = 'msg_NORMALISED';
@@ -89,33 +88,6 @@ const CASES = [
     'err_500', 'err_529', 'err_connection_refused', 'err_not_logged_in', 'err_prompt_too_long']
     .map((t) => ({ name: t, transcript: t, ok: false, body: ask(`Say hello [[fake:${t}]]`) })),
 ];
-
-// ---- golden files ----------------------------------------------------------------------------
-
-function sortKeys(v) {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object')
-    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])]));
-  return v;
-}
-
-function goldenPath(file) {
-  return path.join(EXPECTED, file);
-}
-
-function readGolden(file) {
-  return JSON.parse(fs.readFileSync(goldenPath(file), 'utf8'));
-}
-
-// Compare with the golden, or (TEST_UPDATE_GOLDEN=1) write it.
-function checkGolden(file, actual) {
-  if (UPDATE) {
-    fs.writeFileSync(goldenPath(file), `${JSON.stringify(sortKeys(actual), null, 2)}\n`);
-    return;
-  }
-  assert.ok(fs.existsSync(goldenPath(file)), `${file} is missing: run with TEST_UPDATE_GOLDEN=1 and review it`);
-  assert.deepStrictEqual(actual, readGolden(file), `the proxy's reply differs from ${file}`);
-}
 
 // ---- what the client got, normalised -----------------------------------------------------------
 
@@ -252,23 +224,6 @@ const RESP_CASES = [
     reasoning: { effort: 'high', summary: 'auto' } } },
   { name: 'multi_message', body: { model: 'claude-sonnet-4', input: 'Write a long answer. [[fake:multi_message]]' } },
 ];
-
-// Random per request: resp_ ids, the item ids made from them, created_at.
-function normaliseResp(v) {
-  if (Array.isArray(v)) return v.map(normaliseResp);
-  if (v && typeof v === 'object') {
-    const o = {};
-    for (const [k, x] of Object.entries(v)) {
-      if ((k === 'id' || k === 'item_id') && typeof x === 'string') {
-        assert.match(x, /^(resp|msg|rs)_[A-Za-z0-9]{24}(_\d+)?$/, `${k} ${x}`);
-        o[k] = x.replace(/^(resp|msg|rs)_[A-Za-z0-9]{24}/, '$1_NORMALISED');
-      } else if (k === 'created_at' && typeof x === 'number') o[k] = 0;
-      else o[k] = normaliseResp(x);
-    }
-    return o;
-  }
-  return v;
-}
 
 describe('goldens: the proxy\'s Responses replies', () => {
   const golden = goldenProxy();

@@ -20,13 +20,12 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 
+import { checkGolden, normaliseResp, readGolden } from './lib/goldens.mjs';
 import {
-  curl, getJson, missing, requireOrSkip, NODE_DIR, parseSse, pidAlive, postJson, SOURCE_ROOT, startProxy, waitFor,
+  curl, getJson, missing, requireOrSkip, NODE_DIR, parseSse, pidAlive, postJson, startProxy, waitFor,
 } from './lib/harness.mjs';
 
 const TEXT = 'Hello! I am a scripted mock reply, streamed in several small chunks.';
-const EXPECTED = path.join(SOURCE_ROOT, 'tests', 'data', 'expected');
-const UPDATE = !!process.env.TEST_UPDATE_GOLDEN;
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAQAAAAECAIAAAAmkwkpAAAAEElEQVR4nGP4z8AARwzEcQCukw/x0F8jngAAAABJRU5ErkJggg==';
 
 const nodeRequire = createRequire(path.join(NODE_DIR, 'package.json'));
@@ -106,12 +105,6 @@ function assertChunkGrammar(frames, { n = 1, usage = false, error = false } = {}
 
 // ---- goldens ---------------------------------------------------------------------------------
 
-function sortKeys(v) {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])]));
-  return v;
-}
-
 function normalise(v) {
   if (Array.isArray(v)) return v.map(normalise);
   if (v && typeof v === 'object') {
@@ -124,13 +117,6 @@ function normalise(v) {
     return o;
   }
   return v;
-}
-
-function checkGolden(file, actual) {
-  const p = path.join(EXPECTED, file);
-  if (UPDATE) { fs.writeFileSync(p, `${JSON.stringify(sortKeys(actual), null, 2)}\n`); return; }
-  assert.ok(fs.existsSync(p), `${file} is missing: run with TEST_UPDATE_GOLDEN=1 and review it`);
-  assert.deepStrictEqual(actual, JSON.parse(fs.readFileSync(p, 'utf8')), `the proxy's reply differs from ${file}`);
 }
 
 const GOLDENS = [
@@ -166,8 +152,8 @@ describe('chat completions goldens', () => {
 
     if (!g.error)
       test(`${g.name}: the golden stream adds up to the golden message`, () => {
-        const st = JSON.parse(fs.readFileSync(path.join(EXPECTED, `chat-${g.name}.json`), 'utf8'));
-        const msg = JSON.parse(fs.readFileSync(path.join(EXPECTED, `chat-${g.name}.message.json`), 'utf8')).body;
+        const st = readGolden(`chat-${g.name}.json`);
+        const msg = readGolden(`chat-${g.name}.message.json`).body;
         const usage = !!g.body.stream_options?.include_usage;
         const { choices, usage: u } = assertChunkGrammar(st.frames, { usage });
         assert.equal(choices[0].content, msg.choices[0].message.content);
@@ -456,21 +442,6 @@ describe('chat completions with authentication', () => {
 });
 
 // ---- the Responses API ------------------------------------------------------------------------
-
-function normaliseResp(v) {
-  if (Array.isArray(v)) return v.map(normaliseResp);
-  if (v && typeof v === 'object') {
-    const o = {};
-    for (const [k, x] of Object.entries(v)) {
-      if ((k === 'id' || k === 'item_id') && typeof x === 'string')
-        o[k] = x.replace(/^(resp|msg)_[A-Za-z0-9]{24}/, '$1_NORMALISED');
-      else if (k === 'created_at' && typeof x === 'number') o[k] = 0;
-      else o[k] = normaliseResp(x);
-    }
-    return o;
-  }
-  return v;
-}
 
 // The typed event grammar: created, in_progress, items, completed (or failed) last,
 // sequence_number 0.. without gaps, data.type the event name. Returns the text deltas' sum.
