@@ -240,7 +240,7 @@ describe('client tools with a late system prompt', () => {
   test('pooled: the server and the appended prompt share the one initialize', async () => {
     await withProxy({ env: { WARM_POOL: '1', SYSTEM_PROMPT_MODE: 'append' } }, async (proxy) => {
       const { client } = await sdkClient(proxy);
-      await waitFor(async () => (await (await fetch(`${proxy.url}/health`)).json()).pool.ready === 1, 20000,
+      await proxy.waitHealth((h) => h.pool.ready === 1, 20000,
         'a pooled CLI');
       const m = await client.messages.create(body(`${PARK} Look up alpha. m-sys`, { system: 'SYS-TOOLS-MARK' }));
       assert.equal(m.stop_reason, 'tool_use');

@@ -67,7 +67,7 @@ describe('client tools, structured output and a registry server in one request',
         try {
           await withProxy({ env: { WARM_POOL: pool, PROXY_MCP_CONFIG: file } }, async (proxy) => {
             if (pool === '1')
-              await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.pool.ready >= 1, 20000, 'pool');
+              await proxy.waitHealth((h) => h.pool.ready >= 1, 20000, 'pool');
             const { client } = await sdkClient(proxy);
             const m = await client.messages.create(body(`${INTERRUPTED} Look up alpha. cmb-${pool}`, {
               metadata: { mcp_servers: ['reg'] },
@@ -120,7 +120,7 @@ describe('parked runs in /health and /metrics', { concurrency: false }, () => {
       await proxy.waitFakeLogFor('pk-late', (l) => l.state === 'parked', 20000);
       assert.equal(await parked(proxy), 1);
       // /health alone: the deadline may pass between two scrapes.
-      await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.parked === 0, 20000,
+      await proxy.waitHealth((h) => h.parked === 0, 20000,
         'the deadline to end the parked run');
       assert.equal(await parked(proxy), 0);
       await waitFor(() => childrenOf(proxy.pid).length === 0, 20000, 'its CLI to go');

@@ -11,7 +11,7 @@ import net from 'node:net';
 import { describe, test } from 'node:test';
 
 import {
-  getJson, messageBody, missing, postJson, requireOrSkip, sleep, waitFor, withProxy,
+  messageBody, missing, postJson, requireOrSkip, sleep, waitFor, withProxy,
 } from './lib/harness.mjs';
 
 requireOrSkip(missing());
@@ -52,7 +52,7 @@ describe('client leaves right after sending', () => {
           // Vary where in the child's start the disconnect lands.
           if (i % 3 === 0) await sleep(i % 7);
         }
-        await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.requests_in_flight === 0, 20000,
+        await proxy.waitHealth((h) => h.requests_in_flight === 0, 20000,
           'requests_in_flight 0');
         // Left: only idle pooled processes (WARM_POOL), which /health counts.
         await waitFor(() => proxy.onlyPoolLeft(), 20000, 'no CLI child left but the idle pool');

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   FAKE_CLAUDE, assertErrorEnvelope, getJson, messageBody, missing, postJson, requireOrSkip, sdkClient,
-  startProxy, waitFor, withProxy,
+  startProxy, withProxy,
 } from './lib/harness.mjs';
 
 requireOrSkip(missing({ sdk: true }));
@@ -219,7 +219,7 @@ describe('/health', () => {
       assert.equal(busy.json.requests_in_flight, 1, busy.text);
       assert.equal((await slow).status, 200);
       // It counts: a constant would pass the bounds above.
-      await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.uptime_seconds >= 2, 10000,
+      await proxy.waitHealth((h) => h.uptime_seconds >= 2, 10000,
         'uptime_seconds to reach 2');
       assert.ok((await getJson(`${proxy.url}/health`)).json.uptime_seconds <= (Date.now() - t0) / 1000 + 1);
     });

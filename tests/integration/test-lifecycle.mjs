@@ -44,7 +44,7 @@ describe('lifecycle', () => {
       // The proxy is still healthy and has forgotten the session.
       const h = await getJson(`${proxy.url}/health`);
       assert.equal(h.status, 200);
-      await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.requests_in_flight === 0, 5000, 'requests_in_flight 0');
+      await proxy.waitHealth((h) => h.requests_in_flight === 0, 5000, 'requests_in_flight 0');
     });
   });
 
@@ -89,7 +89,7 @@ describe('lifecycle', () => {
         const a = postJson(url, messageBody('one [[fake:text delay=60]]'));
         await proxy.waitFakeLog((l) => l.state === 'replaying');
         const b = postJson(url, messageBody('two [[fake:text delay=10]]'));
-        await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.queued === 1, 2000, 'queued 1');
+        await proxy.waitHealth((h) => h.queued === 1, 2000, 'queued 1');
 
         const t0 = Date.now();
         const c = await postJson(url, messageBody('three'));
@@ -116,7 +116,7 @@ describe('lifecycle', () => {
       const a = postJson(url, messageBody('one [[fake:text delay=60]]'));
       await proxy.waitFakeLog((l) => l.state === 'replaying');
       const req = openRequest(url, messageBody('queued-and-gone'));
-      await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.queued === 1, 2000, 'queued 1');
+      await proxy.waitHealth((h) => h.queued === 1, 2000, 'queued 1');
       req.destroy();
       assert.equal((await a).status, 200);
       // The queue is first in, first out: once a request sent after the departed one has been

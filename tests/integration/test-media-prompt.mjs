@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  cliSettings, getJson, messageBody, missing, requireOrSkip, postJson, startProxy, waitFor, withProxy,
+  cliSettings, messageBody, missing, requireOrSkip, postJson, startProxy, withProxy,
 } from './lib/harness.mjs';
 
 requireOrSkip(missing());
@@ -36,7 +36,7 @@ describe('SYSTEM_PROMPT_MODE', () => {
       const via = path === 'cold' ? `through ${flag} /dev/fd/3` : 'in initialize';
       test(`${mode}, ${path} CLI: the system text arrives intact ${via}, not in the user turn`, async () => {
         await withProxy({ env: { SYSTEM_PROMPT_MODE: mode, WARM_POOL: path === 'cold' ? '0' : '1' } }, async (proxy) => {
-          const poolReady = () => waitFor(async () => (await getJson(`${proxy.url}/health`)).json.pool.ready === 1,
+          const poolReady = () => proxy.waitHealth((h) => h.pool.ready === 1,
             30000, 'the pooled CLI to be ready');
           for (const [what, system, expected] of [
             ['a string', SYSTEM, SYSTEM],

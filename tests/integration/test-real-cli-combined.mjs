@@ -102,7 +102,7 @@ for (const { pool, park } of MODES) describe(`combined, real CLI, WARM_POOL=${po
 
     async function warm() {
       if (pool !== '0')
-        await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.pool.ready >= 1, 60000, 'a pooled CLI');
+        await proxy.waitHealth((h) => h.pool.ready >= 1, 60000, 'a pooled CLI');
     }
 
     async function parkedCounts(n) {
@@ -135,7 +135,7 @@ for (const { pool, park } of MODES) describe(`combined, real CLI, WARM_POOL=${po
         assert.ok(regResult && !regResult.is_error && JSON.stringify(regResult).includes(SECRET),
           `the CLI ran the registry tool: ${JSON.stringify(regResult)}`);
         if (parking) {
-          await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.parked === 1, 10000, 'the run to be parked');
+          await proxy.waitHealth((h) => h.parked === 1, 10000, 'the run to be parked');
           await parkedCounts(1);
         }
 
@@ -234,7 +234,7 @@ for (const { pool, park } of MODES) describe(`combined, real CLI, WARM_POOL=${po
         const names = posts()[n0].body.tools.map((t) => t.name);
         assert.ok(names.includes('StructuredOutput') && names.includes('mcp__cp__weather'), names.join(' '));
         if (parking) {
-          await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.parked === 1, 10000, 'the run to be parked');
+          await proxy.waitHealth((h) => h.parked === 1, 10000, 'the run to be parked');
           await parkedCounts(1);
         }
 

@@ -228,7 +228,7 @@ describe('parking with the real CLI (TOOL_PARK_MS)', { concurrency: false }, () 
     const m = await client.messages.create(body(first));
     assert.equal(m.stop_reason, 'tool_use');
     // Parked (the proxy says so), then still there: a run ended at the reply would be gone.
-    await waitFor(async () => (await (await fetch(`${proxy.url}/health`)).json()).parked === 1, 10000,
+    await proxy.waitHealth((h) => h.parked === 1, 10000,
       '/health to count the parked run');
     const parked = childrenOf(proxy.pid);
     assert.equal(parked.length, 1, 'the parked CLI is still there');

@@ -135,7 +135,7 @@ describe('shutdown', () => {
       const running = postJson(url, messageBody('running [[fake:text delay=300]]'));
       await proxy.waitFakeLogFor('running', (l) => l.state === 'replaying');
       const queued = [postJson(url, messageBody('queued-1')), postJson(url, messageBody('queued-2', { stream: true }))];
-      await waitFor(async () => (await (await fetch(`${proxy.url}/health`)).json()).queued === 2, 5000, '2 queued');
+      await proxy.waitHealth((h) => h.queued === 2, 5000, '2 queued');
 
       proxy.child.kill('SIGTERM');
       // Both answered while the running request is still going (it needs ~4 s more).

@@ -42,7 +42,7 @@ describe('soak', () => {
       assert.ok(r.answered > REQUESTS / 2, `only ${r.answered} answers`);
       assert.ok(r.left > REQUESTS / 10, `only ${r.left} clients left early`);
 
-      await waitFor(async () => (await getJson(`${proxy.url}/health`)).json.requests_in_flight === 0, 30000,
+      await proxy.waitHealth((h) => h.requests_in_flight === 0, 30000,
         'requests_in_flight 0');
       await waitFor(() => proxy.onlyPoolLeft(), 30000, 'no CLI child left but the idle pool');
       await waitFor(() => fdCount(proxy.pid) <= idleFds, 30000,

@@ -199,6 +199,16 @@ export class Proxy {
     return this.exited;
   }
 
+  // Its /health object.
+  async health() {
+    return (await getJson(`${this.url}/health`)).json;
+  }
+
+  // Poll /health until `pred(health)` holds (see waitFor()).
+  waitHealth(pred, timeoutMs, what) {
+    return waitFor(async () => pred(await this.health()), timeoutMs, what);
+  }
+
   // The proxy's exit ({ code, signal }) once it has left on its own; a failure saying `what`
   // if it is still running after `timeoutMs`.
   async waitExit(timeoutMs, what) {
